@@ -1,0 +1,47 @@
+"""Evaluate a table of configurations: one row in, the same row with every output out."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from .inputs import resolve
+from .model import feasibility as fe
+from .model.step import BOTTLENECKS, evaluate_arrays
+from .outputs import OUTPUT_COLUMNS
+
+__all__ = ["evaluate", "evaluate_resolved"]
+
+
+def evaluate_resolved(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Model outputs plus the derived labels (strategy, feasibility, reason, bottleneck)."""
+    out = evaluate_arrays(arrays)
+    flags = out.pop("infeasible_flags")
+    shape = flags.shape
+    out["strategy"] = np.broadcast_to(
+        fe.strategy_label(arrays["dp"], arrays["tp"], arrays["pp"], arrays["cp"]), shape)
+    out["feasible"] = flags == 0
+    out["reason"] = fe.reason_text(flags)
+    out["bottleneck"] = np.array(BOTTLENECKS, dtype=object)[out.pop("bottleneck_code")]
+    return out
+
+
+def evaluate(configs: pl.DataFrame, where: str = "") -> pl.DataFrame:
+    """Evaluate every row of ``configs`` and return the inputs (defaults filled in) with all
+    output columns appended (units in their names; see :mod:`trainplan.outputs`).
+
+    Columns of ``configs`` that are not inputs are carried through unchanged
+    at the front. Raises :class:`trainplan.inputs.InputError` on bad input.
+    """
+    arrays, inputs = resolve(configs, where)
+    out = evaluate_resolved(arrays)
+    passthrough = [c for c in configs.columns if c not in inputs.columns]
+    columns = [configs[c] for c in passthrough]
+    columns += [inputs[c] for c in inputs.columns]
+    for name in OUTPUT_COLUMNS:
+        values = out[name]
+        if values.dtype == object:
+            columns.append(pl.Series(name, values.astype(str), dtype=pl.Utf8))
+        else:
+            columns.append(pl.Series(name, np.ascontiguousarray(values)))
+    return pl.DataFrame(columns)

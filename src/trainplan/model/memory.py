@@ -1,0 +1,195 @@
+"""Memory held by one GPU during training [bytes].
+
+Model states follow the ZeRO paper's accounting for mixed-precision Adam [1];
+activations follow Korthikanti et al. Table 2 [2], generalised to grouped
+key/value heads, any FFN width, gated MLPs and dropout-free models by counting
+the same stored tensors; pipeline schedules hold the number of micro-batches
+given in :mod:`trainplan.model.pipeline`.
+
+References
+----------
+.. [1] S. Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training
+   Trillion Parameter Models", SC20, arXiv:1910.02054, Sec. 3.1 and 5,
+   Table 1: ``(2 + 2 + K) Psi`` with ``K = 12`` for mixed-precision Adam;
+   stage 1 ``4 Psi + 12 Psi/Nd``, stage 2 ``2 Psi + 14 Psi/Nd``, stage 3
+   ``16 Psi/Nd``.
+.. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4 and Table 2 (bytes per
+   layer with 16-bit activations): ``sbh(34 + 5as/h)`` without parallelism,
+   ``sbh(10 + 24/t + 5as/(ht))`` with tensor parallelism,
+   ``sbh(34/t + 5as/(ht))`` adding sequence parallelism, the ``5as/h`` term
+   dropped by selective recomputation, ``2sbh`` (``/t`` with sequence
+   parallelism) stored per layer under full recomputation.
+.. [3] T. Dao, "FlashAttention-2", arXiv:2307.08691: the attention matrix is
+   never stored; the backward keeps the output and the row-wise log-sum-exp
+   (fp32, one value per query and head).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ACTIVATION_BYTES = 2.0
+"""Bytes per stored activation element (16-bit activations) [2]."""
+
+DROPOUT_MASK_BYTES = 1.0
+"""Bytes per element of a dropout mask (stored as uint8) [2]."""
+
+LOGSUMEXP_BYTES = 4.0
+"""Bytes per row statistic kept by FlashAttention for its backward (fp32) [3]."""
+
+
+def _f(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+# --- model states -------------------------------------------------------------------------------
+
+
+def weight_bytes(params, dp, zero_stage, bytes_per_param=2.0):
+    """16-bit weights per GPU: ``2 Psi``, sharded over ``dp`` at ZeRO stage 3 [1] [bytes]."""
+    shard = np.where(np.asarray(zero_stage) >= 3, _f(dp), 1.0)
+    return _f(params) * bytes_per_param / shard
+
+
+def gradient_bytes(params, dp, zero_stage, bytes_per_param=2.0):
+    """Gradients per GPU: ``2 Psi`` (16-bit), sharded over ``dp`` from ZeRO stage 2 [1] [bytes].
+
+    ``bytes_per_param`` is 2 for 16-bit gradients (the ZeRO paper), 4 when
+    gradients are accumulated and reduced in fp32 (Megatron ``main_grad``), 6
+    for a 16-bit ``.grad`` plus an fp32 accumulation buffer (DeepSpeed's
+    BF16 optimizer).
+    """
+    shard = np.where(np.asarray(zero_stage) >= 2, _f(dp), 1.0)
+    return _f(params) * _f(bytes_per_param) / shard
+
+
+def optimizer_bytes(params, dp, zero_stage, bytes_per_param=12.0):
+    """Optimizer states per GPU: ``K Psi`` with ``K = 12`` for mixed-precision Adam
+    (fp32 master weights, momentum, variance), sharded over ``dp`` from ZeRO
+    stage 1 or the Megatron distributed optimizer [1] [bytes]."""
+    shard = np.where(np.asarray(zero_stage) >= 1, _f(dp), 1.0)
+    return _f(params) * _f(bytes_per_param) / shard
+
+
+def model_state_bytes(params, dp, zero_stage, weight_bytes_per_param=2.0,
+                      grad_bytes_per_param=2.0, optimizer_bytes_per_param=12.0):
+    """Weights + gradients + optimizer states per GPU [bytes]; ZeRO Table 1 [1]."""
+    return (
+        weight_bytes(params, dp, zero_stage, weight_bytes_per_param)
+        + gradient_bytes(params, dp, zero_stage, grad_bytes_per_param)
+        + optimizer_bytes(params, dp, zero_stage, optimizer_bytes_per_param)
+    )
+
+
+# --- activations --------------------------------------------------------------------------------
+
+
+def replicated_activation_coefficient(dropout):
+    """Stored activations that tensor parallelism does not split, per ``s b h`` [bytes].
+
+    Two norm inputs (2 each), the QKV input (2), the MLP input (2) and, with
+    dropout, two dropout masks (1 each): 10 for GPT [2].
+    """
+    return 8.0 + 2.0 * DROPOUT_MASK_BYTES * np.where(dropout, 1.0, 0.0)
+
+
+def sharded_activation_coefficient(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp):
+    """Stored activations that tensor parallelism splits ``t`` ways, per ``s b h`` [bytes].
+
+    Q (2), K and V (2 kv/a each), the attention output-projection input (2),
+    the first MLP output (2 f/h, twice for a gated MLP) and the activation
+    output (2 f/h): 24 for GPT (``kv = a``, ``f = 4h``) [2].
+    """
+    kv_ratio = _f(n_kv_heads) / _f(n_heads)
+    f_ratio = _f(ffn_hidden) / _f(hidden)
+    attention = 2.0 + 4.0 * kv_ratio + 2.0
+    mlp = f_ratio * np.where(gated_mlp, 4.0, 2.0) + 2.0 * f_ratio
+    return attention + mlp
+
+
+def attention_score_coefficient(seq_len, hidden, n_heads, dropout):
+    """Stored attention-matrix activations per ``s b h`` [bytes]: ``5 a s / h`` with dropout
+    (softmax output 2, dropout mask 1, dropout output 2), ``2 a s / h`` without [2]."""
+    per_score = 2.0 + np.where(dropout, 3.0, 0.0)
+    return per_score * _f(n_heads) * _f(seq_len) / _f(hidden)
+
+
+def activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads, ffn_hidden,
+                               gated_mlp, dropout, tp, seq_parallel, recompute, flash_attention):
+    """Activations one layer stores for one micro-batch on one GPU [bytes] [2] [3].
+
+    ``recompute``: 0 none, 1 selective, 2 full. ``seq_len`` is the sequence
+    held by this GPU (divide by the context-parallel degree first).
+    With GPT settings this reproduces every row of Korthikanti Table 2.
+    """
+    s, b, h, t = _f(seq_len), _f(micro_batch), _f(hidden), _f(tp)
+    sbh = s * b * h
+    rc = np.asarray(recompute)
+    sp = np.asarray(seq_parallel, dtype=bool)
+    replicated = replicated_activation_coefficient(dropout) / np.where(sp, t, 1.0)
+    sharded = sharded_activation_coefficient(hidden, n_heads, n_kv_heads, ffn_hidden,
+                                             gated_mlp) / t
+    scores_stored = (rc == 0) & ~np.asarray(flash_attention, dtype=bool)
+    scores = np.where(scores_stored, attention_score_coefficient(seq_len, hidden, n_heads,
+                                                                 dropout) / t, 0.0)
+    lse = np.where(np.asarray(flash_attention, dtype=bool) & (rc < 2),
+                   LOGSUMEXP_BYTES * _f(n_heads) / h / t, 0.0)
+    no_full = sbh * (replicated + sharded + scores + lse)
+    full = ACTIVATION_BYTES * sbh / np.where(sp, t, 1.0)
+    return np.where(rc == 2, full, no_full)
+
+
+def recompute_working_bytes(seq_len, micro_batch, hidden, n_heads, n_kv_heads, ffn_hidden,
+                            gated_mlp, dropout, tp, seq_parallel, recompute, flash_attention):
+    """Transient activations of the one layer being recomputed under full recomputation [bytes].
+
+    During the backward of a layer its activations are rebuilt as if nothing
+    were recomputed; zero unless ``recompute == 2``.
+    """
+    one_layer = activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads,
+                                           ffn_hidden, gated_mlp, dropout, tp, seq_parallel, 0,
+                                           flash_attention)
+    return np.where(np.asarray(recompute) == 2, one_layer, 0.0)
+
+
+def zero3_gather_buffer_bytes(layer_params_rank, largest_matrix_params_rank, max_live_params,
+                              zero_stage, bytes_per_param=2.0):
+    """Gathered (unsharded) parameters ZeRO-3 holds at once [bytes] [1].
+
+    One layer's parameters, capped at DeepSpeed's ``stage3_max_live_parameters``
+    but never less than the largest single weight matrix (which must be whole
+    to be used); zero below stage 3.
+    """
+    live = np.maximum(np.minimum(_f(layer_params_rank), _f(max_live_params)),
+                      _f(largest_matrix_params_rank))
+    return np.where(np.asarray(zero_stage) >= 3, live * bytes_per_param, 0.0)
+
+
+def logits_bytes(seq_len, micro_batch, vocab, tp, bytes_per_logit):
+    """Logits of one micro-batch on the last pipeline stage [bytes].
+
+    ``s b V / t`` logits, vocabulary-parallel over ``t`` ranks, times
+    ``bytes_per_logit`` (16-bit logits plus the fp32 copy the cross-entropy
+    keeps for its backward: 6).
+    """
+    return _f(seq_len) * _f(micro_batch) * _f(vocab) / _f(tp) * _f(bytes_per_logit)
+
+
+def korthikanti_table2_bytes(seq_len, micro_batch, hidden, n_heads, tp, variant):
+    """Korthikanti et al. 2022 Table 2, bytes per layer, as published [2].
+
+    ``variant`` is one of ``"none"``, ``"tp"``, ``"tp+sp"``, ``"tp+selective"``,
+    ``"tp+sp+selective"``, ``"full"``, ``"full+sp"``.
+    """
+    s, b, h, a, t = _f(seq_len), _f(micro_batch), _f(hidden), _f(n_heads), _f(tp)
+    sbh = s * b * h
+    formulas = {
+        "none": sbh * (34.0 + 5.0 * a * s / h),
+        "tp": sbh * (10.0 + 24.0 / t + 5.0 * a * s / (h * t)),
+        "tp+sp": sbh * (34.0 / t + 5.0 * a * s / (h * t)),
+        "tp+selective": sbh * (10.0 + 24.0 / t),
+        "tp+sp+selective": sbh * 34.0 / t,
+        "full": 2.0 * sbh,
+        "full+sp": 2.0 * sbh / t,
+    }
+    return formulas[variant]
