@@ -17,6 +17,7 @@ def evaluate_resolved(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Model outputs plus the derived labels (strategy, feasibility, reason, bottleneck)."""
     out = evaluate_arrays(arrays)
     flags = out.pop("infeasible_flags")
+    out["infeasible_flags_raw"] = flags
     shape = flags.shape
     out["strategy"] = np.broadcast_to(
         fe.strategy_label(arrays["dp"], arrays["tp"], arrays["pp"], arrays["cp"]), shape)

@@ -16,6 +16,7 @@ SCHEDULE = 16
 CONTEXT = 32
 ZERO_PIPELINE = 64
 MEMORY = 128
+PRECISION = 256
 
 REASONS = {
     DEGREES: "tp*pp*cp*dp does not equal n_gpus",
@@ -27,6 +28,7 @@ REASONS = {
     CONTEXT: "seq_len not divisible by 2*cp",
     ZERO_PIPELINE: "ZeRO stage 2/3 cannot be combined with pipeline parallelism",
     MEMORY: "does not fit in GPU memory",
+    PRECISION: "the GPU does not support this precision",
 }
 
 

@@ -289,6 +289,8 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     flags = fe.structural_flags(g["n_gpus"], tp, pp, dp, cp, v, b, B, L, a, kv, f, s, zero,
                                 schedule)
     flags = flags | np.where(fits, 0, fe.MEMORY)
+    unsupported = np.isnan(peak16) | (fp8 & np.isnan(_f(g["peak_fp8_flop_s"])))
+    flags = flags | np.where(unsupported, fe.PRECISION, 0)
 
     out = {
         "params_total": p_total,

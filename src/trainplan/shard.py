@@ -1,0 +1,148 @@
+"""Evaluate one shard of a sweep's grid and write its outputs.
+
+A shard is a run of consecutive blocks (see :mod:`trainplan.grid`). For every
+block it evaluates the model over the block's broadcasting arrays, keeps the
+candidate rows for the summaries (:mod:`trainplan.summaries`) and, when the
+sweep keeps ``all`` or ``feasible`` rows, writes them as Parquet files of the
+Hive-partitioned dataset ``points/shard=NNNNN/``. Memory is bounded by the
+block size, never by the grid size.
+
+Files are written under a temporary name and renamed when complete, so a
+failed shard leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from . import summaries
+from .grid import Block, Grid, block_table
+from .model import feasibility as fe
+from .sweep import Sweep, load_sweep
+
+BLOCK_LIMIT_ALL = 500_000        # rows materialised at once when every row is written
+BLOCK_LIMIT_SUMMARY = 2_000_000  # configurations evaluated at once otherwise
+
+
+def block_limit(sweep: Sweep) -> int:
+    return BLOCK_LIMIT_ALL if sweep.keep in ("all", "feasible") else BLOCK_LIMIT_SUMMARY
+
+
+def shard_plan(sweep: Sweep) -> tuple[Grid, list[list[Block]]]:
+    grid = Grid(sweep)
+    return grid, grid.shards(sweep.shard_size, block_limit(sweep))
+
+
+def n_shards(sweep: Sweep) -> int:
+    """Number of shards without building the arrays (Snakemake asks this at parse time)."""
+    import math
+
+    shape = [len(a.values) for a in sweep.axes]
+    limit = min(block_limit(sweep), sweep.shard_size)
+    j = next((j for j in range(len(shape) + 1) if math.prod(shape[j:]) <= limit), len(shape))
+    n_blocks = math.prod(shape[:j])
+    per_shard = max(1, sweep.shard_size // math.prod(shape[j:]))
+    return -(-n_blocks // per_shard)
+
+
+def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataFrame:
+    """The light columns the reductions need, one row per configuration of the block."""
+    shape = grid.block_shape(block)
+
+    def flat(a, dtype=None):
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape)).ravel()
+
+    scenario_axes = [grid.names.index(n) for n in grid.sweep.scenario]
+    index = grid.index_arrays(block) if scenario_axes or "model" in grid.names else []
+    if scenario_axes:
+        dims = [grid.shape[k] for k in scenario_axes]
+        scenario_id = np.ravel_multi_index([index[k] for k in scenario_axes], dims)
+    else:
+        scenario_id = np.zeros(block.size, dtype=np.int64)
+    if "model" in grid.names:
+        model = index[grid.names.index("model")]
+    else:
+        model = np.zeros(block.size, dtype=np.int64)
+    cp = np.asarray(values["cp"], dtype=np.float64)
+    strategy = fe.strategy_code(np.asarray(values["dp"]) * cp, values["tp"], values["pp"]) + \
+        8 * (cp > 1)
+    step = flat(outputs["step_time_s"], np.float64)
+    cost = flat(outputs["cost_usd"], np.float64)
+    return pl.DataFrame({
+        "row": np.arange(block.size, dtype=np.int64),
+        "config_id": grid.config_ids(block),
+        "scenario_id": scenario_id.astype(np.int64),
+        "strategy": flat(strategy, np.int64),
+        "tp": flat(values["tp"], np.float64),
+        "pp": flat(values["pp"], np.float64),
+        "feasible": flat(outputs["feasible"], bool),
+        "step_time_s": step,
+        "memory_total_bytes": flat(outputs["memory_total_bytes"], np.float64),
+        "cost_usd": cost,
+        "model": model.astype(np.int64),
+        "cost_rate": np.nan_to_num(cost / step, nan=0.0),
+    })
+
+
+def with_keys(table: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """Full rows plus the integer scenario id and the cost rate used for grouping."""
+    return table.with_columns(keys["scenario_id"], keys["cost_rate"])
+
+
+def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
+              points_dir: str | Path | None = None) -> dict:
+    """Evaluate shard ``shard`` of the sweep; write its candidate rows to ``summary_out``
+    (Parquet) and, when the sweep keeps rows, its rows under ``points_dir``. Returns counts."""
+    sweep = load_sweep(sweep_path)
+    grid, plan = shard_plan(sweep)
+    if not 0 <= shard < len(plan):
+        raise ValueError(f"shard {shard} out of range: the sweep has {len(plan)} shards")
+    summary_out = Path(summary_out)
+    if points_dir is not None:
+        points_dir = Path(points_dir)
+        tmp_dir = points_dir.with_name(points_dir.name + ".tmp")
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        tmp_dir.mkdir(parents=True)
+    candidates = []
+    flag_counts: dict[int, int] = {}
+    total = feasible = 0
+    for part, block in enumerate(plan[shard]):
+        values, outputs = grid.evaluate_block(block)
+        keys = key_frame(grid, block, values, outputs)
+        total += block.size
+        feasible += int(keys["feasible"].sum())
+        flags = np.broadcast_to(outputs["infeasible_flags_raw"], grid.block_shape(block)).ravel() \
+            if "infeasible_flags_raw" in outputs else None
+        if flags is not None:
+            for value, count in zip(*np.unique(flags, return_counts=True), strict=True):
+                flag_counts[int(value)] = flag_counts.get(int(value), 0) + int(count)
+        picked = summaries.reduce(keys)
+        rows = np.unique(picked["row"].to_numpy())
+        table = block_table(grid, block, values, outputs, rows)
+        picked_rows = keys.filter(pl.col("row").is_in(rows)).sort("row")
+        candidates.append(with_keys(table, picked_rows))
+        if points_dir is not None:
+            full = block_table(grid, block, values, outputs)
+            if sweep.keep == "feasible":
+                full = full.filter(pl.col("feasible"))
+            if full.height:
+                full.write_parquet(tmp_dir / f"part-{part:05d}.parquet", statistics=True)
+    table = pl.concat(candidates) if candidates else pl.DataFrame()
+    shard_candidates = summaries.reduce(table) if table.height else table
+    counts = {"configurations": total, "feasible": feasible,
+              "flags": {str(k): v for k, v in sorted(flag_counts.items())}}
+    summary_out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = summary_out.with_name(summary_out.name + ".tmp")
+    shard_candidates.write_parquet(tmp)
+    tmp.replace(summary_out)
+    counts_out = summary_out.with_suffix(".json")
+    counts_out.write_text(json.dumps(counts, indent=1, sort_keys=True))
+    if points_dir is not None:
+        shutil.rmtree(points_dir, ignore_errors=True)
+        tmp_dir.replace(points_dir)
+    return counts
