@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from .inputs import InputError
+from .sweep import SweepError
 
 
 class UsageError(Exception):
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (InputError, UsageError) as err:
+    except (InputError, UsageError, SweepError) as err:
         print(f"trainplan: error: {err}", file=sys.stderr)
         return 2
 

@@ -7,24 +7,35 @@ import polars as pl
 
 from .inputs import resolve
 from .model import feasibility as fe
-from .model.step import BOTTLENECKS, evaluate_arrays
+from .model.step import BOTTLENECKS, bottleneck_code, evaluate_arrays
 from .outputs import OUTPUT_COLUMNS
 
 __all__ = ["evaluate", "evaluate_resolved"]
 
 
+def evaluate_numeric(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Model outputs and the feasibility flags, without the text labels (cheap on grids)."""
+    out = evaluate_arrays(arrays)
+    out["infeasible_flags_raw"] = out.pop("infeasible_flags")
+    out["feasible"] = out["infeasible_flags_raw"] == 0
+    return out
+
+
+def add_labels(out: dict[str, np.ndarray], dp, tp, pp, cp) -> dict[str, np.ndarray]:
+    """Add ``strategy``, ``reason`` and ``bottleneck`` to (a selection of) outputs; ``dp``,
+    ``tp``, ``pp``, ``cp`` must broadcast against them."""
+    flags = out["infeasible_flags_raw"]
+    shape = np.shape(flags)
+    out["strategy"] = np.broadcast_to(fe.strategy_label(dp, tp, pp, cp), shape)
+    out["reason"] = fe.reason_text(flags)
+    out["bottleneck"] = np.array(BOTTLENECKS, dtype=object)[bottleneck_code(out)]
+    return out
+
+
 def evaluate_resolved(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Model outputs plus the derived labels (strategy, feasibility, reason, bottleneck)."""
-    out = evaluate_arrays(arrays)
-    flags = out.pop("infeasible_flags")
-    out["infeasible_flags_raw"] = flags
-    shape = flags.shape
-    out["strategy"] = np.broadcast_to(
-        fe.strategy_label(arrays["dp"], arrays["tp"], arrays["pp"], arrays["cp"]), shape)
-    out["feasible"] = flags == 0
-    out["reason"] = fe.reason_text(flags)
-    out["bottleneck"] = np.array(BOTTLENECKS, dtype=object)[out.pop("bottleneck_code")]
-    return out
+    out = evaluate_numeric(arrays)
+    return add_labels(out, arrays["dp"], arrays["tp"], arrays["pp"], arrays["cp"])
 
 
 def evaluate(configs: pl.DataFrame, where: str = "") -> pl.DataFrame:

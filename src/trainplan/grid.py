@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from . import catalog
-from .evaluate import evaluate_resolved
+from .evaluate import add_labels, evaluate_numeric
 from .inputs import (
     HIDDEN_HARDWARE,
     INPUT_BY_NAME,
@@ -202,7 +202,7 @@ class Grid:
         """``(values, outputs)`` of a block, all broadcastable to :meth:`block_shape`."""
         values = self.block_values(block)
         arrays = derive(values)
-        outputs = evaluate_resolved(arrays)
+        outputs = evaluate_numeric(arrays)
         values = {**values, "dp": arrays["dp"], "n_gpus": arrays["n_gpus"],
                   "schedule_code": arrays["schedule"]}
         return values, outputs
@@ -257,12 +257,15 @@ def block_table(grid: Grid, block: Block, values: dict[str, np.ndarray],
             columns.append(pl.Series(name, pick(np.asarray(array, dtype=bool))))
         else:
             columns.append(pl.Series(name, pick(np.asarray(array, dtype=np.float64))))
+    picked = {name: pick(outputs[name]) for name in OUTPUT_COLUMNS if name not in STRING_OUTPUTS}
+    picked["infeasible_flags_raw"] = pick(outputs["infeasible_flags_raw"])
+    add_labels(picked, *(pick(values[k]) for k in ("dp", "tp", "pp", "cp")))
     for name in OUTPUT_COLUMNS:
-        array = outputs[name]
+        array = picked[name]
         if name in STRING_OUTPUTS:
-            columns.append(pl.Series(name, pick(array).astype(str), dtype=pl.String))
+            columns.append(pl.Series(name, np.asarray(array).astype(str), dtype=pl.String))
         else:
-            columns.append(pl.Series(name, pick(array)))
+            columns.append(pl.Series(name, array))
     return pl.DataFrame(columns)
 
 

@@ -87,8 +87,9 @@ INPUTS: tuple[Input, ...] = (
           default="bf16", group=_JOB),
     Input("tokens_budget", "float", "Tokens to train on (for time, GPU-hours, cost, energy)",
           unit="tokens", minimum=0, default=float("nan"), group=_JOB),
-    Input("price_per_gpu_hour_usd", "float", "Price of one GPU-hour", unit="USD/GPU-hour",
-          minimum=0, default=float("nan"), group=_JOB),
+    Input("price_per_gpu_hour_usd", "float", "Price of one GPU-hour (default: the GPU "
+          "catalog's indicative 2026 on-demand cloud price)", unit="USD/GPU-hour", minimum=0,
+          group=_JOB, from_catalog=True),
     # --- hardware ---
     Input("gpu", "name", "Accelerator catalog entry", group=_HW),
     Input("n_gpus", "int", "GPUs in the job (tp*pp*cp*dp)", minimum=1, group=_HW),
@@ -137,6 +138,10 @@ INPUTS: tuple[Input, ...] = (
     Input("overlap_param_gather", "bool", "Distributed-optimizer parameter all-gather "
           "overlaps the next forward", default=True,
           source="Megatron-Core --overlap-param-gather"),
+    Input("tp_async_backward", "bool", "Tensor-parallel all-reduce of input gradients runs "
+          "while the weight-gradient GEMM computes", default=True,
+          source="Megatron-LM --async-tensor-model-parallel-allreduce (default since 2021-08); "
+          "Korthikanti et al. 2022 Sec. 5"),
     Input("tp_comm_overlap", "bool", "Tensor-parallel communication overlapped with the "
           "adjacent GEMMs (userbuffers)", default=False,
           source="Megatron-Core --tp-comm-overlap (Transformer Engine)"),
@@ -150,11 +155,15 @@ INPUTS: tuple[Input, ...] = (
           group=_EFF, from_catalog=True),
     Input("attention_efficiency", "float", "Fraction of the 16-bit peak fused attention reaches",
           minimum=0, maximum=1, group=_EFF, from_catalog=True),
-    Input("gemm_half_dim_per_sm_tflop_s", "float", "GEMM saturation dimension per TFLOP/s of "
-          "one SM (the dimension at which one factor halves the efficiency is this times the "
-          "peak per SM)", unit="elements per TFLOP/s", minimum=0, default=133.0, group=_EFF,
-          source="fitted once to the published runs, one value for every GPU and precision "
-          "(A100: 384 elements; H100 BF16: 1000)"),
+    Input("gemm_half_dim_per_sm_tflop_s", "float", "GEMM output dimension at which one "
+          "saturation factor halves the efficiency, per TFLOP/s of 16-bit peak per SM",
+          unit="elements per TFLOP/s", minimum=0, default=170.0, group=_EFF,
+          source="fitted once to the published runs, one value for every GPU (A100: 491 "
+          "elements, H100: 1274, B200: 2585)"),
+    Input("gemm_half_k", "float", "GEMM inner dimension at which the main-loop factor halves "
+          "the efficiency", unit="elements", minimum=0, default=64.0, group=_EFF,
+          source="two 32-wide tensor-core k-steps of prologue and epilogue per tile; the fit "
+          "to the published runs is flat between 48 and 96"),
     Input("hbm_efficiency", "float", "Achievable fraction of HBM bandwidth for element-wise "
           "kernels", minimum=0, maximum=1, default=0.85, group=_EFF,
           source="Azure AI-benchmarking-guide BabelStream Triad: A100 83 %, H100 89 %, H200 86 %"),
@@ -166,9 +175,10 @@ INPUTS: tuple[Input, ...] = (
           maximum=1, default=0.96, group=_EFF,
           source="NVIDIA/nccl #1576: 192 GB/s all-reduce busbw on DGX A100 with 8x HDR "
           "(200 GB/s); #267: 48-49 GB/s per NDR NIC"),
-    Input("overlap_efficiency", "float", "Fraction of the overlapping compute that "
-          "communication can actually hide behind", minimum=0, maximum=1, default=0.8,
-          group=_EFF, source="fitted once to the published runs"),
+    Input("overlap_efficiency", "float", "Share of the shorter of an overlapping "
+          "communication and its compute window that is hidden", minimum=0, maximum=1, default=0.7,
+          group=_EFF, source="fitted once to the published runs (0.6-0.8 give the same "
+          "accuracy)"),
     Input("grad_bytes_per_param", "float", "Gradient bytes per parameter (2: 16-bit; 4: fp32 "
           "main_grad; 6: 16-bit grad plus fp32 accumulation buffer)", unit="bytes",
           minimum=0, default=2.0, group=_EFF, source="ZeRO paper (arXiv:1910.02054) Sec. 3.1"),
@@ -229,6 +239,7 @@ def gpu_defaults(entry: dict) -> dict:
         "gemm_efficiency_fp8": float(entry["gemm_efficiency_fp8"] or "nan"),
         "attention_efficiency": float(entry["attention_efficiency"]),
         "sm_count": float(entry["sm_count"]),
+        "price_per_gpu_hour_usd": float(entry["price_per_gpu_hour_usd"]),
     }
 
 

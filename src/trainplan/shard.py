@@ -50,6 +50,20 @@ def n_shards(sweep: Sweep) -> int:
     return -(-n_blocks // per_shard)
 
 
+def axis_code(grid: Grid, block: Block, names: list[str]) -> np.ndarray:
+    """Mixed-radix index over the axes ``names`` (broadcasting array; 0 when empty)."""
+    shape = grid.block_shape(block)
+    code = np.zeros([1] * len(shape), dtype=np.int64)
+    for name in names:
+        k = grid.names.index(name)
+        offset = block.prefix[k] if k < len(block.prefix) else 0
+        index_shape = [1] * len(shape)
+        index_shape[k] = shape[k]
+        index = (np.arange(shape[k], dtype=np.int64) + offset).reshape(index_shape)
+        code = code * grid.shape[k] + index
+    return code
+
+
 def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataFrame:
     """The light columns the reductions need, one row per configuration of the block."""
     shape = grid.block_shape(block)
@@ -57,17 +71,8 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
     def flat(a, dtype=None):
         return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape)).ravel()
 
-    scenario_axes = [grid.names.index(n) for n in grid.sweep.scenario]
-    index = grid.index_arrays(block) if scenario_axes or "model" in grid.names else []
-    if scenario_axes:
-        dims = [grid.shape[k] for k in scenario_axes]
-        scenario_id = np.ravel_multi_index([index[k] for k in scenario_axes], dims)
-    else:
-        scenario_id = np.zeros(block.size, dtype=np.int64)
-    if "model" in grid.names:
-        model = index[grid.names.index("model")]
-    else:
-        model = np.zeros(block.size, dtype=np.int64)
+    scenario_id = flat(axis_code(grid, block, grid.sweep.scenario), np.int64)
+    model = flat(axis_code(grid, block, ["model"] if "model" in grid.names else []), np.int64)
     cp = np.asarray(values["cp"], dtype=np.float64)
     strategy = fe.strategy_code(np.asarray(values["dp"]) * cp, values["tp"], values["pp"]) + \
         8 * (cp > 1)
@@ -76,7 +81,7 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
     return pl.DataFrame({
         "row": np.arange(block.size, dtype=np.int64),
         "config_id": grid.config_ids(block),
-        "scenario_id": scenario_id.astype(np.int64),
+        "scenario_id": scenario_id,
         "strategy": flat(strategy, np.int64),
         "tp": flat(values["tp"], np.float64),
         "pp": flat(values["pp"], np.float64),
@@ -84,7 +89,7 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
         "step_time_s": step,
         "memory_total_bytes": flat(outputs["memory_total_bytes"], np.float64),
         "cost_usd": cost,
-        "model": model.astype(np.int64),
+        "model": model,
         "cost_rate": np.nan_to_num(cost / step, nan=0.0),
     })
 

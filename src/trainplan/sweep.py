@@ -262,7 +262,7 @@ def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
     where = str(path)
     try:
-        raw = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 (safe loader)
+        raw = yaml.load(path.read_text(), Loader=_Loader)
     except FileNotFoundError:
         raise SweepError(f"{where}: no such file") from None
     except yaml.YAMLError as err:

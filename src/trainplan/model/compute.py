@@ -67,14 +67,21 @@ def gemm_half_dim(half_dim_per_sm_tflop_s, peak_flop_s, sm_count):
     return _f(half_dim_per_sm_tflop_s) * _f(peak_flop_s) / _f(sm_count) / 1e12
 
 
-def gemm_efficiency(m, n, k, efficiency_max, half_dim):
-    """Achieved fraction of dense peak of an ``(m x k) @ (k x n)`` GEMM [1] [2] [-]."""
+def gemm_efficiency(m, n, k, efficiency_max, half_dim, half_k):
+    """Achieved fraction of dense peak of an ``(m x k) @ (k x n)`` GEMM [1] [2] [-].
+
+    ``eta_max * m/(m + d) * n/(n + d) * k/(k + k_half)``: the output dimensions
+    ``m`` and ``n`` set how many tiles keep the SMs busy (``d`` from
+    :func:`gemm_half_dim`); the inner dimension ``k`` sets how long each tile's
+    main loop runs against its fixed prologue and epilogue (``k_half``).
+    """
     hd = _f(half_dim)
     m, n, k = _f(m), _f(n), _f(k)
-    return _f(efficiency_max) * (m / (m + hd)) * (n / (n + hd)) * (k / (k + hd))
+    return _f(efficiency_max) * (m / (m + hd)) * (n / (n + hd)) * (k / (k + _f(half_k)))
 
 
-def gemm_time_s(m, n, k, peak_flop_s, efficiency_max, half_dim, hbm_byte_s, bytes_per_element):
+def gemm_time_s(m, n, k, peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s,
+                bytes_per_element):
     """Time of an ``(m x k) @ (k x n)`` GEMM, ``2 m n k`` FLOPs [s] [1]-[3].
 
     The larger of the compute time at the shape-dependent efficiency and the
@@ -82,13 +89,15 @@ def gemm_time_s(m, n, k, peak_flop_s, efficiency_max, half_dim, hbm_byte_s, byte
     """
     m, n, k = _f(m), _f(n), _f(k)
     flop = 2.0 * m * n * k
-    compute = flop / (_f(peak_flop_s) * gemm_efficiency(m, n, k, efficiency_max, half_dim))
+    compute = flop / (_f(peak_flop_s) * gemm_efficiency(m, n, k, efficiency_max, half_dim,
+                                                         half_k))
     traffic = _f(bytes_per_element) * (m * k + k * n + m * n) / _f(hbm_byte_s)
     return np.maximum(compute, traffic)
 
 
 def linear_layers_forward_s(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, tp,
-                            peak_flop_s, efficiency_max, half_dim, hbm_byte_s, bytes_per_element):
+                            peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s,
+                            bytes_per_element):
     """Forward time of the four linear layers of one layer on one tensor-parallel rank [s].
 
     QKV ``(T, (h + 2 kv d)/t, h)``, attention output ``(T, h, h/t)``, first MLP
@@ -100,7 +109,7 @@ def linear_layers_forward_s(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gat
     d = h / _f(n_heads)
     gate = np.where(gated_mlp, 2.0, 1.0)
     f = _f(ffn_hidden)
-    args = (peak_flop_s, efficiency_max, half_dim, hbm_byte_s, bytes_per_element)
+    args = (peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s, bytes_per_element)
     qkv = gemm_time_s(tokens, (h + 2.0 * _f(n_kv_heads) * d) / t, h, *args)
     out = gemm_time_s(tokens, h, h / t, *args)
     fc1 = gemm_time_s(tokens, f * gate / t, h, *args)
@@ -110,12 +119,13 @@ def linear_layers_forward_s(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gat
 
 def attention_core_forward_s(micro_batch, seq_local, seq_len, hidden, n_heads, tp,
                              flash_attention, dropout, peak_flop_s, attention_efficiency,
-                             gemm_efficiency_max, half_dim, hbm_byte_s):
+                             gemm_efficiency_max, half_dim, half_k, hbm_byte_s):
     """Forward time of the attention core (scores, softmax, weighted sum) [s] [4].
 
     Fused (FlashAttention): ``4 b S s h / t`` FLOPs, half of them skipped by the
     causal mask, at ``attention_efficiency`` of the 16-bit peak. Unfused: two
-    batched GEMMs per head, ``(S x d) @ (d x s)`` and ``(S x s) @ (s x d)``, plus
+    batched GEMMs over the ``b a / t`` heads, ``(S x d) @ (d x s)`` and
+    ``(S x s) @ (s x d)`` (one kernel each: its tiles span the whole batch), plus
     the softmax (and dropout) reading and writing the ``b a S s / t`` scores
     through HBM.
     """
@@ -125,13 +135,13 @@ def attention_core_forward_s(micro_batch, seq_local, seq_len, hidden, n_heads, t
     flop = 4.0 * b * sl * s * h / t
     fused = FLASH_CAUSAL_WORK_FRACTION * flop / (_f(peak_flop_s) * _f(attention_efficiency))
     batches = b * a / t
-    scores = gemm_time_s(sl, s, d, peak_flop_s, gemm_efficiency_max, half_dim, hbm_byte_s,
-                         BYTES_16BIT)
-    weighted = gemm_time_s(sl, d, s, peak_flop_s, gemm_efficiency_max, half_dim, hbm_byte_s,
-                           BYTES_16BIT)
+    rows = sl * batches
+    args = (peak_flop_s, gemm_efficiency_max, half_dim, half_k, hbm_byte_s, BYTES_16BIT)
+    scores = gemm_time_s(rows, s, d, *args)
+    weighted = gemm_time_s(rows, d, s, *args)
     score_elements = batches * sl * s
     softmax_bytes = score_elements * (2.0 * BYTES_16BIT + np.where(dropout, 5.0, 0.0))
-    unfused = batches * (scores + weighted) + softmax_bytes / _f(hbm_byte_s)
+    unfused = scores + weighted + softmax_bytes / _f(hbm_byte_s)
     return np.where(flash_attention, fused, unfused)
 
 

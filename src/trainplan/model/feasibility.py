@@ -19,7 +19,7 @@ MEMORY = 128
 PRECISION = 256
 
 REASONS = {
-    DEGREES: "tp*pp*cp*dp does not equal n_gpus",
+    DEGREES: "tp*pp*cp does not divide n_gpus (dp must be a whole number)",
     LAYERS: "n_layers not divisible by pp*vpp",
     HEADS: "heads, kv heads or ffn width not divisible by tp",
     BATCH: "global_batch not divisible by dp*micro_batch",
@@ -44,7 +44,9 @@ def structural_flags(n_gpus, tp, pp, dp, cp, vpp, micro_batch, global_batch, n_l
                      n_kv_heads, ffn_hidden, seq_len, zero_stage, schedule):
     """Bit flags for the constraints that do not depend on memory (int64 array)."""
     tp, pp, dp, cp, vpp = (np.asarray(x, dtype=np.float64) for x in (tp, pp, dp, cp, vpp))
-    flags = np.where(tp * pp * dp * cp != np.asarray(n_gpus, dtype=np.float64), DEGREES, 0)
+    whole_dp = (dp >= 1) & (np.floor(dp) == dp)
+    flags = np.where((tp * pp * dp * cp != np.asarray(n_gpus, dtype=np.float64)) | ~whole_dp,
+                     DEGREES, 0)
     flags = flags | np.where(_divides(pp * vpp, n_layers), 0, LAYERS)
     heads_ok = _divides(tp, n_heads) & _divides(tp, n_kv_heads) & _divides(tp, ffn_hidden)
     flags = flags | np.where(heads_ok, 0, HEADS)

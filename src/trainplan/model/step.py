@@ -44,8 +44,40 @@ BOTTLENECKS = ("compute", "tensor-parallel communication", "context-parallel com
                "optimizer step")
 
 
+BOTTLENECK_PARTS = ("compute_time_s", "tp_exposed_s", "cp_exposed_s", "dp_exposed_s",
+                    "bubble_time_s", "pp_exposed_s", "optimizer_time_s")
+
+
 def _f(x):
     return np.asarray(x, dtype=np.float64)
+
+
+def bottleneck_code(outputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Index into :data:`BOTTLENECKS` of the largest part of the step time (first on ties).
+
+    Works on whole output arrays or on a selection of rows of each of them.
+    """
+    best = np.asarray(outputs[BOTTLENECK_PARTS[0]], dtype=np.float64)
+    code = np.zeros(best.shape, dtype=np.int64)
+    for k, name in enumerate(BOTTLENECK_PARTS[1:], start=1):
+        part = np.asarray(outputs[name], dtype=np.float64)
+        larger = part > best
+        code = np.where(larger, k, code)
+        best = np.maximum(best, part)
+    return code
+
+
+def exposed_after_overlap(comm_s, window_s, efficiency):
+    """Communication left exposed when it overlaps a compute window [s].
+
+    A fraction ``efficiency`` of the shorter of the two is hidden:
+    ``comm - efficiency * min(comm, window)``. When the window is long enough the
+    remainder ``(1 - efficiency) * comm`` still shows (communication kernels take
+    SMs and memory bandwidth from the compute they overlap); when it is too
+    short, everything beyond ``efficiency * window`` shows.
+    """
+    comm = np.asarray(comm_s, dtype=np.float64)
+    return comm - _f(efficiency) * np.minimum(comm, _f(window_s))
 
 
 def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -138,10 +170,13 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     half16 = cm.gemm_half_dim(g["gemm_half_dim_per_sm_tflop_s"], peak16, sms)
     eff16 = _f(g["gemm_efficiency_16bit"])
     linear_bytes = np.where(fp8, 1.0, 2.0)
+    half_k = _f(g["gemm_half_k"])
     lin_fwd, lin_col = cm.linear_layers_forward_s(tokens_mb, h, a, kv, f, gated, tp, peak_linear,
-                                                  eff_linear, half_linear, hbm, linear_bytes)
+                                                  eff_linear, half_linear, half_k, hbm,
+                                                  linear_bytes)
     attn_fwd = cm.attention_core_forward_s(b, s_local, s, h, a, tp, flash, dropout, peak16,
-                                           g["attention_efficiency"], eff16, half16, hbm)
+                                           g["attention_efficiency"], eff16, half16, half_k,
+                                           hbm)
     attn_bwd = attn_fwd * np.where(flash, cm.FLASH_BACKWARD_RATIO, 2.0)
     elem_fwd = cm.elementwise_forward_bytes(tokens_mb, h, a, kv, f, gated, dropout, rotary, tp,
                                             sp) / hbm
@@ -178,9 +213,11 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     tp_bwd = 2.0 * tp_pair
     tp_rec = np.where(rc == 2, tp_fwd, 0.0)
     tp_overlap = g["tp_comm_overlap"].astype(bool)
-    exposed_fwd = np.where(tp_overlap, np.maximum(0.0, tp_fwd - overlap * lin_fwd), tp_fwd)
-    exposed_rec = np.where(tp_overlap, np.maximum(0.0, tp_rec - overlap * lin_fwd), tp_rec)
-    exposed_bwd = np.maximum(0.0, tp_bwd - overlap * np.where(tp_overlap, 2.0 * lin_fwd, lin_col))
+    exposed_fwd = np.where(tp_overlap, exposed_after_overlap(tp_fwd, lin_fwd, overlap), tp_fwd)
+    exposed_rec = np.where(tp_overlap, exposed_after_overlap(tp_rec, lin_fwd, overlap), tp_rec)
+    bwd_hiding = np.where(tp_overlap, 2.0 * lin_fwd,
+                          np.where(g["tp_async_backward"].astype(bool), lin_col, 0.0))
+    exposed_bwd = exposed_after_overlap(tp_bwd, bwd_hiding, overlap)
     tp_exposed_layer = exposed_fwd + exposed_rec + exposed_bwd
     tp_collectives = 4.0 + np.where(rc == 2, 2.0, 0.0)   # all-reduce equivalents per layer
     tp_volume_layer = tp_collectives * co.allreduce_volume_bytes(tp_msg, tp)
@@ -193,13 +230,14 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     cp_lat = np.where(cp_out > 1, lat_out, lat_in) * np.maximum(cp - 1.0, 0.0)
     cp_fwd = np.where(cp > 1, cp_fwd_bytes / cp_bw + cp_lat, 0.0)
     cp_total = cp_fwd * (1.0 + 2.0 + np.where(rc == 2, 1.0, 0.0))
-    cp_exposed_layer = np.maximum(0.0, cp_total - overlap * (attn_fwd + attn_bwd))
+    cp_exposed_layer = exposed_after_overlap(cp_total, attn_fwd + attn_bwd, overlap)
     cp_volume_layer = cp_fwd_bytes * (3.0 + np.where(rc == 2, 1.0, 0.0))
 
     # ---- stage times per micro-batch -------------------------------------------------------
     layer_total = layer_compute + tp_exposed_layer + cp_exposed_layer
     emb_t = 3.0 * tokens_mb * h * ACTIVATION_BYTES / hbm
-    logits_t = 3.0 * cm.gemm_time_s(tokens_mb, V / tp, h, peak16, eff16, half16, hbm, 2.0)
+    logits_t = 3.0 * cm.gemm_time_s(tokens_mb, V / tp, h, peak16, eff16, half16, half_k, hbm,
+                                    2.0)
     loss_t = tokens_mb * V / tp * 2.0 * _f(g["logits_bytes_per_element"]) / hbm
     head_t = logits_t + loss_t
     compute_first = layers_stage * layer_compute + emb_t + np.where(multi, 0.0, head_t)
@@ -217,14 +255,14 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     ar_grad = co.allreduce_s(g["dp_algorithm"], grad_msg, *dp_args)
     gathers = 2.0 + np.where(rc == 2, 1.0, 0.0)
     zero3_mb = np.where(zero >= 3, gathers * ag_param + rs_grad, 0.0)
-    zero3_exposed_first = np.maximum(0.0, zero3_mb - overlap * compute_first)
-    zero3_exposed_last = np.maximum(0.0, zero3_mb - overlap * compute_last)
+    zero3_exposed_first = exposed_after_overlap(zero3_mb, compute_first, overlap)
+    zero3_exposed_last = exposed_after_overlap(zero3_mb, compute_last, overlap)
     stage_first = compute_first + comm_layers + zero3_exposed_first
     stage_last = compute_last + comm_layers + zero3_exposed_last
     stage_max = np.maximum(stage_first, stage_last)
     last_slowest = stage_last >= stage_first
-    stage_mid = layers_stage * layer_total + np.where(zero >= 3, np.maximum(
-        0.0, zero3_mb - overlap * layers_stage * layer_compute), 0.0)
+    stage_mid = layers_stage * layer_total + np.where(
+        zero >= 3, exposed_after_overlap(zero3_mb, layers_stage * layer_compute, overlap), 0.0)
     stage_avg = np.where(multi, (stage_first + stage_last + (pp - 2.0) * stage_mid) / pp,
                          stage_max)
 
@@ -240,17 +278,19 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     pp_volume = np.where(multi, 2.0 * v * m * pp_bytes_mb, 0.0)
 
     # ---- data parallelism: per step ---------------------------------------------------------
-    bwd_window = overlap * layers_stage * bwd
-    fwd_window = overlap * layers_stage * fwd
+    bwd_window = layers_stage * bwd
+    fwd_window = layers_stage * fwd
     grad_reduce = np.where(zero == 0, ar_grad, rs_grad)
     # DeepSpeed ZeRO-2 reduce-scatters the gradients after every micro-batch
     grad_reduce = np.where(zero == 2, m * rs_grad, grad_reduce)
     windows = np.where(zero == 2, m, 1.0) * bwd_window
     reduce_exposed = np.where(g["overlap_grad_reduce"].astype(bool),
-                              np.maximum(0.0, grad_reduce - windows), grad_reduce)
+                              exposed_after_overlap(grad_reduce, windows, overlap),
+                              grad_reduce)
     gather_needed = (zero == 1) | (zero == 2)
     gather_exposed = np.where(g["overlap_param_gather"].astype(bool),
-                              np.maximum(0.0, ag_param - fwd_window), ag_param)
+                              exposed_after_overlap(ag_param, fwd_window, overlap),
+                              ag_param)
     dp_exposed = np.where(zero >= 3, 0.0, reduce_exposed + np.where(gather_needed,
                                                                      gather_exposed, 0.0))
     dp_exposed = np.where(shard_group > 1, dp_exposed, 0.0)
@@ -279,10 +319,6 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     achieved = model_flop / (step * n_gpus)
     mfu = achieved / peak_used
     hfu = hardware_flop / (step * n_gpus) / peak_used
-
-    parts = np.stack(np.broadcast_arrays(compute_total, tp_exposed, cp_exposed, dp_exposed_total,
-                                         bubble_t, pp_exposed, optimizer_t))
-    bottleneck = np.argmax(parts, axis=0)
 
     train_s = _f(g["tokens_budget"]) / tokens_per_s
     gpu_hours = n_gpus * train_s / 3600.0
@@ -328,7 +364,6 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         "achieved_tflop_s_per_gpu": achieved / 1e12,
         "mfu": mfu,
         "hfu": hfu,
-        "bottleneck_code": bottleneck,
         "time_to_train_days": train_s / 86400.0,
         "gpu_hours": gpu_hours,
         "cost_usd": gpu_hours * _f(g["price_per_gpu_hour_usd"]),

@@ -126,10 +126,15 @@ def interconnect(text: str | None) -> tuple[float | None, int | None]:
 
 
 def stated_overlaps(text: str | None) -> dict[str, bool]:
-    """Overlap flags a run states it enables (Megatron-LM command-line names)."""
+    """Overlap flags a run states it enables (Megatron-LM command-line names, or PyTorch DDP,
+    which overlaps its gradient all-reduce with the backward by design)."""
     lowered = (text or "").lower()
-    return {key: True for key, flag in (
+    stated = {key: True for key, flag in (
         ("overlap_grad_reduce", "overlap-grad-reduce"),
         ("overlap_param_gather", "overlap-param-gather"),
         ("tp_comm_overlap", "tp-comm-overlap"),
     ) if flag in lowered}
+    # PyTorch DistributedDataParallel overlaps its bucketed all-reduce with the backward
+    if "ddp impl (torch)" in lowered or "ddp-impl torch" in lowered:
+        stated["overlap_grad_reduce"] = True
+    return stated

@@ -175,7 +175,7 @@ def run_spec(row: dict) -> RunSpec:
         interleaving = True
     else:
         for key in ("flash_attention", "overlap_grad_reduce", "overlap_param_gather",
-                    "tp_comm_overlap"):
+                    "tp_comm_overlap", "tp_async_backward"):
             base[key] = bool(framework[key])
         interleaving = bool(framework["interleaved_schedule"])
     base.update(parse.stated_overlaps(row.get("notes")))

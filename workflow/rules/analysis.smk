@@ -1,0 +1,40 @@
+# Stage 3: combine the shards into the final tables, then compute what they say.
+
+
+def _combine_inputs(wildcards):
+    ids = shard_ids(wildcards.sweep)
+    inputs = {
+        "summaries": [f"{REPORTS}/{wildcards.sweep}/shards/{i}.parquet" for i in ids],
+        "counts": [f"{REPORTS}/{wildcards.sweep}/shards/{i}.json" for i in ids],
+    }
+    if wildcards.sweep in KEEPS_ROWS:
+        inputs["points"] = [f"{REPORTS}/{wildcards.sweep}/points/shard={i}" for i in ids]
+    return inputs
+
+
+rule combine:
+    input:
+        unpack(_combine_inputs),
+    output:
+        best=f"{REPORTS}/{{sweep}}/best.parquet",
+        tp_pp=f"{REPORTS}/{{sweep}}/tp_pp.parquet",
+        pareto=f"{REPORTS}/{{sweep}}/pareto.parquet",
+        counts=f"{REPORTS}/{{sweep}}/counts.json",
+    log:
+        f"{LOGS}/{{sweep}}/combine.log",
+    shell:
+        "trainplan combine {input.summaries} --out-dir {REPORTS}/{wildcards.sweep} > {log} 2>&1"
+
+
+rule analyse:
+    input:
+        sweep=sweep_file,
+        best=f"{REPORTS}/{{sweep}}/best.parquet",
+        counts=f"{REPORTS}/{{sweep}}/counts.json",
+    output:
+        f"{REPORTS}/{{sweep}}/analysis.json",
+    log:
+        f"{LOGS}/{{sweep}}/analyse.log",
+    shell:
+        "trainplan analyse {input.sweep} --tables {REPORTS}/{wildcards.sweep} "
+        "--out {output} > {log} 2>&1"
