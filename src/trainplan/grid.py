@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from . import catalog
-from .evaluate import add_labels, evaluate_numeric
+from .evaluate import evaluate_numeric
 from .inputs import (
     HIDDEN_HARDWARE,
     INPUT_BY_NAME,
@@ -35,7 +35,9 @@ from .inputs import (
     gpu_constants,
     gpu_defaults,
 )
+from .model import feasibility as fe
 from .model.pipeline import SCHEDULE_NAMES
+from .model.step import BOTTLENECKS, bottleneck_code
 from .outputs import OUTPUT_COLUMNS
 from .sweep import Sweep
 
@@ -225,6 +227,12 @@ def _flat(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(array, shape)).ravel()
 
 
+def _strings(name: str, labels, codes: np.ndarray) -> pl.Series:
+    """A string column from a few labels and an index per row (gathered in Rust)."""
+    return pl.Series(name, [str(x) for x in labels], dtype=pl.String).gather(
+        np.asarray(codes, dtype=np.int64))
+
+
 def block_table(grid: Grid, block: Block, values: dict[str, np.ndarray],
                 outputs: dict[str, np.ndarray], rows: np.ndarray | None = None) -> pl.DataFrame:
     """The rows of a block (or of its flat positions ``rows``) with every input and output.
@@ -243,29 +251,34 @@ def block_table(grid: Grid, block: Block, values: dict[str, np.ndarray],
     for spec in INPUTS:
         name = spec.name
         if name == "schedule":
-            codes = pick(values["schedule_code"])
-            names = np.array(list(SCHEDULE_NAMES), dtype=object)
-            columns.append(pl.Series(name, names[codes].astype(str), dtype=pl.String))
+            columns.append(_strings(name, list(SCHEDULE_NAMES), pick(values["schedule_code"])))
             continue
         array = values[name]
         if spec.kind in ("choice", "name"):
-            labels = np.array(sorted({str(v) for v in np.ravel(array)}), dtype=object)
-            codes = np.searchsorted(labels, np.asarray(array, dtype=object).astype(str))
-            flat = pick(codes)
-            columns.append(pl.Series(name, labels[flat].astype(str), dtype=pl.String))
+            labels, codes = np.unique(np.asarray(array, dtype=object).astype(str),
+                                      return_inverse=True)
+            columns.append(_strings(name, labels, pick(codes.reshape(np.shape(array)))))
         elif spec.kind == "bool":
             columns.append(pl.Series(name, pick(np.asarray(array, dtype=bool))))
         else:
             columns.append(pl.Series(name, pick(np.asarray(array, dtype=np.float64))))
+    flags = pick(outputs["infeasible_flags_raw"])
+    cp = np.asarray(values["cp"], dtype=np.float64)
+    strategy = pick(fe.strategy_code(np.asarray(values["dp"]) * cp, values["tp"], values["pp"])
+                    + 8 * (cp > 1))
     picked = {name: pick(outputs[name]) for name in OUTPUT_COLUMNS if name not in STRING_OUTPUTS}
-    picked["infeasible_flags_raw"] = pick(outputs["infeasible_flags_raw"])
-    add_labels(picked, *(pick(values[k]) for k in ("dp", "tp", "pp", "cp")))
+    bottleneck = bottleneck_code(picked)
+    flag_values, flag_codes = np.unique(flags, return_inverse=True)
     for name in OUTPUT_COLUMNS:
-        array = picked[name]
-        if name in STRING_OUTPUTS:
-            columns.append(pl.Series(name, np.asarray(array).astype(str), dtype=pl.String))
+        if name == "strategy":
+            labels = list(fe.STRATEGIES) + [s + " + CP" for s in fe.STRATEGIES]
+            columns.append(_strings(name, labels, strategy))
+        elif name == "reason":
+            columns.append(_strings(name, fe.reason_text(flag_values), flag_codes))
+        elif name == "bottleneck":
+            columns.append(_strings(name, BOTTLENECKS, bottleneck))
         else:
-            columns.append(pl.Series(name, array))
+            columns.append(pl.Series(name, picked[name]))
     return pl.DataFrame(columns)
 
 

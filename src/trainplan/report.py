@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from urllib.request import url2pathname
 
 import polars as pl
@@ -190,7 +190,7 @@ def _validation_context(validation: pl.DataFrame | None) -> dict | None:
     for c in VALIDATION_COLUMNS:
         if c not in df.columns:
             df = df.with_columns(pl.lit(None).alias(c))
-    rows = df.select(VALIDATION_COLUMNS).to_dicts()
+    rows = df.select(VALIDATION_COLUMNS).to_dicts() if validation.height else []
     represented = [r for r in rows if r["represented"]]
     groups: list[dict] = []
     for r in represented:
@@ -403,7 +403,7 @@ def _relative_href(value: Any, start: Path) -> str | None:
     path = Path(text)
     if path.is_absolute():
         path = Path(os.path.relpath(path.resolve(), start.resolve()))
-    return path.as_posix()
+    return quote(path.as_posix(), safe="/")
 
 
 def write_index(entries: list[dict], out_html: Path) -> None:

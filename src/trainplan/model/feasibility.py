@@ -23,7 +23,7 @@ REASONS = {
     LAYERS: "n_layers not divisible by pp*vpp",
     HEADS: "heads, kv heads or ffn width not divisible by tp",
     BATCH: "global_batch not divisible by dp*micro_batch",
-    SCHEDULE: "interleaved schedule needs vpp>1 and micro-batches divisible by pp "
+    SCHEDULE: "interleaved schedule needs pp>1, vpp>1 and micro-batches divisible by pp "
               "(vpp>1 needs the interleaved schedule)",
     CONTEXT: "seq_len not divisible by 2*cp",
     ZERO_PIPELINE: "ZeRO stage 2/3 cannot be combined with pipeline parallelism",
@@ -54,7 +54,7 @@ def structural_flags(n_gpus, tp, pp, dp, cp, vpp, micro_batch, global_batch, n_l
                              0, BATCH)
     m = np.asarray(global_batch, np.float64) / (dp * np.asarray(micro_batch, np.float64))
     interleaved = np.asarray(schedule) == 2
-    bad_schedule = np.where(interleaved, (vpp < 2) | ~_divides(pp, m), vpp > 1)
+    bad_schedule = np.where(interleaved, (vpp < 2) | (pp < 2) | ~_divides(pp, m), vpp > 1)
     flags = flags | np.where(bad_schedule, SCHEDULE, 0)
     flags = flags | np.where((cp > 1) & ~_divides(2.0 * cp, seq_len), CONTEXT, 0)
     flags = flags | np.where((np.asarray(zero_stage) >= 2) & (pp > 1), ZERO_PIPELINE, 0)
