@@ -319,9 +319,12 @@ def _fill_from_catalog(df: pl.DataFrame, where: str) -> pl.DataFrame:
             except catalog.UnknownNameError as err:
                 raise InputError(f"{where}row {_first_row(names, name)}: column 'model': "
                                  f"{err}") from None
-            records.append({"model": name, **_catalog_model_values(entry)})
+            records.append({"model": name, "__canonical": entry["name"],
+                            **_catalog_model_values(entry)})
         if records:
             df = _coalesce_join(df, pl.DataFrame(records, infer_schema_length=None), ["model"])
+            df = df.with_columns(pl.coalesce("__canonical", "model").alias("model")).drop(
+                "__canonical")
     if "gpu" not in df.columns:
         raise InputError(f"{where}column 'gpu' is required; known GPUs: "
                          f"{', '.join(catalog.gpu_names())}")
@@ -336,9 +339,11 @@ def _fill_from_catalog(df: pl.DataFrame, where: str) -> pl.DataFrame:
         except catalog.UnknownNameError as err:
             raise InputError(f"{where}row {_first_row(gpus, name)}: column 'gpu': {err}") \
                 from None
-        records.append({"gpu": name, **gpu_defaults(entry), **gpu_constants(entry)})
-    return _coalesce_join(df.with_columns(gpus.alias("gpu")),
-                          pl.DataFrame(records, infer_schema_length=None), ["gpu"])
+        records.append({"gpu": name, "__canonical": entry["name"], **gpu_defaults(entry),
+                        **gpu_constants(entry)})
+    df = _coalesce_join(df.with_columns(gpus.alias("gpu")),
+                        pl.DataFrame(records, infer_schema_length=None), ["gpu"])
+    return df.with_columns(pl.col("__canonical").alias("gpu")).drop("__canonical")
 
 
 _BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False,

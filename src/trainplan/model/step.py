@@ -139,6 +139,7 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     largest_matrix = np.maximum(h * (h + 2.0 * kv * h / a), h * f * np.where(gated, 2.0, 1.0)) / tp
     zero3_buffers = me.zero3_gather_buffer_bytes(p_layer_rank, largest_matrix,
                                                  g["zero3_max_live_params"], zero, PARAM_BYTES)
+    zero3_buffers = np.where(shard_group > 1, zero3_buffers, 0.0)   # nothing to gather
 
     def stage_memory(params, inflight, logits):
         w = me.weight_bytes(params, shard_group, zero, PARAM_BYTES)
