@@ -25,6 +25,7 @@ apt_install() {
 # WeasyPrint renders the PDF reports with Pango and HarfBuzz; DejaVu is the report font.
 if ! ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' \
    || ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so' \
+   || ! ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so' \
    || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
     apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 fi

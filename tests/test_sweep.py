@@ -42,6 +42,8 @@ BAD = [
     ("inline model lacking fields", {"model": {"name": "mine", "n_layers": 4}},
      "inline model 'mine' lacks hidden"),
     ("repeated values", {"parallel": {"tp": [1, 2, 2]}}, "parallel.tp: values repeat"),
+    ("reference not in the grid", {"reference": {"n_gpus": 64}},
+     "reference.n_gpus: 64 is not a value of a varied input; allowed: 8, 16, 32"),
 ]
 
 
@@ -90,6 +92,20 @@ def test_good_sweep_axes_ranges_and_numbers():
     assert [a.name for a in sweep.axes][:2] == ["model", "n_gpus"]
     assert sweep.scenario == ["model", "n_gpus"]
     assert sweep.constants["tokens_budget"] == 1.0e11       # YAML 1.2 float "1.0e11"
+
+
+def test_reference_picks_the_headline_scenario(tmp_path):
+    import polars as pl
+
+    from trainplan import analysis, combine, shard
+
+    path = write(tmp_path, {"reference": {"n_gpus": 8, "model": "llama2-13b"}})
+    shard.run_shard(path, 0, tmp_path / "s.parquet", None)
+    combine.combine([tmp_path / "s.parquet"], tmp_path)
+    best = pl.read_parquet(tmp_path / "best.parquet")
+    sid = analysis.choose_reference(best, load_sweep(path))
+    row = best.filter(pl.col("scenario_id") == sid).row(0, named=True)
+    assert (row["n_gpus"], row["model"]) == (8, "llama2-13b")
 
 
 def test_ranges_expand_inclusively(tmp_path):

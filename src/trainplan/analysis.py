@@ -23,7 +23,8 @@ LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "vpp", "micro_batch", "zero_stage", "reco
 EXPOSED = ("tp_exposed_s", "cp_exposed_s", "dp_exposed_s", "pp_exposed_s")
 MFU_FRACTION_FOR_REFERENCE = 0.9
 """The reference scenario is the largest whose best MFU is within this fraction of the best
-MFU of all scenarios (the biggest cluster that still uses its GPUs about as well)."""
+MFU reached on the same GPU type (the biggest cluster that still uses its GPUs about as well);
+among equally large ones, the one that trains fastest."""
 
 
 def _num(x: Any) -> float | None:
@@ -123,9 +124,9 @@ def choose_reference(best: pl.DataFrame, sweep: Sweep) -> int | None:
         match = winners.filter(cond)
         if match.height:
             return int(match["scenario_id"][0])
-    top = winners["mfu"].max()
+    top = pl.col("mfu").max().over("gpu")
     good = winners.filter(pl.col("mfu") >= MFU_FRACTION_FOR_REFERENCE * top)
-    good = good.sort(["n_gpus", "mfu", "scenario_id"], descending=[True, True, False])
+    good = good.sort(["n_gpus", "step_time_s", "scenario_id"], descending=[True, False, False])
     return int(good["scenario_id"][0])
 
 

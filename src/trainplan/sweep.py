@@ -157,6 +157,11 @@ def build_schema() -> dict:
                          "items": {"type": "string"},
                          "description": "axes that define a scenario; default: every varied "
                                         "input that is not a parallel-layout choice"},
+            "reference": {"type": "object", "minProperties": 1,
+                          "additionalProperties": {"type": ["string", "number", "boolean"]},
+                          "description": "the scenario of the headline recommendation, e.g. "
+                                         "{n_gpus: 1024}; default: the largest cluster whose "
+                                         "best MFU is within 90 % of the best on its GPU type"},
             "model": {"anyOf": [model_item, {"type": "array", "minItems": 1,
                                              "items": model_item}]},
             **{sec: {"type": "object", "additionalProperties": False, "properties": props}
@@ -371,6 +376,13 @@ def _build(path: Path, raw: dict[str, Any]) -> Sweep:
         if name not in names:
             raise SweepError(f"{where}: scenario: {name!r} is not a varied input of this sweep; "
                              f"varied inputs: {', '.join(names) or '(none)'}")
+    for key, value in (raw.get("reference") or {}).items():
+        axis = next((a for a in axes if a.name == key), None)
+        values = [v["model"] for v in axis.values] if axis and key == "model" else \
+            (axis.values if axis else [])
+        if value not in values:
+            raise SweepError(f"{where}: reference.{key}: {value!r} is not a value of a varied "
+                             f"input; allowed: {', '.join(map(str, values)) or '(not varied)'}")
     return Sweep(
         name=path.stem, path=path, title=raw["title"],
         description=str(raw.get("description", "")).strip(),
