@@ -126,3 +126,14 @@ def test_pareto_rows_are_not_dominated(tmp_path):
                                                      | (m < row["memory_total_bytes"])
                                                      | (c < row["cost_usd"])))
             assert not dominates.any()
+
+
+def test_keep_feasible_writes_only_feasible_rows(tmp_path):
+    data = yaml.safe_load(TINY.read_text())
+    data["keep"] = "feasible"
+    path = tmp_path / "feasible.yaml"
+    path.write_text(yaml.safe_dump(data))
+    counts = shard.run_shard(path, 0, tmp_path / "s.parquet", tmp_path / "points" / "shard=0")
+    rows = pl.read_parquet(tmp_path / "points" / "shard=0" / "*.parquet")
+    assert rows.height == counts["feasible"] < counts["configurations"]
+    assert rows["feasible"].all()

@@ -12,6 +12,9 @@ from .outputs import OUTPUT_COLUMNS
 
 __all__ = ["evaluate", "evaluate_resolved"]
 
+CHUNK_ROWS = 65_536
+"""Rows evaluated at once by :func:`evaluate` (results do not depend on it)."""
+
 
 def evaluate_numeric(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Model outputs and the feasibility flags, without the text labels (cheap on grids)."""
@@ -46,7 +49,16 @@ def evaluate(configs: pl.DataFrame, where: str = "") -> pl.DataFrame:
     at the front. Raises :class:`trainplan.inputs.InputError` on bad input.
     """
     arrays, inputs = resolve(configs, where)
-    out = evaluate_resolved(arrays)
+    n = inputs.height
+    if n <= CHUNK_ROWS:
+        out = evaluate_resolved(arrays)
+    else:  # bounded memory and cache-sized arrays for big tables
+        parts = []
+        for start in range(0, n, CHUNK_ROWS):
+            chunk = {k: (v[start:start + CHUNK_ROWS] if np.ndim(v) == 1 and len(v) == n else v)
+                     for k, v in arrays.items()}
+            parts.append(evaluate_resolved(chunk))
+        out = {k: np.concatenate([np.ravel(p[k]) for p in parts]) for k in parts[0]}
     passthrough = [c for c in configs.columns if c not in inputs.columns]
     columns = [configs[c] for c in passthrough]
     columns += [inputs[c] for c in inputs.columns]

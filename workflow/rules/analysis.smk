@@ -23,7 +23,7 @@ rule combine:
     log:
         f"{LOGS}/{{sweep}}/combine.log",
     shell:
-        "trainplan combine {input.summaries} --out-dir {REPORTS}/{wildcards.sweep} > {log} 2>&1"
+        "{TRAINPLAN} combine {input.summaries} --out-dir {REPORTS}/{wildcards.sweep} > {log} 2>&1"
 
 
 rule analyse:
@@ -36,5 +36,5 @@ rule analyse:
     log:
         f"{LOGS}/{{sweep}}/analyse.log",
     shell:
-        "trainplan analyse {input.sweep} --tables {REPORTS}/{wildcards.sweep} "
+        "{TRAINPLAN} analyse {input.sweep} --tables {REPORTS}/{wildcards.sweep} "
         "--out {output} > {log} 2>&1"

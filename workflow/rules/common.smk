@@ -6,6 +6,13 @@ from trainplan.grid import Grid
 from trainplan.shard import n_shards
 from trainplan.sweep import SweepError, load_sweep
 
+import shlex
+import sys
+
+# Jobs run the package with the interpreter that runs Snakemake (the project's .venv), so
+# nothing depends on PATH; on a cluster the same path must exist on the compute nodes.
+TRAINPLAN = f"{shlex.quote(sys.executable)} -m trainplan.cli"
+
 REPORTS = config["reports_dir"].rstrip("/")
 LOGS = config["logs_dir"].rstrip("/")
 SWEEPS_DIR = Path(config["sweeps_dir"])

@@ -13,5 +13,5 @@ rule figures:
     log:
         f"{LOGS}/{{sweep}}/figures.log",
     shell:
-        "trainplan figures --tables {REPORTS}/{wildcards.sweep} --analysis {input.analysis} "
+        "{TRAINPLAN} figures --tables {REPORTS}/{wildcards.sweep} --analysis {input.analysis} "
         "--out-dir {output.figures} --manifest {output.manifest} > {log} 2>&1"

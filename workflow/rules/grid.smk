@@ -10,4 +10,4 @@ rule plan:
     log:
         f"{LOGS}/{{sweep}}/plan.log",
     shell:
-        "trainplan check {input} > {output}.tmp 2> {log} && mv {output}.tmp {output}"
+        "{TRAINPLAN} check {input} > {output}.tmp 2> {log} && mv {output}.tmp {output}"

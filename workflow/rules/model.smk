@@ -26,7 +26,7 @@ rule evaluate_shard_rows:
     group:
         "shards"
     shell:
-        "trainplan shard {input.sweep} --shard $((10#{wildcards.shard})) "
+        "{TRAINPLAN} shard {input.sweep} --shard $((10#{wildcards.shard})) "
         "--summary {output.summary} --points {output.points} > {log} 2>&1"
 
 
@@ -47,7 +47,7 @@ rule evaluate_shard:
     group:
         "shards"
     shell:
-        "trainplan shard {input.sweep} --shard $((10#{wildcards.shard})) "
+        "{TRAINPLAN} shard {input.sweep} --shard $((10#{wildcards.shard})) "
         "--summary {output.summary} > {log} 2>&1"
 
 

@@ -13,7 +13,7 @@ rule validation_table:
     params:
         runs=f"--runs {config['validation_runs']}" if config["validation_runs"] else "",
     shell:
-        "trainplan validation-table {params.runs} --out {output.table} --text {output.text} "
+        "{TRAINPLAN} validation-table {params.runs} --out {output.table} --text {output.text} "
         "> {log} 2>&1"
 
 
@@ -29,7 +29,7 @@ rule report:
     log:
         f"{LOGS}/{{sweep}}/report.log",
     shell:
-        "trainplan report --analysis {input.analysis} --figures {input.figures} "
+        "{TRAINPLAN} report --analysis {input.analysis} --figures {input.figures} "
         "--validation {input.validation} --html {output.html} --pdf {output.pdf} > {log} 2>&1"
 
 
@@ -42,4 +42,4 @@ rule index:
     log:
         f"{LOGS}/index.log",
     shell:
-        "trainplan index {input.analyses} --out {output} > {log} 2>&1"
+        "{TRAINPLAN} index {input.analyses} --out {output} > {log} 2>&1"
