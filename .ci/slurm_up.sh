@@ -34,7 +34,7 @@ if [[ -f $PIDS ]]; then
     while read -r name pid; do
         alive "$pid" "$name" || all_alive=0
     done <"$PIDS"
-    if ((all_alive)) && sinfo -h -o %t 2>/dev/null | grep -qx idle; then
+    if ((all_alive)) && [[ $(sinfo -h -o %t 2>/dev/null || true) == idle ]]; then
         log "cluster already up (PIDs in $PIDS)"
         sinfo
         exit 0
@@ -53,8 +53,9 @@ if ((missing)); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq || die "apt-get update failed"
     for pkg in slurm-wlm munge; do
-        apt-cache policy "$pkg" | grep -q 'Candidate: [0-9]' ||
-            die "package $pkg has no install candidate (apt-cache policy $pkg)"
+        policy=$(apt-cache policy "$pkg" 2>&1 || true)
+        [[ $policy =~ Candidate:\ [0-9] ]] ||
+            die "package $pkg has no install candidate (apt-cache policy $pkg: ${policy:-nothing})"
     done
     apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null ||
         die "apt-get install slurm-wlm munge failed"
@@ -172,8 +173,13 @@ munge --socket="$MUNGE_SOCKET" -n </dev/null | unmunge --socket="$MUNGE_SOCKET" 
 
 slurmctld -D -i </dev/null >>"$BASE/log/slurmctld.out" 2>&1 &
 started slurmctld $!
-for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 0.2; done
-scontrol ping 2>/dev/null | grep -q UP || fail "slurmctld does not answer (scontrol ping)"
+ping=""
+for _ in $(seq 100); do
+    ping=$(scontrol ping 2>&1 || true)
+    [[ $ping == *" is UP"* ]] && break
+    sleep 0.2
+done
+[[ $ping == *" is UP"* ]] || fail "slurmctld does not answer (scontrol ping: $ping)"
 
 slurmd -D -N "$NODE" </dev/null >>"$BASE/log/slurmd.out" 2>&1 &
 started slurmd $!
