@@ -16,7 +16,6 @@ same sweep numbers its configurations the same way however it is sharded.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -209,16 +208,6 @@ class Grid:
                   "schedule_code": arrays["schedule"]}
         return values, outputs
 
-    def index_arrays(self, block: Block) -> list[np.ndarray]:
-        """Per axis, the index of each configuration of the block along that axis (flat)."""
-        shape = self.block_shape(block)
-        grids = np.indices(shape, sparse=True)
-        out = []
-        for k, g in enumerate(grids):
-            offset = block.prefix[k] if k < len(block.prefix) else 0
-            out.append(np.broadcast_to(g + offset, shape).ravel())
-        return out
-
     def config_ids(self, block: Block) -> np.ndarray:
         return block.start + np.arange(block.size, dtype=np.int64)
 
@@ -280,9 +269,3 @@ def block_table(grid: Grid, block: Block, values: dict[str, np.ndarray],
         else:
             columns.append(pl.Series(name, picked[name]))
     return pl.DataFrame(columns)
-
-
-def iter_blocks(grid: Grid, blocks: list[Block]) -> Iterator[tuple[Block, dict, dict]]:
-    for block in blocks:
-        values, outputs = grid.evaluate_block(block)
-        yield block, values, outputs

@@ -17,7 +17,6 @@ import argparse
 import math
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -184,11 +183,6 @@ SCHEMA_HEADER = ("# JSON Schema of a sweep file (sweeps/*.yaml). Generated from 
 
 def schema_text() -> str:
     return SCHEMA_HEADER + yaml.safe_dump(build_schema(), sort_keys=False, width=100)
-
-
-def packaged_schema() -> dict:
-    text = resources.files("trainplan").joinpath("schemas", "sweep.schema.yaml").read_text()
-    return yaml.safe_load(text)
 
 
 # --- loading ------------------------------------------------------------------------------------
