@@ -25,6 +25,8 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     "comm_dp_bytes_per_step": ("bytes", "data-parallel / ZeRO bytes sent per GPU per step"),
     "comm_pp_bytes_per_step": ("bytes", "pipeline point-to-point bytes sent per GPU per step"),
     "comm_tp_time_s": ("s", "tensor-parallel communication time per step before overlap"),
+    "comm_cp_time_s": ("s", "context-parallel communication time per step before overlap"),
+    "comm_pp_time_s": ("s", "pipeline point-to-point time per step (all transfers)"),
     "comm_dp_time_s": ("s", "data-parallel / ZeRO communication time per step before overlap"),
     "compute_time_s": ("s", "computation of all micro-batches on the slowest stage"),
     "tp_exposed_s": ("s", "tensor-parallel communication not hidden by compute"),

@@ -349,6 +349,8 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         "comm_dp_bytes_per_step": dp_volume,
         "comm_pp_bytes_per_step": pp_volume,
         "comm_tp_time_s": m * layers_stage * (tp_fwd + tp_bwd + tp_rec),
+        "comm_cp_time_s": m * layers_stage * cp_total,
+        "comm_pp_time_s": np.where(multi, 2.0 * v * m * pp_one, 0.0),
         "comm_dp_time_s": np.where(zero >= 3, m * zero3_mb,
                                    np.where(shard_group > 1, grad_reduce + np.where(
                                        gather_needed, ag_param, 0.0), 0.0)),
