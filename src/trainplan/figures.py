@@ -608,7 +608,8 @@ def _scaling(ctx: _Context) -> _Drawn | None:
         right.plot(_col(sub, "n_gpus"), _col(sub, "mfu") * 100, **kwargs)
     for ax in (left, right):
         ax.set_xscale("log", base=2)
-        ax.set_xticks(gpus, [f"{g:g}" for g in gpus])
+        ax.set_xticks(gpus, [f"{g:g}" for g in gpus], rotation=45 if len(gpus) > 5 else 0,
+                      ha="right" if len(gpus) > 5 else "center")
         ax.minorticks_off()
         ax.set_xlabel("number of GPUs (log$_2$ scale)")
     left.set_yscale("log")
