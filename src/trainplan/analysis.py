@@ -15,16 +15,18 @@ import polars as pl
 
 from . import catalog
 from .inputs import INPUT_BY_NAME, INPUTS
+from .model.feasibility import MEMORY, REASONS
 from .sweep import LAYOUT_AXES, Sweep
 
 GIB = 2.0**30
+MEMORY_REASON = REASONS[MEMORY]
 LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "vpp", "micro_batch", "zero_stage", "recompute",
                "seq_parallel", "flash_attention", "schedule")
 EXPOSED = ("tp_exposed_s", "cp_exposed_s", "dp_exposed_s", "pp_exposed_s")
 MFU_FRACTION_FOR_REFERENCE = 0.9
-"""The reference scenario is the largest whose best MFU is within this fraction of the best
-MFU reached on the same GPU type (the biggest cluster that still uses its GPUs about as well);
-among equally large ones, the one that trains fastest."""
+"""The reference scenario is the largest whose best configuration reaches at least this
+fraction of the best achieved TFLOP/s per GPU on the same GPU type (the biggest cluster that
+still uses its GPUs about as well); among equally large ones, the one that trains fastest."""
 
 
 def _num(x: Any) -> float | None:
@@ -124,8 +126,9 @@ def choose_reference(best: pl.DataFrame, sweep: Sweep) -> int | None:
         match = winners.filter(cond)
         if match.height:
             return int(match["scenario_id"][0])
-    top = pl.col("mfu").max().over("gpu")
-    good = winners.filter(pl.col("mfu") >= MFU_FRACTION_FOR_REFERENCE * top)
+    # achieved TFLOP/s, not MFU, so that FP8 and 16-bit scenarios of one GPU compare fairly
+    top = pl.col("achieved_tflop_s_per_gpu").max().over("gpu")
+    good = winners.filter(pl.col("achieved_tflop_s_per_gpu") >= MFU_FRACTION_FOR_REFERENCE * top)
     good = good.sort(["n_gpus", "step_time_s", "scenario_id"], descending=[True, False, False])
     return int(good["scenario_id"][0])
 
@@ -158,13 +161,7 @@ def use_cases(rows: pl.DataFrame, best: pl.DataFrame) -> list[dict]:
     feasible = [i for i in items if i["feasible"]]
     out = []
     if not feasible:
-        closest = min(items, key=lambda i: i["memory_gib"]) if items else None
-        out.append({"case": "No strategy fits", "strategy": closest and closest["strategy"],
-                    "text": "No configuration of this scenario fits in GPU memory; the closest "
-                            f"({closest['strategy']}, {closest['layout']}) needs "
-                            f"{closest['memory_gib']:.1f} GiB of "
-                            f"{closest['memory_usable_gib']:.1f} GiB usable." if closest else
-                            "No configuration was evaluated."})
+        out.append(_nothing_feasible(items))
         return out
     fastest = min(feasible, key=lambda i: i["step_time_s"])
     lean = min(feasible, key=lambda i: i["memory_gib"])
@@ -180,8 +177,7 @@ def use_cases(rows: pl.DataFrame, best: pl.DataFrame) -> list[dict]:
         "case": "Communication limited", "strategy": quiet["strategy"],
         "text": (f"{quiet['strategy']} ({quiet['layout']}) exposes the least communication: "
                  f"{quiet['exposed_comm_s']:.3g} s per step ({share * 100:.1f} % of its step), "
-                 f"against {fastest['exposed_comm_s']:.3g} s for the fastest. On a slower "
-                 "network it loses least.")})
+                 f"against {fastest['exposed_comm_s']:.3g} s for the fastest.")})
     busy = max(feasible, key=lambda i: i["mfu"])
     out.append({
         "case": "Compute intensive", "strategy": busy["strategy"],
@@ -191,9 +187,27 @@ def use_cases(rows: pl.DataFrame, best: pl.DataFrame) -> list[dict]:
     return out
 
 
+def _nothing_feasible(items: list[dict]) -> dict:
+    """The use case when no strategy of the scenario is feasible, worded from the reasons."""
+    if not items:
+        return {"case": "No strategy fits", "strategy": None,
+                "text": "No configuration was evaluated."}
+    memory_only = [i for i in items if i["reason"] == MEMORY_REASON]
+    if memory_only:
+        c = min(memory_only, key=lambda i: i["memory_gib"])
+        return {"case": "No strategy fits", "strategy": c["strategy"],
+                "text": f"No configuration of this scenario fits in GPU memory; the closest "
+                        f"({c['strategy']}, {c['layout']}) needs {c['memory_gib']:.1f} GiB of "
+                        f"{c['memory_usable_gib']:.1f} GiB usable."}
+    c = items[0]
+    return {"case": "No strategy is feasible", "strategy": c["strategy"],
+            "text": f"No configuration of this scenario can run; for example {c['strategy']} "
+                    f"({c['layout']}) fails because: {c['reason']}."}
+
+
 def _large_model_case(best: pl.DataFrame) -> dict:
     """For the largest model of the sweep: the fewest GPUs on which it fits, and how."""
-    largest = best.sort("params_total", descending=True)["model"][0]
+    largest = best.sort(["params_total", "model"], descending=[True, False])["model"][0]
     rows = best.filter((pl.col("model") == largest) & pl.col("feasible"))
     params = float(best.filter(pl.col("model") == largest)["params_total"][0])
     if rows.height == 0:
@@ -251,8 +265,8 @@ def scaling_efficiency(best: pl.DataFrame) -> list[dict]:
     count, per model and GPU type (weak-scaling efficiency of the plan)."""
     winners = best.filter(pl.col("rank_in_scenario") == 1)
     out = []
-    for (model, gpu), group in winners.sort("n_gpus").group_by(["model", "gpu"],
-                                                                 maintain_order=True):
+    ordered = winners.sort(["model", "gpu", "n_gpus", "config_id"])
+    for (model, gpu), group in ordered.group_by(["model", "gpu"], maintain_order=True):
         by_n = group.group_by("n_gpus", maintain_order=True).agg(
             pl.col("tokens_per_s").max())
         base = by_n.row(0, named=True)
@@ -269,8 +283,8 @@ NOTES = {
           "ZeRO shards it; gradient reduction per step grows with the parameter count.",
     "TP": "Split every layer's matrices across GPUs; two collectives per layer in forward and "
           "backward, so keep the group inside one NVLink/NVSwitch domain.",
-    "PP": "Split the layers into stages; costs a pipeline bubble of (p-1)/(v m) of the step, "
-          "reduced by more micro-batches or virtual stages (interleaving).",
+    "PP": "Split the layers into stages; costs a pipeline bubble of (p-1)/(v m) of the ideal "
+          "(bubble-free) time, reduced by more micro-batches or virtual stages (interleaving).",
     "2D (DP x TP)": "Tensor parallelism inside a node, data parallelism across nodes.",
     "2D (DP x PP)": "Pipeline stages hold slices of the model; replicas of the pipeline split "
                     "the batch.",

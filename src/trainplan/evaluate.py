@@ -18,9 +18,10 @@ CHUNK_ROWS = 65_536
 
 def evaluate_numeric(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Model outputs and the feasibility flags, without the text labels (cheap on grids)."""
-    out = evaluate_arrays(arrays)
-    out["infeasible_flags_raw"] = out.pop("infeasible_flags")
-    out["feasible"] = out["infeasible_flags_raw"] == 0
+    with np.errstate(divide="ignore", invalid="ignore"):   # zero bandwidths: flagged rows
+        out = evaluate_arrays(arrays)
+    out["infeasible_flags_raw"] = out["infeasible_flags"]
+    out["feasible"] = out["infeasible_flags"] == 0
     return out
 
 

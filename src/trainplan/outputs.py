@@ -6,6 +6,8 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     "strategy": ("-", "DP, TP, PP, 2D or 3D, derived from the parallel degrees"),
     "feasible": ("-", "true when the configuration divides evenly and fits in memory"),
     "reason": ("-", "why an infeasible configuration cannot run ('' when feasible)"),
+    "infeasible_flags": ("-", "the reasons as a bit mask (trainplan.model.feasibility.REASONS); "
+                              "0 when feasible"),
     "params_total": ("parameters", "all parameters of the model"),
     "params_per_gpu": ("parameters", "parameters held by the busiest GPU before ZeRO sharding"),
     "n_microbatches": ("-", "micro-batches per data-parallel replica per step"),

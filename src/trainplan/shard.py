@@ -86,6 +86,7 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
         "tp": flat(values["tp"], np.float64),
         "pp": flat(values["pp"], np.float64),
         "feasible": flat(outputs["feasible"], bool),
+        "infeasible_flags": flat(outputs["infeasible_flags"], np.int64),
         "step_time_s": step,
         "memory_total_bytes": flat(outputs["memory_total_bytes"], np.float64),
         "cost_usd": cost,

@@ -13,7 +13,8 @@ Kinds of rows kept:
     (ties: lowest ``config_id``).
 ``closest``
     per (scenario, strategy) with no feasible configuration: the one needing the
-    least memory (to show why the strategy fails).
+    least memory among those that fail only for memory (else among all), to
+    show why the strategy fails.
 ``tp_pp``
     per (scenario, tp, pp): the feasible configuration with the shortest step.
 ``pareto``
@@ -26,8 +27,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-KEY_COLUMNS = ("config_id", "scenario_id", "strategy", "tp", "pp", "feasible", "step_time_s",
-               "memory_total_bytes", "cost_usd", "model", "cost_rate")
+from .model.feasibility import MEMORY
+
+KEY_COLUMNS = ("config_id", "scenario_id", "strategy", "tp", "pp", "feasible",
+               "infeasible_flags", "step_time_s", "memory_total_bytes", "cost_usd", "model",
+               "cost_rate")
 KINDS = ("best", "closest", "tp_pp", "pareto")
 
 
@@ -84,7 +88,10 @@ def reduce(df: pl.DataFrame) -> pl.DataFrame:
     best = _first_by(feasible, ["scenario_id", "strategy"], ["step_time_s"])
     no_feasible = df.join(best.select("scenario_id", "strategy"), on=["scenario_id",
                                                                        "strategy"], how="anti")
-    closest = _first_by(no_feasible, ["scenario_id", "strategy"], ["memory_total_bytes"])
+    no_feasible = no_feasible.with_columns(
+        (pl.col("infeasible_flags") != MEMORY).alias("__structural"))
+    closest = _first_by(no_feasible, ["scenario_id", "strategy"],
+                        ["__structural", "memory_total_bytes"]).drop("__structural")
     tp_pp = _first_by(feasible, ["scenario_id", "tp", "pp"], ["step_time_s"])
     pareto = pareto_candidates(df)
     parts = [part.with_columns(pl.lit(kind).alias("kind"))

@@ -160,7 +160,8 @@ def build_schema() -> dict:
                           "additionalProperties": {"type": ["string", "number", "boolean"]},
                           "description": "the scenario of the headline recommendation, e.g. "
                                          "{n_gpus: 1024}; default: the largest cluster whose "
-                                         "best MFU is within 90 % of the best on its GPU type"},
+                                         "best TFLOP/s per GPU is within 90 % of the best on "
+                                         "its GPU type"},
             "model": {"anyOf": [model_item, {"type": "array", "minItems": 1,
                                              "items": model_item}]},
             **{sec: {"type": "object", "additionalProperties": False, "properties": props}

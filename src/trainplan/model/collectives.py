@@ -155,8 +155,9 @@ def two_level_s(n_bytes, members, domains, intra_byte_s, nic_byte_s_per_gpu, int
     """
     gi, go = _f(members), _f(domains)
     k = _f(kind)
-    inner = k * (gi - 1.0) / gi * _f(n_bytes) / _f(intra_byte_s)
-    outer = k * (go - 1.0) / go * (_f(n_bytes) / gi) / _f(nic_byte_s_per_gpu)
+    inner = np.where(gi > 1.0, k * (gi - 1.0) / gi * _f(n_bytes) / _f(intra_byte_s), 0.0)
+    outer = np.where(go > 1.0, k * (go - 1.0) / go * (_f(n_bytes) / gi)
+                     / _f(nic_byte_s_per_gpu), 0.0)
     steps_in = np.where(log_steps, _log2(gi), gi - 1.0)
     steps_out = np.where(log_steps, _log2(go), go - 1.0)
     latency = k * (steps_in * _f(intra_latency_s) + steps_out * _f(inter_latency_s))

@@ -60,9 +60,11 @@ def gemm_half_dim(half_dim_per_sm_tflop_s, peak_flop_s, sm_count):
     """Saturation dimension of a GPU: proportional to the throughput of one SM [elements].
 
     By Little's law the work an SM must have in flight to stay busy grows with
-    how fast it consumes it, so faster SMs (Hopper, Blackwell, FP8) need larger
+    how fast it consumes it, so faster SMs (Hopper, Blackwell) need larger
     matrices to approach their peak. ``half_dim_per_sm_tflop_s`` is one
-    constant for every GPU [elements per TFLOP/s per SM].
+    constant for every GPU [elements per TFLOP/s per SM]; it is applied to the
+    16-bit peak for every precision (FP8's lower achievable fraction is in its
+    own maximum efficiency), as it was fitted.
     """
     return _f(half_dim_per_sm_tflop_s) * _f(peak_flop_s) / _f(sm_count) / 1e12
 

@@ -17,6 +17,7 @@ CONTEXT = 32
 ZERO_PIPELINE = 64
 MEMORY = 128
 PRECISION = 256
+NO_TIME = 512
 
 REASONS = {
     DEGREES: "tp*pp*cp does not divide n_gpus (dp must be a whole number)",
@@ -29,6 +30,7 @@ REASONS = {
     ZERO_PIPELINE: "ZeRO stage 2/3 cannot be combined with pipeline parallelism",
     MEMORY: "does not fit in GPU memory",
     PRECISION: "the GPU does not support this precision",
+    NO_TIME: "no finite step time (a bandwidth or efficiency of zero)",
 }
 
 

@@ -50,12 +50,15 @@ def inflight_microbatches_first_stage(schedule, pp, n_microbatches, vpp):
     Counted in units of "one micro-batch through the whole stage" (``L/p``
     layers): GPipe ``m`` [1]; 1F1B ``min(p, m)`` [2]; interleaved
     ``min(p + (p-1)/v, m)``, i.e. ``L (1 + (p-1)/(p v))`` layers' worth [3].
+    With ``p = 1`` there is no pipeline and one micro-batch is held at a time.
     """
     sch = np.asarray(schedule)
     p, m, v = _f(pp), _f(n_microbatches), _f(vpp)
     one_f_one_b = np.minimum(p, m)
     interleaved = np.minimum(p + (p - 1.0) / v, m)
-    return np.where(sch == GPIPE, m, np.where(sch == INTERLEAVED, interleaved, one_f_one_b))
+    held = np.where(sch == GPIPE, m, np.where(sch == INTERLEAVED, interleaved, one_f_one_b))
+    # without a pipeline, micro-batches are plain gradient accumulation: one at a time
+    return np.where(p > 1, held, np.minimum(m, 1.0))
 
 
 def inflight_microbatches_last_stage(schedule, pp, n_microbatches, vpp):

@@ -136,7 +136,8 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     infl_first = pl.inflight_microbatches_first_stage(schedule, pp, m, v)
     infl_last = pl.inflight_microbatches_last_stage(schedule, pp, m, v)
     logits_mem = me.logits_bytes(s_local, b, V, tp, g["logits_bytes_per_element"])
-    largest_matrix = np.maximum(h * (h + 2.0 * kv * h / a), h * f * np.where(gated, 2.0, 1.0)) / tp
+    largest_matrix = np.maximum(np.maximum(h * (h + 2.0 * kv * h / a),
+                                           h * f * np.where(gated, 2.0, 1.0)), V * h) / tp
     zero3_buffers = me.zero3_gather_buffer_bytes(p_layer_rank, largest_matrix,
                                                  g["zero3_max_live_params"], zero, PARAM_BYTES)
     zero3_buffers = np.where(shard_group > 1, zero3_buffers, 0.0)   # nothing to gather
@@ -150,7 +151,10 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return w, gr, op, act, other
 
     first = stage_memory(p_first, infl_first, np.where(multi, 0.0, logits_mem))
-    last = stage_memory(p_last, infl_last, logits_mem)
+    # GPipe runs every forward before any backward: the last stage keeps every micro-batch's
+    # logits; 1F1B and interleaved free them after each backward.
+    last = stage_memory(p_last, infl_last,
+                        logits_mem * np.where(schedule == pl.GPIPE, np.maximum(m, 1.0), 1.0))
     total_first, total_last = sum(first), sum(last)
     last_worse = total_last > total_first
     mem_w, mem_g, mem_o, mem_a, mem_x = (np.where(last_worse, l_, f_) for f_, l_ in
@@ -225,7 +229,8 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     # ---- context parallelism: ring exchange of K and V, hidden behind attention -----------
     cp_in, cp_out, cp_intra = group(cp, tp)
-    cp_bw = co.flat_bandwidth(cp_in, cp_out, cp_intra, nic)
+    ring_link = np.where(mesh, peer, cp_intra)     # a ring sends to one neighbour at a time
+    cp_bw = co.flat_bandwidth(cp_in, cp_out, ring_link, nic)
     kv_chunk = 2.0 * b * s_local * kv * (h / a) * ACTIVATION_BYTES / tp
     cp_fwd_bytes = np.where(cp > 1, (cp - 1.0) * kv_chunk, 0.0)
     cp_lat = np.where(cp_out > 1, lat_out, lat_in) * np.maximum(cp - 1.0, 0.0)
@@ -271,7 +276,7 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     bubble_t = (pp - 1.0) / v * stage_avg
     pp_bytes_mb = tokens_mb * h * ACTIVATION_BYTES / tp   # scatter-gather / sequence-parallel
     pp_stride = tp * cp * dp
-    pp_cross = pp_stride >= domain
+    pp_cross = co.domains_spanned(pp, pp_stride, domain) > 1   # the slowest hop sets the pace
     pp_bw = np.where(pp_cross, nic, np.where(mesh, peer, scaleup))
     pp_lat = np.where(pp_cross, lat_out, lat_in)
     pp_one = co.p2p_s(pp_bytes_mb, pp_bw, pp_lat)
@@ -328,6 +333,7 @@ def evaluate_arrays(x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     flags = flags | np.where(fits, 0, fe.MEMORY)
     unsupported = np.isnan(peak16) | (fp8 & np.isnan(_f(g["peak_fp8_flop_s"])))
     flags = flags | np.where(unsupported, fe.PRECISION, 0)
+    flags = flags | np.where(~unsupported & ~np.isfinite(step), fe.NO_TIME, 0)
 
     out = {
         "params_total": p_total,
