@@ -20,8 +20,6 @@ from .sweep import LAYOUT_AXES, Sweep
 
 GIB = 2.0**30
 MEMORY_REASON = REASONS[MEMORY]
-LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "vpp", "micro_batch", "zero_stage", "recompute",
-               "seq_parallel", "flash_attention", "schedule")
 EXPOSED = ("tp_exposed_s", "cp_exposed_s", "dp_exposed_s", "pp_exposed_s")
 MFU_FRACTION_FOR_REFERENCE = 0.9
 """The reference scenario is the largest whose best configuration reaches at least this

@@ -21,19 +21,13 @@ from pathlib import Path
 
 import polars as pl
 
+from . import atomic
 from .inputs import InputError
 from .sweep import SweepError
 
 
 class UsageError(Exception):
     """A problem with the command line or an input file (reported without a traceback)."""
-
-
-def _write_atomic_parquet(df: pl.DataFrame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    df.write_parquet(tmp, statistics=True)
-    tmp.replace(out)
 
 
 def _read_table(path: Path) -> pl.DataFrame:
@@ -56,7 +50,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     path = Path(args.configs)
     table = _read_table(path)
     result = evaluate(table, where=f"{path}: ")
-    _write_atomic_parquet(result, Path(args.out))
+    atomic.write_parquet(result, args.out)
     feasible = int(result["feasible"].sum())
     print(f"evaluated {result.height} configurations ({feasible} feasible) -> {args.out}")
     return 0
@@ -81,17 +75,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         if out.suffix.lower() in (".parquet", ".pq"):
-            _write_atomic_parquet(results, out)
+            atomic.write_parquet(results, out)
         elif out.suffix.lower() == ".csv":
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".tmp")
-            results.write_csv(tmp)
-            tmp.replace(out)
+            atomic.write_csv(results, out)
         else:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".tmp")
-            tmp.write_text(text + "\n")
-            tmp.replace(out)
+            atomic.write_text(out, text + "\n")
     print(text)
     return 0
 

@@ -7,15 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from . import summaries
+from . import atomic, summaries
 from .model import feasibility as fe
-
-
-def _write(df: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.write_parquet(tmp, statistics=True)
-    tmp.replace(path)
 
 
 def combine(summary_files: list[str | Path], out_dir: str | Path) -> dict[str, Path]:
@@ -44,9 +37,7 @@ def combine(summary_files: list[str | Path], out_dir: str | Path) -> dict[str, P
         table = table.drop([c for c in ("scenario_id", "cost_rate") if c in table.columns and
                             name != "best"])
         paths[name] = out_dir / f"{name}.parquet"
-        _write(table, paths[name])
+        atomic.write_parquet(table, paths[name])
     paths["counts"] = out_dir / "counts.json"
-    tmp = paths["counts"].with_name("counts.json.tmp")
-    tmp.write_text(json.dumps(counts, indent=1) + "\n")
-    tmp.replace(paths["counts"])
+    atomic.write_text(paths["counts"], json.dumps(counts, indent=1) + "\n")
     return paths

@@ -20,7 +20,6 @@ def evaluate_numeric(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Model outputs and the feasibility flags, without the text labels (cheap on grids)."""
     with np.errstate(divide="ignore", invalid="ignore"):   # zero bandwidths: flagged rows
         out = evaluate_arrays(arrays)
-    out["infeasible_flags_raw"] = out["infeasible_flags"]
     out["feasible"] = out["infeasible_flags"] == 0
     return out
 
@@ -28,7 +27,7 @@ def evaluate_numeric(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def add_labels(out: dict[str, np.ndarray], dp, tp, pp, cp) -> dict[str, np.ndarray]:
     """Add ``strategy``, ``reason`` and ``bottleneck`` to (a selection of) outputs; ``dp``,
     ``tp``, ``pp``, ``cp`` must broadcast against them."""
-    flags = out["infeasible_flags_raw"]
+    flags = out["infeasible_flags"]
     shape = np.shape(flags)
     out["strategy"] = np.broadcast_to(fe.strategy_label(dp, tp, pp, cp), shape)
     out["reason"] = fe.reason_text(flags)

@@ -24,12 +24,13 @@ import polars as pl
 from . import catalog
 from .evaluate import evaluate_numeric
 from .inputs import (
+    ARCH_COLUMNS,
     HIDDEN_HARDWARE,
     INPUT_BY_NAME,
     INPUTS,
     InputError,
-    _catalog_model_values,
     _column,
+    catalog_model_values,
     derive,
     gpu_constants,
     gpu_defaults,
@@ -40,8 +41,6 @@ from .model.step import BOTTLENECKS, bottleneck_code
 from .outputs import OUTPUT_COLUMNS
 from .sweep import Sweep
 
-ARCH_COLUMNS = [s.name for s in INPUTS if s.group == "model" and s.name not in ("model",
-                                                                                  "seq_len")]
 STRING_OUTPUTS = ("strategy", "reason", "bottleneck")
 
 
@@ -102,7 +101,7 @@ class Grid:
         for rec in models:
             if set(rec) == {"model"}:
                 records.append({"model": rec["model"],
-                                **_catalog_model_values(catalog.model(rec["model"]))})
+                                **catalog_model_values(catalog.model(rec["model"]))})
             else:
                 records.append(dict(rec))
         self.labels["model"] = [r["model"] for r in records]
@@ -251,17 +250,14 @@ def block_table(grid: Grid, block: Block, values: dict[str, np.ndarray],
             columns.append(pl.Series(name, pick(np.asarray(array, dtype=bool))))
         else:
             columns.append(pl.Series(name, pick(np.asarray(array, dtype=np.float64))))
-    flags = pick(outputs["infeasible_flags_raw"])
-    cp = np.asarray(values["cp"], dtype=np.float64)
-    strategy = pick(fe.strategy_code(np.asarray(values["dp"]) * cp, values["tp"], values["pp"])
-                    + 8 * (cp > 1))
+    flags = pick(outputs["infeasible_flags"])
+    strategy = pick(fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"]))
     picked = {name: pick(outputs[name]) for name in OUTPUT_COLUMNS if name not in STRING_OUTPUTS}
     bottleneck = bottleneck_code(picked)
     flag_values, flag_codes = np.unique(flags, return_inverse=True)
     for name in OUTPUT_COLUMNS:
         if name == "strategy":
-            labels = list(fe.STRATEGIES) + [s + " + CP" for s in fe.STRATEGIES]
-            columns.append(_strings(name, labels, strategy))
+            columns.append(_strings(name, fe.STRATEGY_LABELS, strategy))
         elif name == "reason":
             columns.append(_strings(name, fe.reason_text(flag_values), flag_codes))
         elif name == "bottleneck":

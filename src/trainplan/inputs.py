@@ -9,7 +9,7 @@ what is allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,6 @@ class Input:
     source: str = ""
     group: str = "parallel"
     from_catalog: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 _ARCH = "model"
@@ -216,7 +215,7 @@ INPUT_BY_NAME = {i.name: i for i in INPUTS}
 ARCH_COLUMNS = [i.name for i in INPUTS if i.group == _ARCH and i.name != "model"]
 
 
-def _catalog_model_values(entry: dict) -> dict:
+def catalog_model_values(entry: dict) -> dict:
     return {
         "n_layers": entry["n_layers"], "hidden": entry["hidden"], "n_heads": entry["n_heads"],
         "n_kv_heads": entry["n_kv_heads"], "ffn_hidden": entry["ffn_hidden"],
@@ -320,7 +319,7 @@ def _fill_from_catalog(df: pl.DataFrame, where: str) -> pl.DataFrame:
                 raise InputError(f"{where}row {_first_row(names, name)}: column 'model': "
                                  f"{err}") from None
             records.append({"model": name, "__canonical": entry["name"],
-                            **_catalog_model_values(entry)})
+                            **catalog_model_values(entry)})
         if records:
             df = _coalesce_join(df, pl.DataFrame(records, infer_schema_length=None), ["model"])
             df = df.with_columns(pl.coalesce("__canonical", "model").alias("model")).drop(

@@ -17,12 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+from . import atomic
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -64,7 +59,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     best = pl.read_parquet(tables / "best.parquet")
     counts = json.loads((tables / "counts.json").read_text())
     result = analyse(load_sweep(args.sweep), best, counts)
-    _atomic_text(Path(args.out), json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
+    atomic.write_text(args.out, json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
     print(f"wrote {args.out}")
     return 0
 
@@ -83,7 +78,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         figures = render_figures(best, pl.read_parquet(tables / "tp_pp.parquet"),
                                  pl.read_parquet(tables / "pareto.parquet"), out_dir,
                                  ref["scenario_id"], ref["label"])
-    _atomic_text(Path(args.manifest), json.dumps(figures, indent=1) + "\n")
+    atomic.write_text(args.manifest, json.dumps(figures, indent=1) + "\n")
     print(f"wrote {len(figures)} figures to {out_dir}")
     return 0
 
@@ -132,12 +127,8 @@ def cmd_validation(args: argparse.Namespace) -> int:
 
     path = Path(args.runs) if args.runs else runs.shipped_runs_path()
     results = runs.predict_runs(runs.read_runs(path))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    results.write_parquet(tmp)
-    tmp.replace(out)
-    _atomic_text(Path(args.text), vreport.format_text(results) + "\n")
+    atomic.write_parquet(results, args.out)
+    atomic.write_text(args.text, vreport.format_text(results) + "\n")
     print(vreport.summary_line(results))
     return 0
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import summaries
+from . import atomic, summaries
 from .grid import Block, Grid, block_table
 from .model import feasibility as fe
 from .sweep import Sweep, load_sweep
@@ -73,9 +73,7 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
 
     scenario_id = flat(axis_code(grid, block, grid.sweep.scenario), np.int64)
     model = flat(axis_code(grid, block, ["model"] if "model" in grid.names else []), np.int64)
-    cp = np.asarray(values["cp"], dtype=np.float64)
-    strategy = fe.strategy_code(np.asarray(values["dp"]) * cp, values["tp"], values["pp"]) + \
-        8 * (cp > 1)
+    strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
     step = flat(outputs["step_time_s"], np.float64)
     cost = flat(outputs["cost_usd"], np.float64)
     return pl.DataFrame({
@@ -122,32 +120,29 @@ def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
         keys = key_frame(grid, block, values, outputs)
         total += block.size
         feasible += int(keys["feasible"].sum())
-        flags = np.broadcast_to(outputs["infeasible_flags_raw"], grid.block_shape(block)).ravel() \
-            if "infeasible_flags_raw" in outputs else None
-        if flags is not None:
-            for value, count in zip(*np.unique(flags, return_counts=True), strict=True):
-                flag_counts[int(value)] = flag_counts.get(int(value), 0) + int(count)
+        flags = keys["infeasible_flags"].to_numpy()
+        for value, count in zip(*np.unique(flags, return_counts=True), strict=True):
+            flag_counts[int(value)] = flag_counts.get(int(value), 0) + int(count)
         picked = summaries.reduce(keys)
         rows = np.unique(picked["row"].to_numpy())
-        table = block_table(grid, block, values, outputs, rows)
-        picked_rows = keys.filter(pl.col("row").is_in(rows)).sort("row")
-        candidates.append(with_keys(table, picked_rows))
-        if points_dir is not None:
+        if points_dir is None:
+            table = block_table(grid, block, values, outputs, rows)
+        else:   # every row is built anyway: take the candidates from it
             full = block_table(grid, block, values, outputs)
+            table = full[rows]
             if sweep.keep == "feasible":
                 full = full.filter(pl.col("feasible"))
             if full.height:
                 full.write_parquet(tmp_dir / f"part-{part:05d}.parquet", statistics=True)
+        picked_rows = keys.filter(pl.col("row").is_in(rows)).sort("row")
+        candidates.append(with_keys(table, picked_rows))
     table = pl.concat(candidates) if candidates else pl.DataFrame()
     shard_candidates = summaries.reduce(table) if table.height else table
     counts = {"configurations": total, "feasible": feasible,
               "flags": {str(k): v for k, v in sorted(flag_counts.items())}}
-    summary_out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = summary_out.with_name(summary_out.name + ".tmp")
-    shard_candidates.write_parquet(tmp)
-    tmp.replace(summary_out)
-    counts_out = summary_out.with_suffix(".json")
-    counts_out.write_text(json.dumps(counts, indent=1, sort_keys=True))
+    atomic.write_parquet(shard_candidates, summary_out)
+    atomic.write_text(summary_out.with_suffix(".json"), json.dumps(counts, indent=1,
+                                                                   sort_keys=True))
     if points_dir is not None:
         shutil.rmtree(points_dir, ignore_errors=True)
         tmp_dir.replace(points_dir)

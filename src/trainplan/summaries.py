@@ -29,9 +29,6 @@ import polars as pl
 
 from .model.feasibility import MEMORY
 
-KEY_COLUMNS = ("config_id", "scenario_id", "strategy", "tp", "pp", "feasible",
-               "infeasible_flags", "step_time_s", "memory_total_bytes", "cost_usd", "model",
-               "cost_rate")
 KINDS = ("best", "closest", "tp_pp", "pareto")
 
 

@@ -24,7 +24,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from . import catalog
-from .inputs import INPUT_BY_NAME, INPUTS
+from .inputs import ARCH_COLUMNS, INPUT_BY_NAME, INPUTS, catalog_model_values
 
 DEFAULT_MAX_GRID_SIZE = 200_000_000
 DEFAULT_SHARD_SIZE = 1_000_000
@@ -302,14 +302,10 @@ def _model_records(raw_model: Any, where: str) -> list[dict[str, Any]]:
             if base is None:
                 raise SweepError(f"{key}.base: unknown model {item['base']!r}; known models: "
                                  f"{', '.join(catalog.model_names())}")
-            from .inputs import _catalog_model_values
-
-            record.update({k: v for k, v in _catalog_model_values(base).items()
+            record.update({k: v for k, v in catalog_model_values(base).items()
                            if k != "seq_len"})
         record.update({k: v for k, v in item.items() if k not in ("name", "base")})
-        required = [s.name for s in INPUTS if s.group == "model"
-                    and s.name not in ("model", "seq_len")]
-        missing = [k for k in required if k not in record]
+        missing = [k for k in ARCH_COLUMNS if k not in record]
         if missing:
             raise SweepError(f"{key}: inline model {item['name']!r} lacks {', '.join(missing)} "
                              "(give them, or 'base: <catalog model>')")

@@ -90,8 +90,17 @@ def strategy_code(dp, tp, pp):
     return lookup[key]
 
 
+STRATEGY_LABELS = (*STRATEGIES, *(s + " + CP" for s in STRATEGIES))
+"""Every strategy label; :func:`strategy_index` indexes into it."""
+
+
+def strategy_index(dp, tp, pp, cp=1) -> np.ndarray:
+    """Index into :data:`STRATEGY_LABELS` of the degrees' strategy (context parallelism counts
+    with data parallelism for the shape and adds " + CP")."""
+    cp = np.asarray(cp, dtype=np.float64)
+    return strategy_code(np.asarray(dp) * cp, tp, pp) + len(STRATEGIES) * (cp > 1)
+
+
 def strategy_label(dp, tp, pp, cp=1) -> np.ndarray:
     """Strategy names (DP, TP, PP, 2D, 3D ...) derived from the parallel degrees."""
-    dp_all = np.asarray(dp) * np.asarray(cp)
-    labels = np.array(STRATEGIES, dtype=object)[strategy_code(dp_all, tp, pp)]
-    return np.where(np.asarray(cp) > 1, labels + " + CP", labels)
+    return np.array(STRATEGY_LABELS, dtype=object)[strategy_index(dp, tp, pp, cp)]

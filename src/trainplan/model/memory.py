@@ -31,6 +31,9 @@ import numpy as np
 ACTIVATION_BYTES = 2.0
 """Bytes per stored activation element (16-bit activations) [2]."""
 
+PARAM_BYTES = 2.0
+"""Bytes per 16-bit weight held for the forward and backward [1]."""
+
 DROPOUT_MASK_BYTES = 1.0
 """Bytes per element of a dropout mask (stored as uint8) [2]."""
 
@@ -45,7 +48,7 @@ def _f(x):
 # --- model states -------------------------------------------------------------------------------
 
 
-def weight_bytes(params, dp, zero_stage, bytes_per_param=2.0):
+def weight_bytes(params, dp, zero_stage, bytes_per_param=PARAM_BYTES):
     """16-bit weights per GPU: ``2 Psi``, sharded over ``dp`` at ZeRO stage 3 [1] [bytes]."""
     shard = np.where(np.asarray(zero_stage) >= 3, _f(dp), 1.0)
     return _f(params) * bytes_per_param / shard
@@ -71,7 +74,7 @@ def optimizer_bytes(params, dp, zero_stage, bytes_per_param=12.0):
     return _f(params) * _f(bytes_per_param) / shard
 
 
-def model_state_bytes(params, dp, zero_stage, weight_bytes_per_param=2.0,
+def model_state_bytes(params, dp, zero_stage, weight_bytes_per_param=PARAM_BYTES,
                       grad_bytes_per_param=2.0, optimizer_bytes_per_param=12.0):
     """Weights + gradients + optimizer states per GPU [bytes]; ZeRO Table 1 [1]."""
     return (
@@ -153,7 +156,7 @@ def recompute_working_bytes(seq_len, micro_batch, hidden, n_heads, n_kv_heads, f
 
 
 def zero3_gather_buffer_bytes(layer_params_rank, largest_matrix_params_rank, max_live_params,
-                              zero_stage, bytes_per_param=2.0):
+                              zero_stage, bytes_per_param=PARAM_BYTES):
     """Gathered (unsharded) parameters ZeRO-3 holds at once [bytes] [1].
 
     One layer's parameters, capped at DeepSpeed's ``stage3_max_live_parameters``

@@ -36,8 +36,8 @@ from . import memory as me
 from . import params as pa
 from . import pipeline as pl
 
-ACTIVATION_BYTES = 2.0
-PARAM_BYTES = 2.0
+ACTIVATION_BYTES = me.ACTIVATION_BYTES
+PARAM_BYTES = me.PARAM_BYTES
 
 BOTTLENECKS = ("compute", "tensor-parallel communication", "context-parallel communication",
                "data-parallel communication", "pipeline bubble", "pipeline communication",
