@@ -27,10 +27,10 @@ os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 import numpy as np
 
-from trainplan.evaluate import evaluate_numeric
-from trainplan.grid import Grid
-from trainplan.inputs import derive
-from trainplan.sweep import load_sweep
+from trainplan.schema.resolve import derive
+from trainplan.schema.table import evaluate_numeric
+from trainplan.sweep.file import load_sweep
+from trainplan.sweep.grid import Grid
 
 SWEEP = """
 title: throughput benchmark grid

@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from trainplan.inputs import INPUTS  # noqa: E402
-from trainplan.outputs import OUTPUTS  # noqa: E402
+from trainplan.schema.inputs import INPUTS  # noqa: E402
+from trainplan.schema.outputs import OUTPUTS  # noqa: E402
 
 GROUPS = {"model": "Model architecture (from the model catalog, or given inline)",
           "job": "Training job", "hardware": "Hardware (defaults from the GPU catalog)",

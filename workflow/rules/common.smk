@@ -1,10 +1,10 @@
 # Load and check every sweep when the workflow loads: a bad key, value, catalog name or an
 # oversized grid stops the run here, naming the file and key, before any job starts.
 
-from trainplan.inputs import InputError
-from trainplan.grid import Grid
-from trainplan.shard import n_shards
-from trainplan.sweep import SweepError, load_sweep
+from trainplan.schema.inputs import InputError
+from trainplan.sweep.grid import Grid
+from trainplan.sweep.shard import n_shards
+from trainplan.sweep.file import SweepError, load_sweep
 
 import shlex
 import sys

@@ -28,13 +28,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import collectives as co
-from . import compute as cm
-from . import feasibility as fe
-from . import flops as fl
-from . import memory as me
-from . import params as pa
-from . import pipeline as pl
+from trainplan.model import collectives as co
+from trainplan.model import compute as cm
+from trainplan.model import feasibility as fe
+from trainplan.model import flops as fl
+from trainplan.model import memory as me
+from trainplan.model import params as pa
+from trainplan.model import pipeline as pl
 
 ACTIVATION_BYTES = me.ACTIVATION_BYTES
 PARAM_BYTES = me.PARAM_BYTES

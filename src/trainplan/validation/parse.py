@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .. import catalog
+from trainplan import catalog
 
 _NOT_STATED = re.compile(r"^\s*(not stated|n/?a|unknown|\?)", re.IGNORECASE)
 

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .. import catalog, units
-from ..evaluate import evaluate
-from ..model import flops as fl
-from . import parse
+from trainplan import catalog, units
+from trainplan.model import flops as fl
+from trainplan.schema.table import evaluate
+from trainplan.validation import parse
 
 SEARCH_MICRO_BATCH = (1, 2, 4, 8)
 MAX_SEARCH_VPP = 8
