@@ -22,7 +22,7 @@ def tables(tmp_path_factory) -> dict[str, pl.DataFrame]:
     """The tiny sweep's tables, with two infeasible strategies added to the reference."""
     out = tmp_path_factory.mktemp("tiny")
     shard.run_shard(str(SWEEP), 0, str(out / "shards" / "0.parquet"), None)
-    combine.combine([out / "shards" / "0.parquet"], out)
+    combine.combine_dir([out / "shards" / "0.parquet"], out)
     best = pl.read_parquet(out / "best.parquet")
     infeasible = best.filter(pl.col("scenario_id") == REFERENCE).head(2).with_columns(
         pl.Series("strategy", ["TP", "DP + CP"]),

@@ -44,7 +44,7 @@ def _png(width: int, height: int, grey: int) -> bytes:
 def inputs(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("report")
     shard.run_shard(SWEEP, 0, tmp / "shards" / "0.parquet", None)
-    combine.combine([tmp / "shards" / "0.parquet"], tmp)
+    combine.combine_dir([tmp / "shards" / "0.parquet"], tmp)
     a = analysis.analyse(load_sweep(SWEEP), pl.read_parquet(tmp / "best.parquet"),
                          json.loads((tmp / "counts.json").read_text()))
     # what the pipeline hands over: analysis.json as read back from disk

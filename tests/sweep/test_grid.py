@@ -51,7 +51,7 @@ def _run(tmp_path: Path, shard_size: int, name: str) -> dict[str, pl.DataFrame]:
         summary = out / "shards" / f"{i:05d}.parquet"
         shard.run_shard(path, i, summary, out / "points" / f"shard={i:05d}")
         files.append(summary)
-    combine.combine(files, out)
+    combine.combine_dir(files, out)
     tables = {k: pl.read_parquet(out / f"{k}.parquet") for k in ("best", "tp_pp", "pareto")}
     tables["points"] = pl.read_parquet(out / "points" / "**" / "*.parquet",
                                        hive_partitioning=False).sort("config_id")

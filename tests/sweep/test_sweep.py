@@ -103,7 +103,7 @@ def test_reference_picks_the_headline_scenario(tmp_path):
 
     path = write(tmp_path, {"reference": {"n_gpus": 8, "model": "llama2-13b"}})
     shard.run_shard(path, 0, tmp_path / "s.parquet", None)
-    combine.combine([tmp_path / "s.parquet"], tmp_path)
+    combine.combine_dir([tmp_path / "s.parquet"], tmp_path)
     best = pl.read_parquet(tmp_path / "best.parquet")
     sid = analysis.choose_reference(best, load_sweep(path))
     row = best.filter(pl.col("scenario_id") == sid).row(0, named=True)

@@ -23,7 +23,9 @@ rule combine:
     log:
         f"{LOGS}/{{sweep}}/combine.log",
     shell:
-        "{TRAINPLAN} combine {input.summaries} --out-dir {REPORTS}/{wildcards.sweep} > {log} 2>&1"
+        "{TRAINPLAN} combine {input.summaries:q} --counts {input.counts:q} --best {output.best:q} "
+        "--tp-pp {output.tp_pp:q} --pareto {output.pareto:q} --counts-out {output.counts:q} "
+        "> {log:q} 2>&1"
 
 
 rule analyse:

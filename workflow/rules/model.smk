@@ -27,7 +27,7 @@ rule evaluate_shard_rows:
         "shards"
     shell:
         "{TRAINPLAN} shard {input.sweep} --shard $((10#{wildcards.shard})) "
-        "--summary {output.summary} --points {output.points} > {log} 2>&1"
+        "--summary {output.summary} --counts {output.counts} --points {output.points} > {log} 2>&1"
 
 
 rule evaluate_shard:
@@ -48,7 +48,7 @@ rule evaluate_shard:
         "shards"
     shell:
         "{TRAINPLAN} shard {input.sweep} --shard $((10#{wildcards.shard})) "
-        "--summary {output.summary} > {log} 2>&1"
+        "--summary {output.summary} --counts {output.counts} > {log} 2>&1"
 
 
 ruleorder: evaluate_shard_rows > evaluate_shard

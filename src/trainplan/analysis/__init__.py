@@ -15,8 +15,8 @@ import polars as pl
 
 from trainplan import catalog
 from trainplan.model.feasibility import MEMORY, REASONS
-from trainplan.schema.inputs import INPUT_BY_NAME, INPUTS
-from trainplan.sweep.file import LAYOUT_AXES, Sweep
+from trainplan.schema.inputs import INPUT_BY_NAME, INPUTS, LAYOUT_AXES
+from trainplan.sweep.file import Sweep
 
 GIB = 2.0**30
 MEMORY_REASON = REASONS[MEMORY]

@@ -57,8 +57,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from trainplan.validation import text as vreport
     from trainplan.validation import runs
+    from trainplan.validation import text as vreport
 
     path = Path(args.csv) if args.csv else runs.shipped_runs_path()
     if not path.exists():

@@ -37,7 +37,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_shard(args: argparse.Namespace) -> int:
     from trainplan.sweep.shard import run_shard
 
-    counts = run_shard(args.sweep, args.shard, args.summary, args.points)
+    counts = run_shard(args.sweep, args.shard, args.summary, args.points, args.counts)
     print(f"shard {args.shard}: {counts['configurations']:,} configurations, "
           f"{counts['feasible']:,} feasible")
     return 0
@@ -46,7 +46,9 @@ def cmd_shard(args: argparse.Namespace) -> int:
 def cmd_combine(args: argparse.Namespace) -> int:
     from trainplan.sweep.combine import combine
 
-    paths = combine(args.summaries, args.out_dir)
+    outputs = {"best": args.best, "tp_pp": args.tp_pp, "pareto": args.pareto,
+               "counts": args.counts_out}
+    paths = combine(args.summaries, args.counts, outputs)
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 
@@ -143,12 +145,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweep")
     p.add_argument("--shard", type=int, required=True)
     p.add_argument("--summary", required=True, help="candidate rows (Parquet)")
+    p.add_argument("--counts", required=True, help="configurations and reasons (JSON)")
     p.add_argument("--points", help="directory for every row (sweeps that keep rows)")
     p.set_defaults(func=cmd_shard)
 
     p = sub.add_parser("combine", help="reduce shard summaries to best/tp_pp/pareto tables")
-    p.add_argument("summaries", nargs="+")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("summaries", nargs="+", help="shard summaries (Parquet)")
+    p.add_argument("--counts", nargs="+", required=True, help="shard counts (JSON)")
+    p.add_argument("--best", required=True)
+    p.add_argument("--tp-pp", required=True)
+    p.add_argument("--pareto", required=True)
+    p.add_argument("--counts-out", required=True)
     p.set_defaults(func=cmd_combine)
 
     p = sub.add_parser("analyse", help="recommendation, rankings and guidelines as JSON")

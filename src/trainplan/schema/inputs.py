@@ -37,6 +37,11 @@ class Input:
     group: str = "parallel"
     from_catalog: bool = False
 
+    @property
+    def layout(self) -> bool:
+        """A parallel-layout choice (how the work is split), not part of a scenario."""
+        return self.group == _PAR
+
 
 _ARCH = "model"
 _HW = "hardware"
@@ -207,3 +212,6 @@ INPUTS: tuple[Input, ...] = (
 INPUT_BY_NAME = {i.name: i for i in INPUTS}
 
 ARCH_COLUMNS = [i.name for i in INPUTS if i.group == _ARCH and i.name != "model"]
+
+LAYOUT_AXES = frozenset(i.name for i in INPUTS if i.layout)
+"""Inputs that choose the layout; every other varied input defines the scenario."""

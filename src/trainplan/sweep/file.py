@@ -22,13 +22,9 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from trainplan import catalog
-from trainplan.schema.inputs import ARCH_COLUMNS
+from trainplan.schema.inputs import ARCH_COLUMNS, LAYOUT_AXES
 from trainplan.schema.resolve import catalog_model_values
 from trainplan.sweep.schema import DEFAULT_MAX_GRID_SIZE, DEFAULT_SHARD_SIZE, build_schema
-
-LAYOUT_AXES = {"tp", "pp", "dp", "cp", "vpp", "micro_batch", "zero_stage", "recompute",
-               "seq_parallel", "flash_attention", "schedule", "dp_algorithm", "tp_algorithm",
-               "overlap_grad_reduce", "overlap_param_gather", "tp_comm_overlap"}
 
 
 class _Loader(yaml.SafeLoader):

@@ -100,9 +100,12 @@ def with_keys(table: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
 
 
 def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
-              points_dir: str | Path | None = None) -> dict:
+              points_dir: str | Path | None = None,
+              counts_out: str | Path | None = None) -> dict:
     """Evaluate shard ``shard`` of the sweep; write its candidate rows to ``summary_out``
-    (Parquet) and, when the sweep keeps rows, its rows under ``points_dir``. Returns counts."""
+    (Parquet), its counts to ``counts_out`` (JSON; default: ``summary_out`` with suffix
+    ``.json``) and, when the sweep keeps rows, its rows under ``points_dir``. Returns the
+    counts."""
     sweep = load_sweep(sweep_path)
     grid, plan = shard_plan(sweep)
     if not 0 <= shard < len(plan):
@@ -142,8 +145,8 @@ def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
     counts = {"configurations": total, "feasible": feasible,
               "flags": {str(k): v for k, v in sorted(flag_counts.items())}}
     atomic.write_parquet(shard_candidates, summary_out)
-    atomic.write_text(summary_out.with_suffix(".json"), json.dumps(counts, indent=1,
-                                                                   sort_keys=True))
+    counts_out = Path(counts_out) if counts_out is not None else summary_out.with_suffix(".json")
+    atomic.write_text(counts_out, json.dumps(counts, indent=1, sort_keys=True))
     if points_dir is not None:
         shutil.rmtree(points_dir, ignore_errors=True)
         tmp_dir.replace(points_dir)

@@ -34,8 +34,8 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import EngFormatter
 
 from trainplan.model.feasibility import MEMORY, REASONS, STRATEGIES
+from trainplan.schema.inputs import LAYOUT_AXES
 from trainplan.schema.outputs import OUTPUT_COLUMNS
-from trainplan.sweep.file import LAYOUT_AXES
 from trainplan.units import GIB_BYTES, GIGA
 
 FIGSIZE = (7.0, 4.0)
