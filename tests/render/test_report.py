@@ -20,7 +20,7 @@ from trainplan.render import report
 from trainplan.sweep import combine, shard
 from trainplan.sweep.file import load_sweep
 from trainplan.validation import runs
-from trainplan.validation.text import summary_line
+from trainplan.validation.text import summary_json, summary_line
 
 SWEEP = Path(__file__).parents[1] / "sweeps" / "tiny.yaml"
 
@@ -49,7 +49,9 @@ def inputs(tmp_path_factory) -> dict:
                          json.loads((tmp / "counts.json").read_text()))
     # what the pipeline hands over: analysis.json as read back from disk
     a = json.loads(json.dumps(a))
-    validation = runs.predict_runs(runs.read_runs(runs.shipped_runs_path()))
+    results = runs.predict_runs(runs.read_runs(runs.shipped_runs_path()))
+    # what the pipeline hands over: validation.json as read back from disk
+    validation = json.loads(json.dumps(summary_json(results)))
     out = tmp / "reports" / "tiny"
     (out / "figures").mkdir(parents=True)
     (out / "figures" / "step_time.png").write_bytes(_png(40, 20, 90))
@@ -65,7 +67,7 @@ def inputs(tmp_path_factory) -> dict:
               "deepspeed": "deepspeed --num_nodes 2 train.py",
               "notes": ["keep tp inside one node"]}
     return {"analysis": a, "figures": figures, "launch": launch, "validation": validation,
-            "out": out}
+            "results": results, "out": out}
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +118,11 @@ def test_html_contains_rankings_use_cases_scaling_and_validation(html, inputs):
         assert esc(band["band"]) in html
     for note in a["implementation"]:
         assert esc(note["note"]) in html
-    assert summary_line(inputs["validation"]) in html
-    missing = inputs["validation"].filter(~pl.col("represented"))
+    assert summary_line(inputs["results"]) in html
+    missing = inputs["results"].filter(~pl.col("represented"))
     for row in missing.iter_rows(named=True):
         assert row["row_id"] in html
-    for row in runs.per_source(inputs["validation"]).iter_rows(named=True):
+    for row in runs.per_source(inputs["results"]).iter_rows(named=True):
         assert f"{row['median_abs_err_pct']:.2f} %" in html
     for f in inputs["figures"]:
         assert f'src="figures/{f["file"]}"' in html
@@ -163,7 +165,7 @@ def test_pdf_is_written_with_the_recommendation_and_summary_line(written, inputs
     text = "\n".join(page.extract_text() for page in reader.pages)
     flat = " ".join(text.split())
     assert inputs["analysis"]["reference"]["best"]["strategy"] in flat
-    assert summary_line(inputs["validation"]) in flat
+    assert summary_line(inputs["results"]) in flat
     assert "Page 1 of" in flat
 
 

@@ -8,12 +8,14 @@ rule validation_table:
     output:
         table=f"{REPORTS}/validation/validation.parquet",
         text=f"{REPORTS}/validation/validation.txt",
+        json=f"{REPORTS}/validation/validation.json",
     log:
         f"{LOGS}/validation.log",
     params:
         runs=f"--runs {config['validation_runs']}" if config["validation_runs"] else "",
     shell:
         "{TRAINPLAN} validation-table {params.runs} --out {output.table} --text {output.text} "
+        "--json {output.json} "
         "> {log} 2>&1"
 
 
@@ -22,7 +24,7 @@ rule report:
         analysis=f"{REPORTS}/{{sweep}}/analysis.json",
         figures=f"{REPORTS}/{{sweep}}/figures.json",
         figure_dir=f"{REPORTS}/{{sweep}}/figures",
-        validation=f"{REPORTS}/validation/validation.parquet",
+        validation=f"{REPORTS}/validation/validation.json",
     output:
         html=f"{REPORTS}/{{sweep}}/report.html",
         pdf=f"{REPORTS}/{{sweep}}/report.pdf",

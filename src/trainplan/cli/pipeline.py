@@ -91,7 +91,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     analysis = json.loads(Path(args.analysis).read_text())
     figures = json.loads(Path(args.figures).read_text())
-    validation = pl.read_parquet(args.validation)
+    validation = json.loads(Path(args.validation).read_text())
     ref = analysis.get("reference")
     launch = launch_material(ref["config"]) if ref else {"torchrun": "", "deepspeed_config": None,
                                                          "deepspeed": None, "notes": []}
@@ -131,6 +131,7 @@ def cmd_validation(args: argparse.Namespace) -> int:
     results = runs.predict_runs(runs.read_runs(path))
     atomic.write_parquet(results, args.out)
     atomic.write_text(args.text, vreport.format_text(results) + "\n")
+    atomic.write_text(args.json, json.dumps(vreport.summary_json(results), indent=1) + "\n")
     print(vreport.summary_line(results))
     return 0
 
@@ -174,7 +175,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="render report.html and report.pdf")
     p.add_argument("--analysis", required=True)
     p.add_argument("--figures", required=True, help="figure manifest (JSON)")
-    p.add_argument("--validation", required=True)
+    p.add_argument("--validation", required=True, help="validation summary (JSON)")
     p.add_argument("--html", required=True)
     p.add_argument("--pdf", required=True)
     p.set_defaults(func=cmd_report)
@@ -188,4 +189,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", help="runs table (default: shipped)")
     p.add_argument("--out", required=True)
     p.add_argument("--text", required=True)
+    p.add_argument("--json", required=True, help="summary for the reports")
     p.set_defaults(func=cmd_validation)

@@ -1,6 +1,10 @@
-"""Text rendering of a validation: predicted vs measured per run, then the summary line."""
+"""A validation's results as text (predicted vs measured per run, then the summary line)
+and as the JSON summary the reports render (``reports/validation/validation.json``)."""
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import polars as pl
 
@@ -20,6 +24,41 @@ def summary_line(results: pl.DataFrame) -> str:
     s = summary(results)
     return (f"median_abs_err_pct={s['median_abs_err_pct']:.2f} "
             f"p90_abs_err_pct={s['p90_abs_err_pct']:.2f} n={s['n']}")
+
+
+SUMMARY_COLUMNS = (
+    "row_id", "source", "gpu", "n_gpus", "represented", "reason_not_represented",
+    "measured_step_time_s", "step_time_kind", "predicted_step_time_s", "tp", "pp", "dp",
+    "predicted_tflops_per_gpu", "measured_tflops_per_gpu", "predicted_mfu", "measured_mfu",
+    "predicted_hfu", "measured_hfu", "predicted_memory_gib", "measured_memory_gib",
+    "predicted_fits", "measured_oom", "abs_err_pct")
+"""The per-run fields of :func:`summary_json` (missing ones are null)."""
+
+
+def _json_value(value: Any) -> Any:
+    """NaN (not JSON) becomes null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def summary_json(results: pl.DataFrame) -> dict[str, Any]:
+    """Everything a report says about the model's accuracy, computed once.
+
+    Keys: ``rows`` (one dict per run with :data:`SUMMARY_COLUMNS`), ``per_source``
+    (``source``, ``n``, ``median_abs_err_pct``), ``summary`` (``median_abs_err_pct``,
+    ``p90_abs_err_pct``, ``n``) and ``summary_line`` (as ``trainplan validate`` prints it).
+    """
+    df = results
+    for c in SUMMARY_COLUMNS:
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None).alias(c))
+    rows = df.select(SUMMARY_COLUMNS).to_dicts() if results.height else []
+    medians = per_source(results).to_dicts() if results.height else []
+    return {
+        "rows": [{k: _json_value(v) for k, v in r.items()} for r in rows],
+        "per_source": [{k: _json_value(v) for k, v in m.items()} for m in medians],
+        "summary": {k: _json_value(v) for k, v in summary(results).items()},
+        "summary_line": summary_line(results),
+    }
 
 
 def format_text(results: pl.DataFrame) -> str:

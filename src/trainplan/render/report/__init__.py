@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 from urllib.request import url2pathname
 
-import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.runtime import Undefined
 from markupsafe import Markup
@@ -39,14 +38,6 @@ the environment variable ``TRAINPLAN_TEMPLATES`` points elsewhere."""
 
 FONT_STACK = '"DejaVu Sans", sans-serif'
 """The font family of ``report.css`` (local fonts: Debian's fonts-dejavu-core)."""
-
-VALIDATION_COLUMNS = (
-    "row_id", "source", "gpu", "n_gpus", "represented", "reason_not_represented",
-    "measured_step_time_s", "step_time_kind", "predicted_step_time_s", "tp", "pp", "dp",
-    "predicted_tflops_per_gpu", "measured_tflops_per_gpu", "predicted_mfu", "measured_mfu",
-    "predicted_hfu", "measured_hfu", "predicted_memory_gib", "measured_memory_gib",
-    "predicted_fits", "measured_oom", "abs_err_pct")
-
 
 # --------------------------------------------------------------------------- filters
 
@@ -178,26 +169,18 @@ def _figure_entries(figures: Iterable[dict]) -> list[dict]:
     return out
 
 
-def _validation_context(validation: pl.DataFrame | None) -> dict | None:
-    """Rows of the validation table grouped by source, the rows not represented, the median
-    error per source and the summary line."""
+def _validation_context(validation: dict | None) -> dict | None:
+    """The validation summary (``validation.json``) grouped by source for the template."""
     if validation is None:
         return None
-    from trainplan.validation.runs import per_source
-    from trainplan.validation.text import summary_line
-
-    df = validation
-    for c in VALIDATION_COLUMNS:
-        if c not in df.columns:
-            df = df.with_columns(pl.lit(None).alias(c))
-    rows = df.select(VALIDATION_COLUMNS).to_dicts() if validation.height else []
+    rows = validation["rows"]
     represented = [r for r in rows if r["represented"]]
     groups: list[dict] = []
     for r in represented:
         if not groups or groups[-1]["source"] != r["source"]:
             groups.append({"source": r["source"], "rows": []})
         groups[-1]["rows"].append(r)
-    medians = per_source(validation).to_dicts() if validation.height else []
+    medians = validation["per_source"]
     median_of = {m["source"]: m for m in medians}
     for g in groups:
         g["median"] = median_of.get(g["source"], {}).get("median_abs_err_pct")
@@ -212,7 +195,7 @@ def _validation_context(validation: pl.DataFrame | None) -> dict | None:
         "oom_runs": len(oom),
         "oom_caught": sum(1 for r in oom if r["predicted_fits"] is False),
         "derived": sum(1 for r in represented if r["step_time_kind"] == "derived"),
-        "summary_line": summary_line(validation),
+        "summary_line": validation["summary_line"],
     }
 
 
@@ -251,7 +234,7 @@ def _rankings(rankings: dict) -> list[dict]:
 
 
 def context(analysis: dict, figures: list[dict], launch: dict | None,
-            validation: pl.DataFrame | None, for_pdf: bool = False,
+            validation: dict | None, for_pdf: bool = False,
             pdf_name: str | None = None) -> dict:
     """Everything the report template needs (computed from the inputs, no new numbers)."""
     ref = analysis.get("reference")
@@ -288,7 +271,7 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
 
 
 def render_html(analysis: dict, figures: list[dict], launch: dict | None,
-                validation: pl.DataFrame | None, for_pdf: bool = False, *,
+                validation: dict | None, for_pdf: bool = False, *,
                 pdf_name: str | None = None) -> str:
     """The report as HTML. Figures are referenced as ``figures/<file>`` relative to the
     report; ``for_pdf`` only changes print-specific bits (table of contents with page
@@ -376,7 +359,7 @@ def _atomic_write_all(outputs: list[tuple[Path, bytes]]) -> None:
 
 
 def write_report(analysis: dict, figures: list[dict], launch: dict | None,
-                 validation: pl.DataFrame | None, out_html: Path, out_pdf: Path) -> None:
+                 validation: dict | None, out_html: Path, out_pdf: Path) -> None:
     """Write the report as ``out_html`` and ``out_pdf``. Figures must sit in ``figures/``
     next to ``out_html`` (checked first). Both files are rendered in memory, then written
     atomically: a failure leaves neither a partial file nor a half-updated pair."""
