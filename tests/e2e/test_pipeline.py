@@ -56,7 +56,7 @@ def test_every_output_is_written(built):
 
 def test_parquet_schema_and_values(built):
     best = pl.read_parquet(built / "reports" / "tiny" / "best.parquet")
-    for column, dtype in [("model", pl.String), ("n_gpus", pl.Float64), ("tp", pl.Float64),
+    for column, dtype in [("model", pl.String), ("n_gpus", pl.Int64), ("tp", pl.Int64),
                           ("step_time_s", pl.Float64), ("memory_total_bytes", pl.Float64),
                           ("feasible", pl.Boolean), ("reason", pl.String),
                           ("strategy", pl.String), ("mfu", pl.Float64),

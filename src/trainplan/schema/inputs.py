@@ -38,6 +38,11 @@ class Input:
     from_catalog: bool = False
 
     @property
+    def dtype(self) -> str:
+        """Column type in the output tables: Int64, Float64, Boolean or String."""
+        return {"int": "Int64", "float": "Float64", "bool": "Boolean"}.get(self.kind, "String")
+
+    @property
     def layout(self) -> bool:
         """A parallel-layout choice (how the work is split), not part of a scenario."""
         return self.group == _PAR

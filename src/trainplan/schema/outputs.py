@@ -1,4 +1,5 @@
-"""Output columns of an evaluation: name, unit and meaning (stable; documented in the README)."""
+"""Output columns of an evaluation: name, unit, meaning and type (stable; generated into
+docs/outputs.md)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,20 @@ OUTPUTS: dict[str, tuple[str, str]] = {
 }
 
 OUTPUT_COLUMNS = tuple(OUTPUTS)
+
+STRING_OUTPUTS = ("strategy", "reason", "bottleneck")
+"""Text labels derived from the numbers (the rest are numeric or boolean)."""
+
+OUTPUT_DTYPES: dict[str, str] = {
+    name: ("String" if name in STRING_OUTPUTS else "Boolean" if name in ("feasible",
+           "fits_memory") else "Int64" if name == "infeasible_flags" else "Float64")
+    for name in OUTPUTS}
+"""Column type of every output in the tables."""
+
+KEY_COLUMNS: dict[str, tuple[str, str]] = {
+    "config_id": ("Int64", "the configuration's C-order index in its sweep's grid (stable "
+                           "whatever the sharding)"),
+    "scenario_id": ("Int64", "the scenario's index: mixed-radix over the sweep's scenario "
+                             "axes; every table carries it"),
+}
+"""Key columns that lead every table a sweep writes."""

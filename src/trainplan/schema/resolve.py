@@ -1,159 +1,55 @@
-"""The one resolver: a table of configurations (or a grid's axes) -> checked model arrays.
+"""The one resolver: configurations given on the axes of a grid -> checked model arrays.
 
-:func:`resolve` turns a table of configurations (catalog names, user units, categorical
-settings) into the numeric arrays :func:`trainplan.model.step.evaluate_arrays` takes, and
-raises :class:`~trainplan.schema.inputs.InputError` naming the column, the row, the bad value
-and what is allowed.
+A sweep's grid and a table of configurations are resolved the same way: a table is a grid
+with one axis (its rows). The inputs arrive as *frames*, each holding the columns that vary
+along one axis (``None``: the constants); :func:`resolve_frames` fills blank catalog
+columns, checks every input against :data:`~trainplan.schema.inputs.INPUTS` (raising
+:class:`~trainplan.schema.inputs.InputError` naming the file, the row or value, the column,
+the bad value and what is allowed) and places each column on its axis, so that the arrays
+broadcast to the grid's shape. :func:`derive` then converts them to the arrays
+:func:`trainplan.model.step.evaluate_arrays` takes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from trainplan import catalog, units
+from trainplan import units
 from trainplan.model.collectives import ALGORITHM_NAMES
 from trainplan.model.pipeline import SCHEDULE_NAMES
+from trainplan.schema.catalog_fill import HIDDEN_HARDWARE, fill_gpus, fill_models
 from trainplan.schema.inputs import INPUTS, RECOMPUTE_NAMES, Input, InputError
 
-
-def catalog_model_values(entry: dict) -> dict:
-    return {
-        "n_layers": entry["n_layers"], "hidden": entry["hidden"], "n_heads": entry["n_heads"],
-        "n_kv_heads": entry["n_kv_heads"], "ffn_hidden": entry["ffn_hidden"],
-        "gated_mlp": entry["gated_mlp"], "vocab": entry["vocab"],
-        "tied_embeddings": entry["tied_embeddings"], "linear_bias": entry["linear_bias"],
-        "position_embedding": entry["position_embedding"], "norm": entry["norm"],
-        "dropout": entry["dropout"], "seq_len": entry["default_seq_len"],
-    }
+Frame = tuple[pl.DataFrame, "int | None"]
+"""Columns that vary along one grid axis (``None``: constants, a frame of one row)."""
 
 
-def gpu_defaults(entry: dict) -> dict:
-    """Hardware input values the GPU catalog supplies."""
-    return {
-        "memory_gib": float(entry["memory_gib"]),
-        "scaleup_gbyte_s": float(entry["scaleup_gbyte_s"]),
-        "scaleup_domain_gpus": int(entry["scaleup_domain_gpus"]),
-        "gpus_per_node": int(entry["gpus_per_node"]),
-        "scaleout_gbit_s_per_node": float(entry["nics_per_node"]) * float(entry["nic_gbit_s"]),
-        "gemm_efficiency_16bit": float(entry["gemm_efficiency_16bit"]),
-        "gemm_efficiency_fp8": float(entry["gemm_efficiency_fp8"] or "nan"),
-        "attention_efficiency": float(entry["attention_efficiency"]),
-        "sm_count": float(entry["sm_count"]),
-        "price_per_gpu_hour_usd": float(entry["price_per_gpu_hour_usd"]),
-    }
-
-
-HIDDEN_HARDWARE = ("peak_bf16_flop_s", "peak_fp16_flop_s", "peak_fp8_flop_s", "hbm_byte_s",
-                   "tdp_w", "scaleup_mesh", "scaleup_peer_fraction")
-
-
-def gpu_constants(entry: dict) -> dict:
-    """Accelerator properties that are not user inputs (peaks, HBM, power, fabric shape)."""
-    def peak(key):
-        value = entry[key]
-        return float(value) * units.TERA if value is not None else float("nan")
-
-    return {
-        "peak_bf16_flop_s": peak("bf16_tflop_s"),
-        "peak_fp16_flop_s": peak("fp16_tflop_s"),
-        "peak_fp8_flop_s": peak("fp8_tflop_s"),
-        "hbm_byte_s": float(entry["hbm_gbyte_s"]) * units.GIGA,
-        "tdp_w": float(entry["tdp_w"]),
-        "scaleup_mesh": entry["scaleup_topology"] == "mesh",
-        "scaleup_peer_fraction": float(entry["scaleup_peer_gbyte_s"])
-        / float(entry["scaleup_gbyte_s"]),
-    }
-
-
-def _raise(col: str, row: int | None, value: Any, allowed: str, where: str = "") -> None:
-    loc = f"row {row}: " if row is not None else ""
+def _raise(col: str, item: str, row: int | None, value: Any, allowed: str,
+           where: str = "") -> None:
+    """Raise the one-line InputError for a bad cell."""
+    loc = f"{item} {row}: " if row is not None else ""
     raise InputError(f"{where}{loc}column {col!r} has value {value!r}; allowed: {allowed}")
 
 
 def _first_bad(mask: np.ndarray) -> int:
+    """Index of the first True."""
     return int(np.flatnonzero(mask)[0])
-
-
-def _first_row(series: pl.Series, value: Any) -> int:
-    return int(np.flatnonzero((series == value).fill_null(False).to_numpy())[0])
-
-
-def _coalesce_join(df: pl.DataFrame, lookup: pl.DataFrame, on: list[str]) -> pl.DataFrame:
-    """Left-join ``lookup`` on ``on``; user-given cells win over catalog values.
-
-    Where the user column and the catalog column differ in type, both become
-    text; the checks of :func:`_column` then convert and validate them.
-    """
-    catalog_cols = [c for c in lookup.columns if c not in on]
-    renamed = lookup.rename({c: f"__cat_{c}" for c in catalog_cols})
-    joined = df.with_row_index("__row").join(renamed, on=on, how="left").sort("__row")
-    exprs = []
-    for c in catalog_cols:
-        cat = pl.col(f"__cat_{c}")
-        if c in df.columns and df[c].dtype != pl.Null:
-            if df[c].dtype == lookup[c].dtype:
-                exprs.append(pl.coalesce(pl.col(c), cat).alias(c))
-            else:
-                exprs.append(pl.coalesce(pl.col(c).cast(pl.Utf8), cat.cast(pl.Utf8)).alias(c))
-        else:
-            exprs.append(cat.alias(c))
-    out = joined.with_columns(exprs)
-    return out.drop(["__row", *[f"__cat_{c}" for c in catalog_cols]])
-
-
-def _fill_from_catalog(df: pl.DataFrame, where: str) -> pl.DataFrame:
-    """Fill blank architecture and hardware columns from the model and GPU catalogs.
-
-    Catalog look-ups run once per distinct name, then join: a million rows
-    naming three models cost three look-ups.
-    """
-    if "model" in df.columns and df["model"].dtype != pl.Null:
-        names = df["model"].cast(pl.Utf8)
-        df = df.with_columns(names.alias("model"))
-        records = []
-        for name in names.drop_nulls().unique().sort().to_list():
-            if name == "":
-                continue
-            try:
-                entry = catalog.model(name)
-            except catalog.UnknownNameError as err:
-                raise InputError(f"{where}row {_first_row(names, name)}: column 'model': "
-                                 f"{err}") from None
-            records.append({"model": name, "__canonical": entry["name"],
-                            **catalog_model_values(entry)})
-        if records:
-            df = _coalesce_join(df, pl.DataFrame(records, infer_schema_length=None), ["model"])
-            df = df.with_columns(pl.coalesce("__canonical", "model").alias("model")).drop(
-                "__canonical")
-    if "gpu" not in df.columns:
-        raise InputError(f"{where}column 'gpu' is required; known GPUs: "
-                         f"{', '.join(catalog.gpu_names())}")
-    gpus = df["gpu"].cast(pl.Utf8)
-    if gpus.null_count():
-        _raise("gpu", int(np.flatnonzero(gpus.is_null().to_numpy())[0]), None,
-               ", ".join(catalog.gpu_names()), where)
-    records = []
-    for name in gpus.unique().sort().to_list():
-        try:
-            entry = catalog.gpu(name)
-        except catalog.UnknownNameError as err:
-            raise InputError(f"{where}row {_first_row(gpus, name)}: column 'gpu': {err}") \
-                from None
-        records.append({"gpu": name, "__canonical": entry["name"], **gpu_defaults(entry),
-                        **gpu_constants(entry)})
-    df = _coalesce_join(df.with_columns(gpus.alias("gpu")),
-                        pl.DataFrame(records, infer_schema_length=None), ["gpu"])
-    return df.with_columns(pl.col("__canonical").alias("gpu")).drop("__canonical")
 
 
 _BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False,
                "on": True, "off": False, "1.0": True, "0.0": False}
 
 
-def _column(df: pl.DataFrame, spec: Input, where: str) -> np.ndarray:
+def check_column(df: pl.DataFrame, spec: Input, where: str = "",
+                 item: str = "row") -> np.ndarray:
+    """Column ``spec.name`` of ``df`` checked against its input rule and converted: numbers
+    as float64, booleans as bool, categories as lower-case strings; blank cells take the
+    default. Raises :class:`InputError` naming the ``item`` (row or value), the column,
+    the bad value and what is allowed."""
     n = df.height
     if spec.name not in df.columns or df[spec.name].null_count() == n:
         if spec.default is None:
@@ -164,14 +60,14 @@ def _column(df: pl.DataFrame, spec: Input, where: str) -> np.ndarray:
         if series.null_count():
             if spec.default is None:
                 row = _first_bad(series.is_null().to_numpy())
-                _raise(spec.name, row, None, f"a value ({spec.description})", where)
+                _raise(spec.name, item, row, None, f"a value ({spec.description})", where)
             series = series.fill_null(pl.lit(spec.default))
     if spec.kind == "choice":
         words = series.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
         bad = ~words.is_in(list(spec.choices)).to_numpy()
         if bad.any():
             row = _first_bad(bad)
-            _raise(spec.name, row, series[row], ", ".join(spec.choices), where)
+            _raise(spec.name, item, row, series[row], ", ".join(spec.choices), where)
         return words.to_numpy().astype(object)
     if spec.kind == "bool":
         if series.dtype == pl.Boolean:
@@ -180,15 +76,15 @@ def _column(df: pl.DataFrame, spec: Input, where: str) -> np.ndarray:
         mapped = words.replace_strict(_BOOL_WORDS, default=None, return_dtype=pl.Boolean)
         if mapped.null_count():
             row = _first_bad(mapped.is_null().to_numpy())
-            _raise(spec.name, row, series[row], "true or false", where)
+            _raise(spec.name, item, row, series[row], "true or false", where)
         return mapped.to_numpy().astype(bool)
     if series.dtype == pl.Boolean:
-        _raise(spec.name, 0, series[0], f"a number ({spec.unit})", where)
+        _raise(spec.name, item, 0, series[0], f"a number ({spec.unit})", where)
     converted = series.cast(pl.Float64, strict=False)
     unconvertible = (converted.is_null() & series.is_not_null()).to_numpy()
     if unconvertible.any():
         row = _first_bad(unconvertible)
-        _raise(spec.name, row, series[row], f"a number ({spec.unit})", where)
+        _raise(spec.name, item, row, series[row], f"a number ({spec.unit})", where)
     arr = converted.to_numpy().astype(np.float64)
     finite = np.isfinite(arr)
     optional_nan = isinstance(spec.default, float) and np.isnan(spec.default)
@@ -197,7 +93,7 @@ def _column(df: pl.DataFrame, spec: Input, where: str) -> np.ndarray:
         bad = bad | (finite & (np.floor(arr) != arr))
     if bad.any():
         row = _first_bad(bad)
-        _raise(spec.name, row, series[row], "a whole number" if spec.kind == "int"
+        _raise(spec.name, item, row, series[row], "a whole number" if spec.kind == "int"
                else f"a finite number ({spec.unit})", where)
     low = spec.minimum if spec.minimum is not None else -np.inf
     high = spec.maximum if spec.maximum is not None else np.inf
@@ -207,7 +103,7 @@ def _column(df: pl.DataFrame, spec: Input, where: str) -> np.ndarray:
         rng = " and ".join(part for part in (
             f">= {spec.minimum:g}" if spec.minimum is not None else "",
             f"<= {spec.maximum:g}" if spec.maximum is not None else "") if part)
-        _raise(spec.name, row, series[row], f"a number {rng} ({spec.unit})", where)
+        _raise(spec.name, item, row, series[row], f"a number {rng} ({spec.unit})", where)
     return arr
 
 
@@ -217,49 +113,127 @@ def _codes(words: np.ndarray, mapping: dict[str, int]) -> np.ndarray:
     return np.array([mapping[u] for u in uniques], dtype=np.int64)[inverse].reshape(words.shape)
 
 
-def normalize_table(df: pl.DataFrame, where: str = "") -> dict[str, np.ndarray]:
-    """Check every input column of ``df`` (catalog names expanded, defaults filled) and return
-    1-D arrays in the user's units: numbers as float64, booleans as bool, categories as
-    lower-case strings, plus the accelerator constants. ``dp`` and ``n_gpus`` may be NaN
-    where not given."""
-    if df.height == 0:
-        raise InputError(f"{where}no configurations to evaluate (the table is empty)")
-    df = _fill_from_catalog(df, where)
-    values: dict[str, np.ndarray] = {}
-    for spec in INPUTS:
-        if spec.kind == "name":
-            if spec.name in df.columns:
-                values[spec.name] = df[spec.name].cast(pl.Utf8).fill_null("").to_numpy(
-                ).astype(object)
-            else:
-                values[spec.name] = np.full(df.height, "", dtype=object)
+@dataclass
+class Resolved:
+    """Checked inputs in the user's units, each placed on its axis of a grid of ``ndim``
+    axes (shape ``(1, .., n_k, .., 1)``; constants 0-d)."""
+
+    ndim: int
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    axis_of: dict[str, int | None] = field(default_factory=dict)
+
+    def place(self, column: str, array: Any, axis: int | None) -> None:
+        """Store ``array`` as column ``column`` along ``axis``."""
+        if axis is None:
+            self.values[column] = np.asarray(array).reshape(())
+        else:
+            shape = [1] * self.ndim
+            shape[axis] = -1
+            self.values[column] = np.asarray(array).reshape(shape)
+        self.axis_of[column] = axis
+
+
+def _holding(frames: list[Frame], column: str) -> Frame | None:
+    """The frame that gives ``column`` (not entirely blank), if any."""
+    for df, axis in frames:
+        if column in df.columns and df[column].null_count() < df.height:
+            return df, axis
+    return None
+
+
+def _fill_catalogs(frames: list[Frame], where: str, item: str) -> list[Frame]:
+    """Catalog values for the frames naming a model or a GPU."""
+    out = []
+    for df, axis in frames:
+        elsewhere = {c for other, _ in frames if other is not df for c in other.columns}
+        if "model" in df.columns:
+            df = fill_models(df, where, item, elsewhere)
+        if "gpu" in df.columns:
+            df = fill_gpus(df, where, item, elsewhere)
+        out.append((df, axis))
+    if _holding(out, "gpu") is None:
+        from trainplan import catalog
+        raise InputError(f"{where}column 'gpu' is required; known GPUs: "
+                         f"{', '.join(catalog.gpu_names())}")
+    return out
+
+
+def _degrees(resolved: Resolved, frames: list[Frame], where: str, item: str) -> None:
+    """``n_gpus`` and ``dp``: whole numbers >= 1 where given, NaN where left to derive."""
+    present = {}
+    for name in ("n_gpus", "dp"):
+        given = _holding(frames, name)
+        present[name] = given is not None
+        if given is None:
+            resolved.place(name, np.nan, None)
             continue
-        if spec.name in ("dp", "n_gpus"):
-            continue
-        values[spec.name] = _column(df, spec, where)
-    has_dp = "dp" in df.columns and df["dp"].null_count() < df.height
-    has_n = "n_gpus" in df.columns and df["n_gpus"].null_count() < df.height
-    if not has_dp and not has_n:
-        raise InputError(f"{where}give column 'n_gpus' or 'dp' (data-parallel degree)")
-    for name, present in (("n_gpus", has_n), ("dp", has_dp)):
-        if not present:
-            values[name] = np.full(df.height, np.nan)
-            continue
+        df, axis = given
         series = df[name]
         arr = series.cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
         bad = (series.is_not_null().to_numpy() & ~np.isfinite(arr)) | (
             np.isfinite(arr) & ((arr < 1) | (np.floor(arr) != arr)))
         if bad.any():
             row = _first_bad(bad)
-            _raise(name, row, series[row], "a whole number >= 1", where)
-        values[name] = arr
-    missing = np.isnan(values["dp"]) & np.isnan(values["n_gpus"])
+            _raise(name, item, row, series[row], "a whole number >= 1", where)
+        resolved.place(name, arr, axis)
+    if not any(present.values()):
+        raise InputError(f"{where}give column 'n_gpus' or 'dp' (data-parallel degree)")
+    missing = np.isnan(resolved.values["dp"]) & np.isnan(resolved.values["n_gpus"])
     if missing.any():
-        row = _first_bad(missing)
-        raise InputError(f"{where}row {row}: give 'n_gpus' or 'dp' (data-parallel degree)")
+        row = _first_bad(np.ravel(missing))
+        raise InputError(f"{where}{item} {row}: give 'n_gpus' or 'dp' (data-parallel degree)")
+
+
+def _global_batch_from_tokens(resolved: Resolved, frames: list[Frame], where: str,
+                              item: str) -> bool:
+    """``global_batch`` from ``global_batch_tokens`` and ``seq_len`` when given that way."""
+    given = _holding(frames, "global_batch_tokens")
+    if given is None or _holding(frames, "global_batch") is not None:
+        return False
+    df, axis = given
+    tokens = df["global_batch_tokens"].cast(pl.Float64, strict=False).to_numpy()
+    bad = ~np.isfinite(tokens) | (tokens <= 0)
+    if bad.any():
+        row = _first_bad(bad)
+        _raise("global_batch_tokens", item, row, df["global_batch_tokens"][row],
+               "a finite number > 0 (tokens)", where)
+    shape = [1] * resolved.ndim
+    if axis is not None:
+        shape[axis] = -1
+    resolved.values["global_batch"] = tokens.reshape(shape) / resolved.values["seq_len"]
+    resolved.axis_of["global_batch"] = None     # derived: carries the axes it depends on
+    return True
+
+
+def resolve_frames(frames: list[Frame], ndim: int, where: str = "",
+                   item: str = "row") -> Resolved:
+    """Check every input given by ``frames`` (catalog values filled, defaults applied) and
+    place it on its axis; see the module docstring. ``where`` prefixes error messages
+    (e.g. the file name) and ``item`` names what an index counts (``row`` or ``value``)."""
+    frames = _fill_catalogs(frames, where, item)
+    resolved = Resolved(ndim)
+    for spec in INPUTS:
+        given = _holding(frames, spec.name)
+        if spec.kind == "name":
+            if given is None:
+                resolved.place(spec.name, "", None)
+            else:
+                df, axis = given
+                names = df[spec.name].cast(pl.Utf8).fill_null("").to_numpy().astype(object)
+                resolved.place(spec.name, names, axis)
+            continue
+        if spec.name in ("dp", "n_gpus"):
+            continue
+        if spec.name == "global_batch" and _global_batch_from_tokens(resolved, frames, where,
+                                                                     item):
+            continue
+        df, axis = given if given is not None else (pl.DataFrame({spec.name: [None]}), None)
+        resolved.place(spec.name, check_column(df, spec, where, item), axis)
+    _degrees(resolved, frames, where, item)
+    df, axis = _holding(frames, "gpu")
     for key in HIDDEN_HARDWARE:
-        values[key] = df[key].to_numpy()
-    return values
+        resolved.place(key, df[key].to_numpy(), axis)
+    return resolved
 
 
 def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -304,36 +278,3 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     arrays["scaleup_peer_byte_s"] = arrays["scaleup_byte_s"] * np.asarray(
         values["scaleup_peer_fraction"], dtype=f)
     return arrays
-
-
-def input_table(values: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> pl.DataFrame:
-    """The input columns as the output tables carry them (defaults and catalog values filled,
-    ``dp``, ``n_gpus`` and ``schedule`` resolved); 1-D ``values`` only."""
-    table = {}
-    for spec in INPUTS:
-        if spec.name == "schedule":
-            codes = arrays["schedule"]
-            names = np.array(list(SCHEDULE_NAMES), dtype=object)[codes]
-            table[spec.name] = pl.Series(spec.name, names.astype(str), dtype=pl.Utf8)
-            continue
-        v = arrays[spec.name] if spec.name in ("dp", "n_gpus") else values[spec.name]
-        if spec.kind in ("choice", "name"):
-            table[spec.name] = pl.Series(spec.name, np.asarray(v).astype(str), dtype=pl.Utf8)
-        elif spec.kind == "bool":
-            table[spec.name] = pl.Series(spec.name, np.asarray(v).astype(bool))
-        else:
-            table[spec.name] = pl.Series(spec.name, np.asarray(v, dtype=np.float64))
-    return pl.DataFrame(table)
-
-
-def resolve(df: pl.DataFrame, where: str = "") -> tuple[dict[str, np.ndarray], pl.DataFrame]:
-    """Check ``df`` and turn it into model arrays.
-
-    Returns ``(arrays, inputs)``: the numeric arrays for
-    :func:`~trainplan.model.step.evaluate_arrays` and the input table with
-    every default and catalog value filled in (what the output tables carry).
-    ``where`` prefixes error messages (e.g. the file name).
-    """
-    values = normalize_table(df, where)
-    arrays = derive(values)
-    return arrays, input_table(values, arrays)

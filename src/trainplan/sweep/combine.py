@@ -44,8 +44,9 @@ def combine(summary_files: list[str | Path], counts_files: list[str | Path],
     paths = {name: Path(outputs[name]) for name in (*TABLES, "counts")}
     for name in TABLES:
         table = tables[name]
-        atomic.write_parquet(table.drop([c for c in ("cost_rate",) if c in table.columns]),
-                             paths[name])
+        if name != "best":     # best keeps the cost rate its rows were grouped by
+            table = table.drop([c for c in ("cost_rate",) if c in table.columns])
+        atomic.write_parquet(table, paths[name])
     atomic.write_text(paths["counts"], json.dumps(_counts(counts_files), indent=1) + "\n")
     return paths
 

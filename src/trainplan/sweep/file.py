@@ -22,8 +22,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from trainplan import catalog
+from trainplan.schema.catalog_fill import catalog_model_values
 from trainplan.schema.inputs import ARCH_COLUMNS, LAYOUT_AXES
-from trainplan.schema.resolve import catalog_model_values
 from trainplan.sweep.schema import DEFAULT_MAX_GRID_SIZE, DEFAULT_SHARD_SIZE, build_schema
 
 

@@ -24,7 +24,7 @@ from trainplan import atomic
 from trainplan.model import feasibility as fe
 from trainplan.sweep import summaries
 from trainplan.sweep.file import Sweep, load_sweep
-from trainplan.sweep.grid import Block, Grid, block_table
+from trainplan.sweep.grid import Block, Grid, ShardPlan, block_table
 
 BLOCK_LIMIT_ALL = 500_000        # rows materialised at once when every row is written
 BLOCK_LIMIT_SUMMARY = 2_000_000  # configurations evaluated at once otherwise
@@ -41,28 +41,8 @@ def shard_plan(sweep: Sweep) -> tuple[Grid, list[list[Block]]]:
 
 def n_shards(sweep: Sweep) -> int:
     """Number of shards without building the arrays (Snakemake asks this at parse time)."""
-    import math
-
-    shape = [len(a.values) for a in sweep.axes]
-    limit = min(block_limit(sweep), sweep.shard_size)
-    j = next((j for j in range(len(shape) + 1) if math.prod(shape[j:]) <= limit), len(shape))
-    n_blocks = math.prod(shape[:j])
-    per_shard = max(1, sweep.shard_size // math.prod(shape[j:]))
-    return -(-n_blocks // per_shard)
-
-
-def axis_code(grid: Grid, block: Block, names: list[str]) -> np.ndarray:
-    """Mixed-radix index over the axes ``names`` (broadcasting array; 0 when empty)."""
-    shape = grid.block_shape(block)
-    code = np.zeros([1] * len(shape), dtype=np.int64)
-    for name in names:
-        k = grid.names.index(name)
-        offset = block.prefix[k] if k < len(block.prefix) else 0
-        index_shape = [1] * len(shape)
-        index_shape[k] = shape[k]
-        index = (np.arange(shape[k], dtype=np.int64) + offset).reshape(index_shape)
-        code = code * grid.shape[k] + index
-    return code
+    shape = tuple(len(a.values) for a in sweep.axes)
+    return ShardPlan.of(shape, sweep.shard_size, block_limit(sweep)).n_shards
 
 
 def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataFrame:
@@ -72,8 +52,8 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
     def flat(a, dtype=None):
         return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape)).ravel()
 
-    scenario_id = flat(axis_code(grid, block, grid.sweep.scenario), np.int64)
-    model = flat(axis_code(grid, block, ["model"] if "model" in grid.names else []), np.int64)
+    scenario_id = flat(grid.axis_code(block, grid.sweep.scenario), np.int64)
+    model = flat(grid.axis_code(block, ["model"] if "model" in grid.names else []), np.int64)
     strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
     step = flat(outputs["step_time_s"], np.float64)
     cost = flat(outputs["cost_usd"], np.float64)
@@ -95,8 +75,8 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
 
 
 def with_keys(table: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
-    """Full rows plus the integer scenario id and the cost rate used for grouping."""
-    return table.with_columns(keys["scenario_id"], keys["cost_rate"])
+    """Full rows plus the cost rate used for grouping."""
+    return table.with_columns(keys["cost_rate"])
 
 
 def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
