@@ -34,11 +34,13 @@ SEARCH_MICRO_BATCH = (1, 2, 4, 8)
 MAX_SEARCH_VPP = 8
 SEARCH_RECOMPUTE = ("none", "selective", "full")
 
-GPT_FAMILY = {"position_embedding": "learned", "norm": "layernorm", "linear_bias": True,
-              "tied_embeddings": True, "dropout": True}
-LLAMA_FAMILY = {"position_embedding": "rope", "norm": "rmsnorm", "linear_bias": False,
-                "tied_embeddings": False, "dropout": False}
+CONVENTIONS = ("position_embedding", "norm", "linear_bias", "tied_embeddings", "dropout")
+"""Architecture cells a run table has no column for: from the catalog model the run names,
+else from the catalog family of its MLP (``gpt`` for GeLU, ``llama`` for a gated MLP)."""
+
 DEFAULT_VOCAB = 51200
+"""Vocabulary of a run that states none and names no catalog model: GPT-2's 50,257 tokens
+padded as Megatron-LM does (Narayanan et al. 2021, arXiv:2104.04473, Sec. 5.1)."""
 
 REQUIRED = ("n_layers", "hidden", "n_heads", "seq_len", "global_batch", "tp", "pp")
 """Cells a row must state to be represented (besides a known GPU and n_gpus or dp)."""
@@ -139,9 +141,9 @@ def _model(row: dict, base: dict[str, Any], note: Note) -> None:
         note("ffn_hidden = 4h (not stated)")
     base["ffn_hidden"] = int(ffn)
     family = catalog.find_model_family(row.get("model_name") or "")
-    conventions = LLAMA_FAMILY if gated else GPT_FAMILY
-    for key in GPT_FAMILY:
-        base[key] = family[key] if family is not None else conventions[key]
+    conventions = family if family is not None else catalog.family("llama" if gated else "gpt")
+    for key in CONVENTIONS:
+        base[key] = conventions[key]
     vocab = number(row, "vocab")
     if vocab is None:
         if family is not None:
