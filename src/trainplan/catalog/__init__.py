@@ -172,6 +172,7 @@ def find_model_family(name: str) -> dict[str, Any] | None:
 
 
 def _families() -> _Catalog:
+    """The architecture-family catalog."""
     return _load("families.csv", "architecture family")
 
 
