@@ -1,4 +1,5 @@
-"""Catalogs of accelerators, model architectures and networks.
+"""Catalogs of accelerators, model architectures, architecture families, networks and
+training frameworks.
 
 Each catalog is a CSV file in ``catalog/data`` with one row per entry and a
 ``source`` column naming where its numbers come from. Names are matched
@@ -18,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "UnknownNameError",
+    "family",
     "gpu",
     "gpu_names",
     "model",
@@ -167,6 +169,17 @@ def find_framework(name: str) -> dict[str, Any] | None:
 def find_model_family(name: str) -> dict[str, Any] | None:
     """The model entry whose name or alias ``name`` equals or begins with (longest wins)."""
     return _models().find_prefix(name)
+
+
+def _families() -> _Catalog:
+    """The architecture-family catalog."""
+    return _load("families.csv", "architecture family")
+
+
+def family(name: str) -> dict[str, Any]:
+    """The conventions of architecture family ``name`` (``gpt``, ``llama``): position
+    embedding, norm, biases, tying and dropout (raises :class:`UnknownNameError`)."""
+    return _families().get(name)
 
 
 def all_network_aliases() -> list[tuple[str, dict[str, Any]]]:

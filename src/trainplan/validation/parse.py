@@ -41,6 +41,7 @@ def recompute(text: str | None) -> str | None:
 
 
 def yes_no(text: str | None) -> bool | None:
+    """True for ``yes``/``true``/``on``/``1``/``y``, False for their opposites."""
     word = _lead(text)
     if not word:
         return None

@@ -12,6 +12,7 @@ from trainplan.validation.runs import per_source, summary
 
 
 def _fmt(value, spec: str) -> str:
+    """``value`` formatted with ``spec``; ``-`` for None or NaN."""
     if value is None:
         return "-"
     if isinstance(value, float) and value != value:

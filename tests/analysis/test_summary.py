@@ -1,0 +1,68 @@
+"""One configuration as numbers and layout text; integer columns of either dtype."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from trainplan.analysis.summary import float_layout, layout_text, summary_of
+
+
+def test_layout_text_of_a_3d_layout(row):
+    r = row(tp=8.0, pp=4.0, vpp=2.0, dp=16.0, cp=2.0, micro_batch=1.0, zero_stage=1.0,
+            recompute="selective", seq_parallel=True)
+    assert layout_text(r) == ("tp=8 pp=4 (vpp 2) dp=16 cp=2, micro-batch 1, ZeRO-1, "
+                              "selective recompute, sequence parallel")
+
+
+def test_layout_text_leaves_out_what_is_off(row):
+    # cp=1, vpp=1, ZeRO-0, no recompute; sequence parallelism means nothing without TP
+    r = row(dp=8.0, micro_batch=2.0, seq_parallel=True)
+    assert layout_text(r) == "tp=1 pp=1 dp=8, micro-batch 2, no ZeRO, no recompute"
+
+
+def test_layout_text_reads_integer_columns(row):
+    r = row(tp=2, pp=1, vpp=1, dp=4, cp=1, micro_batch=4, zero_stage=3, recompute="full")
+    assert layout_text(r) == "tp=2 pp=1 dp=4, micro-batch 4, ZeRO-3, full recompute"
+
+
+def test_summary_of_converts_units_and_shares(row):
+    r = row(memory_total_bytes=3 * 2**30, memory_usable_bytes=72 * 2**30, step_time_s=2.0,
+            tp_exposed_s=0.25, dp_exposed_s=0.25, bubble_time_s=0.5,
+            comm_tp_bytes_per_step=1e9, comm_dp_bytes_per_step=3e9)
+    s = summary_of(r)
+    assert s["memory_gib"] == 3.0 and s["memory_usable_gib"] == 72.0
+    assert s["exposed_comm_s"] == 0.5 and s["exposed_comm_share"] == 0.25
+    assert s["bubble_share"] == 0.25
+    assert s["comm_bytes_per_step"] == 4e9
+    assert s["cost_usd"] is None                      # NaN (no price) becomes null
+    assert s["time_to_train_days"] == 10.0
+
+
+def test_summary_of_a_zero_step_has_no_shares(row):
+    s = summary_of(row(step_time_s=0.0))
+    assert s["exposed_comm_share"] is None and s["bubble_share"] is None
+
+
+def test_float_layout_makes_an_int64_table_equal_to_the_float64_one(table):
+    floats = table({"config_id": 1, "n_gpus": 24.0, "tp": 4.0, "pp": 4.0, "dp": 1.5},
+                   {"config_id": 2, "n_gpus": 16.0, "tp": 2.0, "pp": 2.0, "dp": 4.0})
+    ints = floats.with_columns(
+        pl.col("n_gpus", "tp", "pp", "cp", "vpp", "micro_batch", "zero_stage").cast(pl.Int64),
+        pl.Series("dp", [None, 4], dtype=pl.Int64))
+    out = float_layout(ints)
+    assert out.equals(floats)
+    assert out["config_id"].dtype == pl.Int64 and out["dp"].to_list() == [1.5, 4.0]
+
+
+def test_float_layout_leaves_a_float_table_alone(table):
+    t = table({"dp": math.nan})
+    assert float_layout(t) is t
+
+
+@pytest.mark.parametrize("column", ["scenario_id", "rank_in_scenario", "config_id"])
+def test_float_layout_keeps_ids_integer(table, column):
+    t = table({"rank_in_scenario": 1}).with_columns(pl.col("tp").cast(pl.Int64))
+    assert float_layout(t)[column].dtype == pl.Int64

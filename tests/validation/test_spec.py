@@ -1,0 +1,132 @@
+"""One published-run row -> RunSpec: stated values, defaults with their notes, searches."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainplan.validation.spec import (
+    DEFAULT_VOCAB,
+    MAX_SEARCH_VPP,
+    SEARCH_MICRO_BATCH,
+    SEARCH_RECOMPUTE,
+    number,
+    run_spec,
+    short_source,
+)
+
+STATED = {"row_id": "r1", "source": "Narayanan et al. 2021 (arXiv:2104.04473), Table 1",
+          "gpu": "A100-SXM4-80GB", "n_layers": "24", "hidden": "2048", "n_heads": "16",
+          "seq_len": "2048", "global_batch": "512", "tp": "2", "pp": "4", "n_gpus": "64"}
+
+
+def spec_of(**cells):
+    """The RunSpec of :data:`STATED` with ``cells`` changed (None blanks a cell)."""
+    return run_spec({**STATED, **cells})
+
+
+def test_number_cells():
+    assert number({"a": " 12 "}, "a") == 12.0
+    assert number({"a": ""}, "a") is None and number({}, "a") is None
+    assert number({"a": "n/a"}, "a") is None
+
+
+def test_short_source():
+    assert short_source(STATED["source"]) == "Narayanan et al. 2021"
+    assert short_source(None) == "unknown"
+
+
+def test_stated_values_are_taken_as_integers():
+    spec = spec_of()
+    assert spec.unrepresentable is None and spec.row_id == "r1"
+    assert {k: spec.base[k] for k in ("n_layers", "hidden", "tp", "pp", "cp", "n_gpus")} == \
+        {"n_layers": 24, "hidden": 2048, "tp": 2, "pp": 4, "cp": 1, "n_gpus": 64}
+    assert "dp" not in spec.base                          # the resolver derives it
+
+
+@pytest.mark.parametrize(("cells", "reason"), [
+    ({"gpu": "TPU v4"}, "unknown accelerator 'TPU v4'"),
+    ({"tp": None, "pp": ""}, "not stated: tp, pp"),
+    ({"n_gpus": None}, "not stated: n_gpus and dp")])
+def test_rows_that_cannot_be_represented(cells, reason):
+    assert reason in spec_of(**cells).unrepresentable
+
+
+def test_cluster_size_from_dp():
+    spec = spec_of(n_gpus=None, dp="8", cp="2")
+    assert (spec.base["n_gpus"], spec.base["dp"]) == (2 * 4 * 2 * 8, 8)
+
+
+def test_blank_architecture_cells_take_gpt_conventions_and_say_so():
+    spec = spec_of(model_name="my own model")
+    assert (spec.base["n_kv_heads"], spec.base["ffn_hidden"]) == (16, 4 * 2048)
+    assert (spec.base["gated_mlp"], spec.base["position_embedding"]) == (False, "learned")
+    assert spec.base["vocab"] == DEFAULT_VOCAB
+    for text in ("n_kv_heads = n_heads (not stated)", "activation GeLU (not stated)",
+                 "ffn_hidden = 4h (not stated)", f"vocab {DEFAULT_VOCAB:,} (not stated)"):
+        assert text in spec.assumptions
+
+
+def test_a_gated_mlp_takes_llama_conventions():
+    spec = spec_of(activation="SwiGLU", ffn_hidden="5632", vocab="32000")
+    assert spec.base["gated_mlp"] and spec.base["ffn_hidden"] == 5632
+    assert (spec.base["norm"], spec.base["tied_embeddings"], spec.base["linear_bias"]) == \
+        ("rmsnorm", False, False)
+
+
+def test_a_catalog_family_fills_the_vocabulary():
+    # llama2-7b is a catalog entry: its vocabulary and conventions, even with GeLU stated
+    spec = spec_of(model_name="Llama-2-7B (our reproduction)", activation="gelu")
+    assert (spec.base["vocab"], spec.base["position_embedding"]) == (32000, "rope")
+    assert "vocab 32,000 from catalog entry llama2-7b (not stated)" in spec.assumptions
+
+
+def test_precision_and_fp32_gradient_accumulation():
+    spec = spec_of(precision="bf16 (BF16 optimizer, fp32 grad accumulation)")
+    assert spec.base["precision"] == "bf16"
+    assert (spec.base["grad_bytes_per_param"], spec.base["grad_reduce_bytes_per_param"]) == \
+        (6.0, 4.0)
+    assert spec_of().base["precision"] == "bf16"
+    assert "precision bf16 (not stated)" in spec_of().assumptions
+
+
+def test_interconnect_and_node():
+    spec = spec_of(interconnect="8x 200 Gb/s HDR InfiniBand", gpus_per_node="8")
+    assert (spec.base["scaleout_gbit_s_per_node"], spec.base["gpus_per_node"]) == (1600.0, 8)
+    assert "scale-out network of the GPU catalog's typical node (not stated)" in \
+        spec_of().assumptions
+
+
+def test_framework_sets_what_its_software_could_do():
+    old = spec_of(framework="Megatron-LM 2021")
+    assert old.base["flash_attention"] is False and old.base["overlap_grad_reduce"] is False
+    stated = spec_of(framework="Megatron-LM 2021", notes="--overlap-grad-reduce")
+    assert stated.base["overlap_grad_reduce"] is True
+    unknown = spec_of(framework="my trainer")
+    assert unknown.base["flash_attention"] is True
+    assert any(a.startswith("framework not in the catalog") for a in unknown.assumptions)
+
+
+def test_blank_tuning_knobs_are_searched():
+    # 24 layers on 4 stages: 6 per stage, so 1, 2, 3 or 6 virtual stages
+    spec = spec_of()
+    assert spec.search == {"micro_batch": SEARCH_MICRO_BATCH, "vpp": (1, 2, 3, 6),
+                           "recompute": SEARCH_RECOMPUTE, "seq_parallel": (False, True),
+                           "zero_stage": (0, 1)}
+    assert "vpp searched over [1, 2, 3, 6] (not stated)" in spec.assumptions
+    assert max(spec.search["vpp"]) <= MAX_SEARCH_VPP
+
+
+def test_stated_tuning_knobs_are_not_searched():
+    spec = spec_of(tp="1", micro_batch="2", vpp="3", recompute="full (every layer)",
+                   zero_stage="1 (distributed optimizer)")
+    assert spec.search == {}
+    assert {k: spec.base[k] for k in ("micro_batch", "vpp", "recompute", "seq_parallel",
+                                      "zero_stage")} == \
+        {"micro_batch": 2, "vpp": 3, "recompute": "full", "seq_parallel": False,
+         "zero_stage": 1}
+
+
+def test_no_interleaving_without_the_schedule():
+    # DeepSpeed ZeRO-3 of 2021 had no interleaved schedule; one stage has nothing to split
+    assert spec_of(framework="DeepSpeed ZeRO-3").base["vpp"] == 1
+    assert spec_of(pp="1").base["vpp"] == 1
