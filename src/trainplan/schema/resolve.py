@@ -44,40 +44,46 @@ _BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True
                "on": True, "off": False, "1.0": True, "0.0": False}
 
 
-def check_column(df: pl.DataFrame, spec: Input, where: str = "",
-                 item: str = "row") -> np.ndarray:
-    """Column ``spec.name`` of ``df`` checked against its input rule and converted: numbers
-    as float64, booleans as bool, categories as lower-case strings; blank cells take the
-    default. Raises :class:`InputError` naming the ``item`` (row or value), the column,
-    the bad value and what is allowed."""
+def _filled(df: pl.DataFrame, spec: Input, where: str, item: str) -> pl.Series:
+    """The column with blank cells set to the default (an error where there is none)."""
     n = df.height
     if spec.name not in df.columns or df[spec.name].null_count() == n:
         if spec.default is None:
             raise InputError(f"{where}column {spec.name!r} is required ({spec.description})")
-        series = pl.Series(spec.name, [spec.default] * n)
-    else:
-        series = df[spec.name]
-        if series.null_count():
-            if spec.default is None:
-                row = _first_bad(series.is_null().to_numpy())
-                _raise(spec.name, item, row, None, f"a value ({spec.description})", where)
-            series = series.fill_null(pl.lit(spec.default))
-    if spec.kind == "choice":
-        words = series.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
-        bad = ~words.is_in(list(spec.choices)).to_numpy()
-        if bad.any():
-            row = _first_bad(bad)
-            _raise(spec.name, item, row, series[row], ", ".join(spec.choices), where)
-        return words.to_numpy().astype(object)
-    if spec.kind == "bool":
-        if series.dtype == pl.Boolean:
-            return series.to_numpy().astype(bool)
-        words = series.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
-        mapped = words.replace_strict(_BOOL_WORDS, default=None, return_dtype=pl.Boolean)
-        if mapped.null_count():
-            row = _first_bad(mapped.is_null().to_numpy())
-            _raise(spec.name, item, row, series[row], "true or false", where)
-        return mapped.to_numpy().astype(bool)
+        return pl.Series(spec.name, [spec.default] * n)
+    series = df[spec.name]
+    if series.null_count():
+        if spec.default is None:
+            row = _first_bad(series.is_null().to_numpy())
+            _raise(spec.name, item, row, None, f"a value ({spec.description})", where)
+        series = series.fill_null(pl.lit(spec.default))
+    return series
+
+
+def _check_choice(series: pl.Series, spec: Input, where: str, item: str) -> np.ndarray:
+    """Lower-case words, each one of the allowed choices."""
+    words = series.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+    bad = ~words.is_in(list(spec.choices)).to_numpy()
+    if bad.any():
+        row = _first_bad(bad)
+        _raise(spec.name, item, row, series[row], ", ".join(spec.choices), where)
+    return words.to_numpy().astype(object)
+
+
+def _check_bool(series: pl.Series, spec: Input, where: str, item: str) -> np.ndarray:
+    """Booleans, or words that mean true or false."""
+    if series.dtype == pl.Boolean:
+        return series.to_numpy().astype(bool)
+    words = series.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+    mapped = words.replace_strict(_BOOL_WORDS, default=None, return_dtype=pl.Boolean)
+    if mapped.null_count():
+        row = _first_bad(mapped.is_null().to_numpy())
+        _raise(spec.name, item, row, series[row], "true or false", where)
+    return mapped.to_numpy().astype(bool)
+
+
+def _check_number(series: pl.Series, spec: Input, where: str, item: str) -> np.ndarray:
+    """Finite numbers (whole for integer inputs) within the input's bounds, as float64."""
     if series.dtype == pl.Boolean:
         _raise(spec.name, item, 0, series[0], f"a number ({spec.unit})", where)
     converted = series.cast(pl.Float64, strict=False)
@@ -105,6 +111,17 @@ def check_column(df: pl.DataFrame, spec: Input, where: str = "",
             f"<= {spec.maximum:g}" if spec.maximum is not None else "") if part)
         _raise(spec.name, item, row, series[row], f"a number {rng} ({spec.unit})", where)
     return arr
+
+
+def check_column(df: pl.DataFrame, spec: Input, where: str = "",
+                 item: str = "row") -> np.ndarray:
+    """Column ``spec.name`` of ``df`` checked against its input rule and converted: numbers
+    as float64, booleans as bool, categories as lower-case strings; blank cells take the
+    default. Raises :class:`InputError` naming the ``item`` (row or value), the column,
+    the bad value and what is allowed."""
+    series = _filled(df, spec, where, item)
+    check = {"choice": _check_choice, "bool": _check_bool}.get(spec.kind, _check_number)
+    return check(series, spec, where, item)
 
 
 def _codes(words: np.ndarray, mapping: dict[str, int]) -> np.ndarray:

@@ -205,15 +205,8 @@ def _model_records(raw_model: Any, where: str) -> list[dict[str, Any]]:
     return records
 
 
-def _build(path: Path, raw: dict[str, Any]) -> Sweep:
-    where = str(path)
-    axes: list[Axis] = []
-    constants: dict[str, Any] = {}
-    models = _model_records(raw["model"], where)
-    if len(models) == 1:
-        constants["model"] = models[0]
-    else:
-        axes.append(Axis("model", models))
+def _sections(raw: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]]]:
+    """The hardware, job, parallel and efficiency sections, checked and normalised."""
     job = dict(raw.get("job") or {})
     if "global_batch" in job and "global_batch_tokens" in job:
         raise SweepError(f"{where}: job: give global_batch (sequences) or global_batch_tokens, "
@@ -234,8 +227,39 @@ def _build(path: Path, raw: dict[str, Any]) -> Sweep:
     parallel = dict(raw.get("parallel") or {})
     if parallel.get("dp") == "auto":
         del parallel["dp"]
-    for section, values in (("hardware", hardware), ("job", job), ("parallel", parallel),
-                            ("efficiency", dict(raw.get("efficiency") or {}))):
+    return [("hardware", hardware), ("job", job), ("parallel", parallel),
+            ("efficiency", dict(raw.get("efficiency") or {}))]
+
+
+def _scenario(raw: dict[str, Any], axes: list[Axis], where: str) -> list[str]:
+    """The scenario axes (checked), after checking the reference scenario's values."""
+    names = [a.name for a in axes]
+    scenario = raw.get("scenario") or [n for n in names if n not in LAYOUT_AXES]
+    for name in scenario:
+        if name not in names:
+            raise SweepError(f"{where}: scenario: {name!r} is not a varied input of this sweep; "
+                             f"varied inputs: {', '.join(names) or '(none)'}")
+    for key, value in (raw.get("reference") or {}).items():
+        axis = next((a for a in axes if a.name == key), None)
+        values = [v["model"] for v in axis.values] if axis and key == "model" else \
+            (axis.values if axis else [])
+        if value not in values:
+            raise SweepError(f"{where}: reference.{key}: {value!r} is not a value of a varied "
+                             f"input; allowed: {', '.join(map(str, values)) or '(not varied)'}")
+    return list(scenario)
+
+
+def _build(path: Path, raw: dict[str, Any]) -> Sweep:
+    """The checked sweep: constants, axes (in file order), scenario, size limits."""
+    where = str(path)
+    axes: list[Axis] = []
+    constants: dict[str, Any] = {}
+    models = _model_records(raw["model"], where)
+    if len(models) == 1:
+        constants["model"] = models[0]
+    else:
+        axes.append(Axis("model", models))
+    for section, values in _sections(raw, where):
         for key, value in values.items():
             items = expand_values(value, f"{where}: {section}.{key}")
             if len(items) != len(set(map(repr, items))):
@@ -250,23 +274,10 @@ def _build(path: Path, raw: dict[str, Any]) -> Sweep:
         dims = " x ".join(f"{a.name} {len(a.values)}" for a in axes)
         raise SweepError(f"{where}: the grid has {size:,} configurations ({dims}), more than "
                          f"max_grid_size {max_size:,}; narrow the lists or raise max_grid_size")
-    names = [a.name for a in axes]
-    scenario = raw.get("scenario") or [n for n in names if n not in LAYOUT_AXES]
-    for name in scenario:
-        if name not in names:
-            raise SweepError(f"{where}: scenario: {name!r} is not a varied input of this sweep; "
-                             f"varied inputs: {', '.join(names) or '(none)'}")
-    for key, value in (raw.get("reference") or {}).items():
-        axis = next((a for a in axes if a.name == key), None)
-        values = [v["model"] for v in axis.values] if axis and key == "model" else \
-            (axis.values if axis else [])
-        if value not in values:
-            raise SweepError(f"{where}: reference.{key}: {value!r} is not a value of a varied "
-                             f"input; allowed: {', '.join(map(str, values)) or '(not varied)'}")
     return Sweep(
         name=path.stem, path=path, title=raw["title"],
         description=str(raw.get("description", "")).strip(),
         question=str(raw.get("question", "")).strip(),
         keep=raw.get("keep", "all"), shard_size=int(raw.get("shard_size", DEFAULT_SHARD_SIZE)),
-        max_grid_size=max_size, axes=axes, constants=constants, scenario=list(scenario),
-        raw=raw)
+        max_grid_size=max_size, axes=axes, constants=constants,
+        scenario=_scenario(raw, axes, where), raw=raw)

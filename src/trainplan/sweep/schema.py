@@ -40,8 +40,8 @@ def _value_schema(spec) -> dict:
     return {"description": spec.description + unit, "anyOf": alternatives}
 
 
-def build_schema() -> dict:
-    """The JSON Schema of a sweep file, generated from :data:`trainplan.inputs.INPUTS`."""
+def _input_sections() -> tuple[dict[str, dict], dict]:
+    """Schemas of the hardware/job/parallel/efficiency sections and of an inline model."""
     sections: dict[str, dict] = {s: {} for s in SECTIONS}
     arch = {}
     for spec in INPUTS:
@@ -64,7 +64,38 @@ def build_schema() -> dict:
                              "catalog entry named by 'base'",
               "properties": {"name": {"type": "string", "minLength": 1},
                              "base": {"type": "string", "minLength": 1}, **arch}}
-    model_item = {"anyOf": [{"type": "string", "minLength": 1}, inline]}
+    return sections, {"anyOf": [{"type": "string", "minLength": 1}, inline]}
+
+
+_TOP_LEVEL = {
+    "title": {"type": "string", "minLength": 1},
+    "description": {"type": "string"},
+    "question": {"type": "string"},
+    "keep": {"enum": ["all", "feasible", "best"],
+             "description": "rows kept in points/: every row, the feasible rows, or "
+                            "none (only the best rows and the Pareto frontier)"},
+    "shard_size": {"type": "integer", "minimum": 1000,
+                   "description": "configurations per Snakemake job"},
+    "max_grid_size": {"type": "integer", "minimum": 1,
+                      "description": "refuse grids larger than this "
+                                     f"(default {DEFAULT_MAX_GRID_SIZE:,})"},
+    "scenario": {"type": "array", "minItems": 1, "uniqueItems": True,
+                 "items": {"type": "string"},
+                 "description": "axes that define a scenario; default: every varied "
+                                "input that is not a parallel-layout choice"},
+    "reference": {"type": "object", "minProperties": 1,
+                  "additionalProperties": {"type": ["string", "number", "boolean"]},
+                  "description": "the scenario of the headline recommendation, e.g. "
+                                 "{n_gpus: 1024}; default: the largest cluster whose "
+                                 "best TFLOP/s per GPU is within 90 % of the best on "
+                                 "its GPU type"},
+}
+
+
+def build_schema() -> dict:
+    """The JSON Schema of a sweep file, generated from
+    :data:`trainplan.schema.inputs.INPUTS`."""
+    sections, model_item = _input_sections()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "trainplan sweep",
@@ -75,27 +106,7 @@ def build_schema() -> dict:
         "additionalProperties": False,
         "required": ["title", "model", "hardware", "job"],
         "properties": {
-            "title": {"type": "string", "minLength": 1},
-            "description": {"type": "string"},
-            "question": {"type": "string"},
-            "keep": {"enum": ["all", "feasible", "best"],
-                     "description": "rows kept in points/: every row, the feasible rows, or "
-                                    "none (only the best rows and the Pareto frontier)"},
-            "shard_size": {"type": "integer", "minimum": 1000,
-                           "description": "configurations per Snakemake job"},
-            "max_grid_size": {"type": "integer", "minimum": 1,
-                              "description": "refuse grids larger than this "
-                                             f"(default {DEFAULT_MAX_GRID_SIZE:,})"},
-            "scenario": {"type": "array", "minItems": 1, "uniqueItems": True,
-                         "items": {"type": "string"},
-                         "description": "axes that define a scenario; default: every varied "
-                                        "input that is not a parallel-layout choice"},
-            "reference": {"type": "object", "minProperties": 1,
-                          "additionalProperties": {"type": ["string", "number", "boolean"]},
-                          "description": "the scenario of the headline recommendation, e.g. "
-                                         "{n_gpus: 1024}; default: the largest cluster whose "
-                                         "best TFLOP/s per GPU is within 90 % of the best on "
-                                         "its GPU type"},
+            **_TOP_LEVEL,
             "model": {"anyOf": [model_item, {"type": "array", "minItems": 1,
                                              "items": model_item}]},
             **{sec: {"type": "object", "additionalProperties": False, "properties": props}
