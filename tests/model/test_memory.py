@@ -8,6 +8,7 @@ import pytest
 
 from trainplan.model import memory as me
 from trainplan.model import pipeline as pl_
+from trainplan.model.choices import Schedule
 
 
 def _print_step(value: str) -> float:
@@ -79,12 +80,12 @@ def test_gqa_and_swiglu_change_the_stored_tensors():
 
 def test_first_stage_holds_p_microbatches_and_interleaving_adds_its_factor():
     p, m = 8, 64
-    assert pl_.inflight_microbatches_first_stage(pl_.GPIPE, p, m, 1) == m
-    assert pl_.inflight_microbatches_first_stage(pl_.ONE_F_ONE_B, p, m, 1) == p
+    assert pl_.inflight_microbatches_first_stage(Schedule.GPIPE, p, m, 1) == m
+    assert pl_.inflight_microbatches_first_stage(Schedule.ONE_F_ONE_B, p, m, 1) == p
     v = 4
-    layers_worth = pl_.inflight_microbatches_first_stage(pl_.INTERLEAVED, p, m, v) / p
+    layers_worth = pl_.inflight_microbatches_first_stage(Schedule.INTERLEAVED, p, m, v) / p
     assert layers_worth == pytest.approx(1 + (p - 1) / (p * v))
-    assert pl_.inflight_microbatches_first_stage(pl_.ONE_F_ONE_B, p, 3, 1) == 3
+    assert pl_.inflight_microbatches_first_stage(Schedule.ONE_F_ONE_B, p, 3, 1) == 3
 
 
 def test_bubble_fractions():

@@ -33,7 +33,22 @@ References
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from trainplan.model._array import ArrayLike, NDArrayFloat
+from trainplan.model._array import as_float as _f
+from trainplan.model.choices import Recompute
+from trainplan.model.config import Architecture, Gpu, Layout
+from trainplan.model.constants import (
+    ACTIVATION_BYTES,
+    BACKWARD_PER_FORWARD,
+    BYTES_16BIT,
+    BYTES_FP8,
+    CROSS_ENTROPY_PASSES,
+    FORWARD_BACKWARD_FACTOR,
+)
 
 FLASH_CAUSAL_WORK_FRACTION = 0.5
 """Share of the ``s x s`` score blocks a causal FlashAttention kernel computes [4]."""
@@ -45,15 +60,9 @@ ELEMENTWISE_BACKWARD_RATIO = 2.0
 """Element-wise backward traffic / forward traffic (reads the saved input and the
 incoming gradient, writes the outgoing gradient) [5]."""
 
-BYTES_16BIT = 2.0
-
 FP8_CAST_BYTES = 5.0
 """HBM traffic to quantise one 16-bit element to FP8 with current (per-tensor) scaling:
 read it for the absolute maximum (2), read it again and write one byte (3) [6]."""
-
-
-def _f(x):
-    return np.asarray(x, dtype=np.float64)
 
 
 def gemm_half_dim(half_dim_per_sm_tflop_s, peak_flop_s, sm_count):
@@ -182,3 +191,202 @@ def fp8_cast_bytes(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, t
     inputs = 2.0 * h + (h + f) / t
     outputs = (h + 2.0 * _f(n_kv_heads) * d) / t + 2.0 * h + f * np.where(gated_mlp, 2.0, 1.0) / t
     return _f(tokens) * (FP8_CAST_BYTES * (inputs + outputs) + 1.0 * inputs)
+
+
+@dataclass(frozen=True)
+class LayerCompute:
+    """Computation of one transformer layer for one micro-batch on one GPU [s]."""
+
+    linear_forward_s: NDArrayFloat
+    """The four linear layers, forward."""
+    column_parallel_forward_s: NDArrayFloat
+    """Its column-parallel part (QKV, first MLP)."""
+    attention_forward_s: NDArrayFloat
+    attention_backward_s: NDArrayFloat
+    forward_s: NDArrayFloat
+    backward_s: NDArrayFloat
+    total_s: NDArrayFloat
+    """Forward, backward and recomputation."""
+
+
+def recompute_forward_s(recompute: ArrayLike, forward_s: ArrayLike,
+                        attention_forward_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Time of the forward work recomputation repeats in the backward [1]_.
+
+    Parameters
+    ----------
+    recompute : array_like of int
+        :class:`~trainplan.model.choices.Recompute` code per row.
+    forward_s : array_like
+        Forward time of the layer, :math:`t_f` [s].
+    attention_forward_s : array_like
+        Forward time of the attention core, :math:`t_a` [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`t_f` (full), :math:`t_a` (selective) or 0 (none) [s].
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, Sec. 5.
+    """
+    rc = np.asarray(recompute)
+    return np.where(rc == Recompute.FULL, forward_s,
+                    np.where(rc == Recompute.SELECTIVE, attention_forward_s, 0.0))
+
+
+def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
+    r"""
+    Time of one layer's forward, backward and recomputation for one micro-batch [1]_ [4]_ [5]_.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Tensor-parallel degree, micro-batch, precision, recomputation.
+    gpu : Gpu
+        Peaks, efficiencies and HBM bandwidth.
+
+    Returns
+    -------
+    LayerCompute
+
+    Notes
+    -----
+    With :math:`t_{lin}` the linear layers (:func:`linear_layers_forward_s`, FP8
+    peak and efficiency when FP8), :math:`t_a` the attention core
+    (:func:`attention_core_forward_s`), :math:`t_e` the element-wise traffic over
+    HBM and :math:`t_c` the FP8 casts (a third forward, two thirds backward):
+
+    .. math::
+
+       t_f = t_{lin} + t_a + t_e + t_c / 3
+
+       t_b = 2 t_{lin} + \rho_a t_a + 2 t_e + 2 t_c / 3
+
+    with :math:`\rho_a` = 2.5 fused (FlashAttention) or 2 unfused; the total adds
+    :func:`recompute_forward_s`.
+    """
+    h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
+    tokens, fp8, hbm = layout.tokens_microbatch, layout.fp8, gpu.hbm_byte_s
+    peak16, eff16 = gpu.peak_16bit_flop_s, gpu.gemm_efficiency_16bit
+    half = gemm_half_dim(gpu.gemm_half_dim_per_sm_tflop_s, peak16, gpu.sm_count)
+    lin_fwd, lin_col = linear_layers_forward_s(
+        tokens, h, a, kv, f, arch.gated_mlp, tp, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
+        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), half, gpu.gemm_half_k, hbm,
+        np.where(fp8, BYTES_FP8, BYTES_16BIT))
+    attn_fwd = attention_core_forward_s(layout.micro_batch, layout.seq_local, arch.seq_len, h, a,
+                                        tp, layout.flash_attention, arch.dropout, peak16,
+                                        gpu.attention_efficiency, eff16, half, gpu.gemm_half_k,
+                                        hbm)
+    attn_bwd = attn_fwd * np.where(layout.flash_attention, FLASH_BACKWARD_RATIO,
+                                   BACKWARD_PER_FORWARD)
+    elem_fwd = elementwise_forward_bytes(tokens, h, a, kv, f, arch.gated_mlp, arch.dropout,
+                                         arch.rotary, tp, layout.seq_parallel) / hbm
+    cast = np.where(fp8, fp8_cast_bytes(tokens, h, a, kv, f, arch.gated_mlp, tp) / hbm, 0.0)
+    fwd = lin_fwd + attn_fwd + elem_fwd + cast / FORWARD_BACKWARD_FACTOR
+    bwd = (BACKWARD_PER_FORWARD * lin_fwd + attn_bwd + ELEMENTWISE_BACKWARD_RATIO * elem_fwd
+           + cast * BACKWARD_PER_FORWARD / FORWARD_BACKWARD_FACTOR)
+    total = fwd + bwd + recompute_forward_s(layout.recompute, fwd, attn_fwd)
+    return LayerCompute(linear_forward_s=lin_fwd, column_parallel_forward_s=lin_col,
+                        attention_forward_s=attn_fwd, attention_backward_s=attn_bwd,
+                        forward_s=fwd, backward_s=bwd, total_s=total)
+
+
+@dataclass(frozen=True)
+class StageCompute:
+    """Computation of one micro-batch through the first and the last pipeline stage [s]."""
+
+    first_s: NDArrayFloat
+    last_s: NDArrayFloat
+
+
+def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerCompute,
+                  logits_bytes_per_element: ArrayLike) -> StageCompute:
+    r"""
+    Computation of one micro-batch through the first and last stages [1]_ [3]_.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Tensor-parallel degree, layers per stage, micro-batch.
+    gpu : Gpu
+        Peaks, efficiencies and HBM bandwidth.
+    layer : LayerCompute
+        One layer (:func:`layer_compute`).
+    logits_bytes_per_element : array_like
+        Bytes per logit the cross-entropy reads and writes [bytes].
+
+    Returns
+    -------
+    StageCompute
+
+    Notes
+    -----
+    The first stage adds the embedding lookup (:math:`3 T h` 16-bit elements of
+    HBM traffic, forward and backward); the last the LM head, a
+    :math:`(T, V/t, h)` GEMM three times (forward and backward), and the
+    cross-entropy reading the logits and writing their gradient. Without a
+    pipeline one stage does all of it:
+
+    .. math::
+
+       t_1 = \frac{L}{p} t_l + t_{emb} + [p = 1]\, t_{head}, \quad
+       t_p = \frac{L}{p} t_l + t_{head} \quad (p > 1)
+    """
+    tokens, tp, hbm, h = layout.tokens_microbatch, layout.tp, gpu.hbm_byte_s, arch.hidden
+    peak16, eff16 = gpu.peak_16bit_flop_s, gpu.gemm_efficiency_16bit
+    half = gemm_half_dim(gpu.gemm_half_dim_per_sm_tflop_s, peak16, gpu.sm_count)
+    emb_t = FORWARD_BACKWARD_FACTOR * tokens * h * ACTIVATION_BYTES / hbm
+    logits_t = FORWARD_BACKWARD_FACTOR * gemm_time_s(tokens, arch.vocab / tp, h, peak16, eff16,
+                                                     half, gpu.gemm_half_k, hbm, BYTES_16BIT)
+    loss_t = (tokens * arch.vocab / tp * CROSS_ENTROPY_PASSES * _f(logits_bytes_per_element)
+              / hbm)
+    head_t = logits_t + loss_t
+    layers = layout.layers_per_stage * layer.total_s
+    first = layers + emb_t + np.where(layout.pipelined, 0.0, head_t)
+    return StageCompute(first_s=first,
+                        last_s=np.where(layout.pipelined, layers + head_t, first))
+
+
+def optimizer_step_s(params: ArrayLike, shard_group: ArrayLike, zero_stage: ArrayLike,
+                     adam_step_bytes_per_param: ArrayLike, hbm_byte_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Time of the Adam update on one GPU, bound by HBM traffic [1]_.
+
+    Parameters
+    ----------
+    params : array_like
+        Parameters of the busiest GPU before sharding, :math:`\Psi` [-].
+    shard_group : array_like
+        GPUs the optimizer states are sharded over, :math:`N_d` [-].
+    zero_stage : array_like of int
+        ZeRO stage; from 1 on each GPU updates only its shard [-].
+    adam_step_bytes_per_param : array_like
+        HBM traffic of the update per parameter, :math:`q` [bytes].
+    hbm_byte_s : array_like
+        Achievable HBM bandwidth [byte/s].
+
+    Returns
+    -------
+    numpy.ndarray
+        Time [s].
+
+    Notes
+    -----
+    .. math::
+
+       t_{opt} = \frac{\Psi / N_d'\, q}{B_{HBM}}, \quad N_d' = N_d \text{ from stage 1, else } 1
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., arXiv:1910.02054, Sec. 5.1 (ZeRO stage 1 partitions the
+       optimizer states and each process updates only its partition).
+    """
+    shards = np.where(np.asarray(zero_stage) >= 1, shard_group, 1.0)
+    return _f(params) / shards * _f(adam_step_bytes_per_param) / _f(hbm_byte_s)

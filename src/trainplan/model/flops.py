@@ -28,15 +28,15 @@ References
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-FORWARD_BACKWARD_FACTOR = 3.0
-"""Forward + backward = 3x forward: backward computes gradients with respect to
-both inputs and weights, each as many FLOPs as the forward [1]."""
-
-
-def _f(x):
-    return np.asarray(x, dtype=np.float64)
+from trainplan.model._array import NDArrayFloat
+from trainplan.model._array import as_float as _f
+from trainplan.model.choices import Recompute
+from trainplan.model.config import Architecture, Layout
+from trainplan.model.constants import FORWARD_BACKWARD_FACTOR
 
 
 def qkv_projection_flop(tokens, hidden, n_heads, n_kv_heads):
@@ -95,16 +95,16 @@ def recompute_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_h
                    recompute):
     """FLOPs re-executed by activation recomputation [FLOP].
 
-    ``recompute`` is 0 (none), 1 (selective: the attention core ``Q K^T``,
-    softmax, ``softmax V`` is recomputed [2]) or 2 (full: one extra forward of
-    every layer [1]).
+    ``recompute`` is a :class:`~trainplan.model.choices.Recompute` code: none,
+    selective (the attention core ``Q K^T``, softmax, ``softmax V`` is
+    recomputed [2]) or full (one extra forward of every layer [1]).
     """
     rc = np.asarray(recompute)
     full = _f(n_layers) * layer_forward_flop(
         tokens, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp
     )
     selective = _f(n_layers) * attention_core_flop(tokens, seq_len, hidden)
-    return np.where(rc == 2, full, np.where(rc == 1, selective, 0.0))
+    return np.where(rc == Recompute.FULL, full, np.where(rc == Recompute.SELECTIVE, selective, 0.0))
 
 
 def hardware_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp,
@@ -163,3 +163,41 @@ def megatron_core_flop(batch, seq_len, n_layers, hidden, n_heads, n_kv_heads, ff
 def palm_model_flop_per_token(n_params, n_layers, hidden, seq_len):
     """PaLM Appendix B: ``6 N + 12 L H Q T`` model FLOPs per token [FLOP] [4] (``H Q = h``)."""
     return 6.0 * _f(n_params) + 12.0 * _f(n_layers) * _f(hidden) * _f(seq_len)
+
+
+@dataclass(frozen=True)
+class StepFlop:
+    """FLOPs of one training step."""
+
+    tokens: NDArrayFloat
+    """Tokens of the step, ``B s`` [tokens]."""
+    model: NDArrayFloat
+    """Model FLOPs (forward + backward) [FLOP]."""
+    hardware: NDArrayFloat
+    """Model FLOPs plus recomputation [FLOP]."""
+
+
+def step_flop(arch: Architecture, layout: Layout) -> StepFlop:
+    r"""
+    Model and hardware FLOPs of one step over the global batch [1]_ [2]_.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Global batch :math:`B` and the recomputation choice.
+
+    Returns
+    -------
+    StepFlop
+
+    Notes
+    -----
+    :func:`model_flop` and :func:`hardware_flop` over :math:`T = B s` tokens.
+    """
+    tokens = layout.global_batch * arch.seq_len
+    shape = (arch.n_layers, arch.seq_len, arch.hidden, arch.n_heads, arch.n_kv_heads,
+             arch.ffn_hidden, arch.gated_mlp, arch.vocab)
+    return StepFlop(tokens=tokens, model=model_flop(tokens, *shape),
+                    hardware=hardware_flop(tokens, *shape, layout.recompute))

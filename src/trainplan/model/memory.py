@@ -26,23 +26,23 @@ References
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-ACTIVATION_BYTES = 2.0
-"""Bytes per stored activation element (16-bit activations) [2]."""
-
-PARAM_BYTES = 2.0
-"""Bytes per 16-bit weight held for the forward and backward [1]."""
+from trainplan.model import pipeline as pl
+from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat
+from trainplan.model._array import as_float as _f
+from trainplan.model.choices import Recompute, Schedule
+from trainplan.model.config import Architecture, Layout
+from trainplan.model.constants import ACTIVATION_BYTES, PARAM_BYTES
+from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
 
 DROPOUT_MASK_BYTES = 1.0
 """Bytes per element of a dropout mask (stored as uint8) [2]."""
 
 LOGSUMEXP_BYTES = 4.0
 """Bytes per row statistic kept by FlashAttention for its backward (fp32) [3]."""
-
-
-def _f(x):
-    return np.asarray(x, dtype=np.float64)
 
 
 # --- model states -------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads
                                gated_mlp, dropout, tp, seq_parallel, recompute, flash_attention):
     """Activations one layer stores for one micro-batch on one GPU [bytes] [2] [3].
 
-    ``recompute``: 0 none, 1 selective, 2 full. ``seq_len`` is the sequence
+    ``recompute``: a :class:`~trainplan.model.choices.Recompute` code. ``seq_len`` is the sequence
     held by this GPU (divide by the context-parallel degree first).
     With GPT settings this reproduces every row of Korthikanti Table 2.
     """
@@ -132,14 +132,14 @@ def activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads
     replicated = replicated_activation_coefficient(dropout) / np.where(sp, t, 1.0)
     sharded = sharded_activation_coefficient(hidden, n_heads, n_kv_heads, ffn_hidden,
                                              gated_mlp) / t
-    scores_stored = (rc == 0) & ~np.asarray(flash_attention, dtype=bool)
+    scores_stored = (rc == Recompute.NONE) & ~np.asarray(flash_attention, dtype=bool)
     scores = np.where(scores_stored, attention_score_coefficient(seq_len, hidden, n_heads,
                                                                  dropout) / t, 0.0)
-    lse = np.where(np.asarray(flash_attention, dtype=bool) & (rc < 2),
+    lse = np.where(np.asarray(flash_attention, dtype=bool) & (rc < Recompute.FULL),
                    LOGSUMEXP_BYTES * _f(n_heads) / h / t, 0.0)
     no_full = sbh * (replicated + sharded + scores + lse)
     full = ACTIVATION_BYTES * sbh / np.where(sp, t, 1.0)
-    return np.where(rc == 2, full, no_full)
+    return np.where(rc == Recompute.FULL, full, no_full)
 
 
 def recompute_working_bytes(seq_len, micro_batch, hidden, n_heads, n_kv_heads, ffn_hidden,
@@ -147,12 +147,12 @@ def recompute_working_bytes(seq_len, micro_batch, hidden, n_heads, n_kv_heads, f
     """Transient activations of the one layer being recomputed under full recomputation [bytes].
 
     During the backward of a layer its activations are rebuilt as if nothing
-    were recomputed; zero unless ``recompute == 2``.
+    were recomputed; zero unless ``recompute`` is full.
     """
     one_layer = activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads,
-                                           ffn_hidden, gated_mlp, dropout, tp, seq_parallel, 0,
-                                           flash_attention)
-    return np.where(np.asarray(recompute) == 2, one_layer, 0.0)
+                                           ffn_hidden, gated_mlp, dropout, tp, seq_parallel,
+                                           Recompute.NONE, flash_attention)
+    return np.where(np.asarray(recompute) == Recompute.FULL, one_layer, 0.0)
 
 
 def zero3_gather_buffer_bytes(layer_params_rank, largest_matrix_params_rank, max_live_params,
@@ -196,3 +196,136 @@ def korthikanti_table2_bytes(seq_len, micro_batch, hidden, n_heads, tp, variant)
         "full+sp": 2.0 * sbh / t,
     }
     return formulas[variant]
+
+
+def usable_bytes(capacity_bytes: ArrayLike, reserve_fraction: ArrayLike,
+                 cuda_context_bytes: ArrayLike) -> NDArrayFloat:
+    r"""
+    GPU memory training may use.
+
+    Parameters
+    ----------
+    capacity_bytes : array_like
+        Capacity of the GPU, :math:`C` [bytes].
+    reserve_fraction : array_like
+        Share kept free for allocator fragmentation and transient buffers, :math:`r` [-].
+    cuda_context_bytes : array_like
+        Memory of the CUDA context and kernels, :math:`C_{ctx}` [bytes].
+
+    Returns
+    -------
+    numpy.ndarray
+        Usable memory [bytes].
+
+    Notes
+    -----
+    .. math::
+
+       U = C (1 - r) - C_{ctx}
+    """
+    return _f(capacity_bytes) * (1.0 - _f(reserve_fraction)) - _f(cuda_context_bytes)
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Memory of the busiest pipeline stage (first or last) on one GPU [bytes]."""
+
+    weights: NDArrayFloat
+    gradients: NDArrayFloat
+    optimizer: NDArrayFloat
+    activations: NDArrayFloat
+    other: NDArrayFloat
+    """Logits and ZeRO-3 gather buffers."""
+    total: NDArrayFloat
+    usable: NDArrayFloat
+    headroom: NDArrayFloat
+    """``usable - total`` (negative: does not fit)."""
+    fits: NDArrayBool
+
+
+def _states_and_activations(params, inflight, logits, layout, act_layer, working, zero3_buffers,
+                            grad_b, opt_b):
+    """Weights, gradients, optimizer states, activations and other memory of one stage."""
+    shards, zero = layout.shard_group, layout.zero_stage
+    w = weight_bytes(params, shards, zero, PARAM_BYTES)
+    gr = gradient_bytes(params, shards, zero, grad_b)
+    op = optimizer_bytes(params, shards, zero, opt_b)
+    act = act_layer * layout.layers_per_stage * inflight + working
+    other = logits + zero3_buffers
+    return w, gr, op, act, other
+
+
+def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
+                 grad_bytes_per_param: ArrayLike, optimizer_bytes_per_param: ArrayLike,
+                 logits_bytes_per_element: ArrayLike, zero3_max_live_params: ArrayLike,
+                 usable: ArrayLike) -> MemoryBreakdown:
+    r"""
+    Memory of the first and last pipeline stages on one GPU; the larger one is reported [1]_ [2]_.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Parallel layout, ZeRO stage, recomputation, schedule.
+    params : StageParams
+        Parameters of each stage on one tensor-parallel rank (:func:`~trainplan.model.params.
+        stage_params`).
+    grad_bytes_per_param : array_like
+        Gradient bytes per parameter [bytes].
+    optimizer_bytes_per_param : array_like
+        Optimizer-state bytes per parameter, :math:`K` [bytes].
+    logits_bytes_per_element : array_like
+        Bytes per logit kept on the last stage [bytes].
+    zero3_max_live_params : array_like
+        Gathered parameters ZeRO-3 keeps live at once [-].
+    usable : array_like
+        Usable memory (:func:`usable_bytes`) [bytes].
+
+    Returns
+    -------
+    MemoryBreakdown
+
+    Notes
+    -----
+    Per stage, with :math:`n` micro-batches in flight (:mod:`~trainplan.model.pipeline`),
+    :math:`A_l` the activations of one layer (:func:`activation_bytes_per_layer`) and
+    :math:`A_w` the working set of a recomputed layer:
+
+    .. math::
+
+       M = M_{weights} + M_{grads} + M_{opt} + \left(A_l \frac{L}{p} n + A_w\right)
+           + M_{logits} + M_{ZeRO-3}
+
+    The first stage keeps logits only without a pipeline; under GPipe the last
+    stage keeps every micro-batch's logits, 1F1B and interleaved free them
+    after each backward.
+    """
+    h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
+    m, multi = layout.n_microbatches, layout.pipelined
+    shape = (layout.seq_local, layout.micro_batch, h, a, kv, f, arch.gated_mlp, arch.dropout, tp,
+             layout.seq_parallel, layout.recompute, layout.flash_attention)
+    act_layer = activation_bytes_per_layer(*shape)
+    working = recompute_working_bytes(*shape)
+    logits_mem = logits_bytes(layout.seq_local, layout.micro_batch, arch.vocab, tp,
+                              logits_bytes_per_element)
+    largest = largest_matrix_params_per_tp_rank(h, a, kv, f, arch.gated_mlp, arch.vocab, tp)
+    zero3 = zero3_gather_buffer_bytes(params.layer_per_rank, largest, zero3_max_live_params,
+                                      layout.zero_stage, PARAM_BYTES)
+    zero3 = np.where(layout.shard_group > 1, zero3, 0.0)   # nothing to gather
+    common = (layout, act_layer, working, zero3, _f(grad_bytes_per_param),
+              _f(optimizer_bytes_per_param))
+    inflight = (layout.schedule, layout.pp, m, layout.vpp)
+    first = _states_and_activations(params.first_stage,
+                                    pl.inflight_microbatches_first_stage(*inflight),
+                                    np.where(multi, 0.0, logits_mem), *common)
+    gpipe_logits = np.where(layout.schedule == Schedule.GPIPE, np.maximum(m, 1.0), 1.0)
+    last = _states_and_activations(params.last_stage,
+                                   pl.inflight_microbatches_last_stage(*inflight),
+                                   logits_mem * gpipe_logits, *common)
+    total_first, total_last = sum(first), sum(last)
+    last_worse = total_last > total_first
+    parts = [np.where(last_worse, l_, f_) for f_, l_ in zip(first, last, strict=True)]
+    total = np.maximum(total_first, total_last)
+    return MemoryBreakdown(*parts, total=total, usable=usable, headroom=usable - total,
+                           fits=total <= usable)

@@ -19,7 +19,7 @@ CHUNK_ROWS = 65_536
 def evaluate_numeric(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Model outputs and the feasibility flags, without the text labels (cheap on grids)."""
     with np.errstate(divide="ignore", invalid="ignore"):   # zero bandwidths: flagged rows
-        out = evaluate_arrays(arrays)
+        out = evaluate_arrays(arrays).as_dict()
     out["feasible"] = out["infeasible_flags"] == 0
     return out
 
