@@ -37,8 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainplan.model._array import ArrayLike, NDArrayFloat
-from trainplan.model._array import as_float as _f
+from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Gpu, Layout
 from trainplan.model.constants import (
@@ -75,7 +74,7 @@ def gemm_half_dim(half_dim_per_sm_tflop_s, peak_flop_s, sm_count):
     16-bit peak for every precision (FP8's lower achievable fraction is in its
     own maximum efficiency), as it was fitted.
     """
-    return _f(half_dim_per_sm_tflop_s) * _f(peak_flop_s) / _f(sm_count) / 1e12
+    return as_float(half_dim_per_sm_tflop_s) * as_float(peak_flop_s) / as_float(sm_count) / 1e12
 
 
 def gemm_efficiency(m, n, k, efficiency_max, half_dim, half_k):
@@ -86,9 +85,9 @@ def gemm_efficiency(m, n, k, efficiency_max, half_dim, half_k):
     :func:`gemm_half_dim`); the inner dimension ``k`` sets how long each tile's
     main loop runs against its fixed prologue and epilogue (``k_half``).
     """
-    hd = _f(half_dim)
-    m, n, k = _f(m), _f(n), _f(k)
-    return _f(efficiency_max) * (m / (m + hd)) * (n / (n + hd)) * (k / (k + _f(half_k)))
+    hd = as_float(half_dim)
+    m, n, k = as_float(m), as_float(n), as_float(k)
+    return as_float(efficiency_max) * (m / (m + hd)) * (n / (n + hd)) * (k / (k + as_float(half_k)))
 
 
 def gemm_time_s(m, n, k, peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s,
@@ -98,11 +97,11 @@ def gemm_time_s(m, n, k, peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte
     The larger of the compute time at the shape-dependent efficiency and the
     time to move the three matrices through HBM.
     """
-    m, n, k = _f(m), _f(n), _f(k)
+    m, n, k = as_float(m), as_float(n), as_float(k)
     flop = 2.0 * m * n * k
-    compute = flop / (_f(peak_flop_s) * gemm_efficiency(m, n, k, efficiency_max, half_dim,
+    compute = flop / (as_float(peak_flop_s) * gemm_efficiency(m, n, k, efficiency_max, half_dim,
                                                          half_k))
-    traffic = _f(bytes_per_element) * (m * k + k * n + m * n) / _f(hbm_byte_s)
+    traffic = as_float(bytes_per_element) * (m * k + k * n + m * n) / as_float(hbm_byte_s)
     return np.maximum(compute, traffic)
 
 
@@ -116,12 +115,12 @@ def linear_layers_forward_s(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gat
     Returns ``(total, column_parallel)``: the column-parallel part (QKV, first
     MLP) is what the backward tensor-parallel all-reduce can hide behind.
     """
-    h, t = _f(hidden), _f(tp)
-    d = h / _f(n_heads)
+    h, t = as_float(hidden), as_float(tp)
+    d = h / as_float(n_heads)
     gate = np.where(gated_mlp, 2.0, 1.0)
-    f = _f(ffn_hidden)
+    f = as_float(ffn_hidden)
     args = (peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s, bytes_per_element)
-    qkv = gemm_time_s(tokens, (h + 2.0 * _f(n_kv_heads) * d) / t, h, *args)
+    qkv = gemm_time_s(tokens, (h + 2.0 * as_float(n_kv_heads) * d) / t, h, *args)
     out = gemm_time_s(tokens, h, h / t, *args)
     fc1 = gemm_time_s(tokens, f * gate / t, h, *args)
     fc2 = gemm_time_s(tokens, h, f / t, *args)
@@ -140,11 +139,12 @@ def attention_core_forward_s(micro_batch, seq_local, seq_len, hidden, n_heads, t
     the softmax (and dropout) reading and writing the ``b a S s / t`` scores
     through HBM.
     """
-    b, sl, s, h, t = _f(micro_batch), _f(seq_local), _f(seq_len), _f(hidden), _f(tp)
-    a = _f(n_heads)
+    b, sl, s, h, t = (as_float(x) for x in (micro_batch, seq_local, seq_len, hidden, tp))
+    a = as_float(n_heads)
     d = h / a
     flop = 4.0 * b * sl * s * h / t
-    fused = FLASH_CAUSAL_WORK_FRACTION * flop / (_f(peak_flop_s) * _f(attention_efficiency))
+    fused = FLASH_CAUSAL_WORK_FRACTION * flop / (as_float(peak_flop_s)
+                                                 * as_float(attention_efficiency))
     batches = b * a / t
     rows = sl * batches
     args = (peak_flop_s, gemm_efficiency_max, half_dim, half_k, hbm_byte_s, BYTES_16BIT)
@@ -152,7 +152,7 @@ def attention_core_forward_s(micro_batch, seq_local, seq_len, hidden, n_heads, t
     weighted = gemm_time_s(rows, d, s, *args)
     score_elements = batches * sl * s
     softmax_bytes = score_elements * (2.0 * BYTES_16BIT + np.where(dropout, 5.0, 0.0))
-    unfused = scores + weighted + softmax_bytes / _f(hbm_byte_s)
+    unfused = scores + weighted + softmax_bytes / as_float(hbm_byte_s)
     return np.where(flash_attention, fused, unfused)
 
 
@@ -167,15 +167,15 @@ def elementwise_forward_bytes(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, g
     ``f``; SwiGLU: read ``2f``, write ``f``) and rotary embeddings (read and
     write Q and K) split by ``t``.
     """
-    h, t = _f(hidden), _f(tp)
-    d = h / _f(n_heads)
+    h, t = as_float(hidden), as_float(tp)
+    d = h / as_float(n_heads)
     drop = np.where(dropout, 1.0, 0.0)
     replicated_bytes = BYTES_16BIT * (4.0 + 6.0) * h + drop * 2.0 * h
     replicated_bytes = replicated_bytes / np.where(seq_parallel, t, 1.0)
-    activation = np.where(gated_mlp, 3.0, 2.0) * _f(ffn_hidden)
-    rope = np.where(rotary, 2.0 * (h + _f(n_kv_heads) * d), 0.0)
+    activation = np.where(gated_mlp, 3.0, 2.0) * as_float(ffn_hidden)
+    rope = np.where(rotary, 2.0 * (h + as_float(n_kv_heads) * d), 0.0)
     sharded_bytes = BYTES_16BIT * (activation + rope) / t
-    return _f(tokens) * (replicated_bytes + sharded_bytes)
+    return as_float(tokens) * (replicated_bytes + sharded_bytes)
 
 
 def fp8_cast_bytes(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, tp):
@@ -186,11 +186,12 @@ def fp8_cast_bytes(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, t
     (``(h + 2 kv d)/t + 2h + f g/t``) and the inputs are written once more
     transposed (one byte each).
     """
-    h, t, f = _f(hidden), _f(tp), _f(ffn_hidden)
-    d = h / _f(n_heads)
+    h, t, f = as_float(hidden), as_float(tp), as_float(ffn_hidden)
+    d = h / as_float(n_heads)
     inputs = 2.0 * h + (h + f) / t
-    outputs = (h + 2.0 * _f(n_kv_heads) * d) / t + 2.0 * h + f * np.where(gated_mlp, 2.0, 1.0) / t
-    return _f(tokens) * (FP8_CAST_BYTES * (inputs + outputs) + 1.0 * inputs)
+    outputs = ((h + 2.0 * as_float(n_kv_heads) * d) / t + 2.0 * h
+               + f * np.where(gated_mlp, 2.0, 1.0) / t)
+    return as_float(tokens) * (FP8_CAST_BYTES * (inputs + outputs) + 1.0 * inputs)
 
 
 @dataclass(frozen=True)
@@ -345,7 +346,7 @@ def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerComp
     emb_t = FORWARD_BACKWARD_FACTOR * tokens * h * ACTIVATION_BYTES / hbm
     logits_t = FORWARD_BACKWARD_FACTOR * gemm_time_s(tokens, arch.vocab / tp, h, peak16, eff16,
                                                      half, gpu.gemm_half_k, hbm, BYTES_16BIT)
-    loss_t = (tokens * arch.vocab / tp * CROSS_ENTROPY_PASSES * _f(logits_bytes_per_element)
+    loss_t = (tokens * arch.vocab / tp * CROSS_ENTROPY_PASSES * as_float(logits_bytes_per_element)
               / hbm)
     head_t = logits_t + loss_t
     layers = layout.layers_per_stage * layer.total_s
@@ -389,4 +390,4 @@ def optimizer_step_s(params: ArrayLike, shard_group: ArrayLike, zero_stage: Arra
        optimizer states and each process updates only its partition).
     """
     shards = np.where(np.asarray(zero_stage) >= 1, shard_group, 1.0)
-    return _f(params) / shards * _f(adam_step_bytes_per_param) / _f(hbm_byte_s)
+    return as_float(params) / shards * as_float(adam_step_bytes_per_param) / as_float(hbm_byte_s)

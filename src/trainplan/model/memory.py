@@ -31,8 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model import pipeline as pl
-from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat
-from trainplan.model._array import as_float as _f
+from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import ACTIVATION_BYTES, PARAM_BYTES
@@ -50,8 +49,8 @@ LOGSUMEXP_BYTES = 4.0
 
 def weight_bytes(params, dp, zero_stage, bytes_per_param=PARAM_BYTES):
     """16-bit weights per GPU: ``2 Psi``, sharded over ``dp`` at ZeRO stage 3 [1] [bytes]."""
-    shard = np.where(np.asarray(zero_stage) >= 3, _f(dp), 1.0)
-    return _f(params) * bytes_per_param / shard
+    shard = np.where(np.asarray(zero_stage) >= 3, as_float(dp), 1.0)
+    return as_float(params) * bytes_per_param / shard
 
 
 def gradient_bytes(params, dp, zero_stage, bytes_per_param=2.0):
@@ -62,16 +61,16 @@ def gradient_bytes(params, dp, zero_stage, bytes_per_param=2.0):
     for a 16-bit ``.grad`` plus an fp32 accumulation buffer (DeepSpeed's
     BF16 optimizer).
     """
-    shard = np.where(np.asarray(zero_stage) >= 2, _f(dp), 1.0)
-    return _f(params) * _f(bytes_per_param) / shard
+    shard = np.where(np.asarray(zero_stage) >= 2, as_float(dp), 1.0)
+    return as_float(params) * as_float(bytes_per_param) / shard
 
 
 def optimizer_bytes(params, dp, zero_stage, bytes_per_param=12.0):
     """Optimizer states per GPU: ``K Psi`` with ``K = 12`` for mixed-precision Adam
     (fp32 master weights, momentum, variance), sharded over ``dp`` from ZeRO
     stage 1 or the Megatron distributed optimizer [1] [bytes]."""
-    shard = np.where(np.asarray(zero_stage) >= 1, _f(dp), 1.0)
-    return _f(params) * _f(bytes_per_param) / shard
+    shard = np.where(np.asarray(zero_stage) >= 1, as_float(dp), 1.0)
+    return as_float(params) * as_float(bytes_per_param) / shard
 
 
 def model_state_bytes(params, dp, zero_stage, weight_bytes_per_param=PARAM_BYTES,
@@ -103,8 +102,8 @@ def sharded_activation_coefficient(hidden, n_heads, n_kv_heads, ffn_hidden, gate
     the first MLP output (2 f/h, twice for a gated MLP) and the activation
     output (2 f/h): 24 for GPT (``kv = a``, ``f = 4h``) [2].
     """
-    kv_ratio = _f(n_kv_heads) / _f(n_heads)
-    f_ratio = _f(ffn_hidden) / _f(hidden)
+    kv_ratio = as_float(n_kv_heads) / as_float(n_heads)
+    f_ratio = as_float(ffn_hidden) / as_float(hidden)
     attention = 2.0 + 4.0 * kv_ratio + 2.0
     mlp = f_ratio * np.where(gated_mlp, 4.0, 2.0) + 2.0 * f_ratio
     return attention + mlp
@@ -114,7 +113,7 @@ def attention_score_coefficient(seq_len, hidden, n_heads, dropout):
     """Stored attention-matrix activations per ``s b h`` [bytes]: ``5 a s / h`` with dropout
     (softmax output 2, dropout mask 1, dropout output 2), ``2 a s / h`` without [2]."""
     per_score = 2.0 + np.where(dropout, 3.0, 0.0)
-    return per_score * _f(n_heads) * _f(seq_len) / _f(hidden)
+    return per_score * as_float(n_heads) * as_float(seq_len) / as_float(hidden)
 
 
 def activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads, ffn_hidden,
@@ -125,7 +124,7 @@ def activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads
     held by this GPU (divide by the context-parallel degree first).
     With GPT settings this reproduces every row of Korthikanti Table 2.
     """
-    s, b, h, t = _f(seq_len), _f(micro_batch), _f(hidden), _f(tp)
+    s, b, h, t = as_float(seq_len), as_float(micro_batch), as_float(hidden), as_float(tp)
     sbh = s * b * h
     rc = np.asarray(recompute)
     sp = np.asarray(seq_parallel, dtype=bool)
@@ -136,7 +135,7 @@ def activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads
     scores = np.where(scores_stored, attention_score_coefficient(seq_len, hidden, n_heads,
                                                                  dropout) / t, 0.0)
     lse = np.where(np.asarray(flash_attention, dtype=bool) & (rc < Recompute.FULL),
-                   LOGSUMEXP_BYTES * _f(n_heads) / h / t, 0.0)
+                   LOGSUMEXP_BYTES * as_float(n_heads) / h / t, 0.0)
     no_full = sbh * (replicated + sharded + scores + lse)
     full = ACTIVATION_BYTES * sbh / np.where(sp, t, 1.0)
     return np.where(rc == Recompute.FULL, full, no_full)
@@ -163,8 +162,8 @@ def zero3_gather_buffer_bytes(layer_params_rank, largest_matrix_params_rank, max
     but never less than the largest single weight matrix (which must be whole
     to be used); zero below stage 3.
     """
-    live = np.maximum(np.minimum(_f(layer_params_rank), _f(max_live_params)),
-                      _f(largest_matrix_params_rank))
+    live = np.maximum(np.minimum(as_float(layer_params_rank), as_float(max_live_params)),
+                      as_float(largest_matrix_params_rank))
     return np.where(np.asarray(zero_stage) >= 3, live * bytes_per_param, 0.0)
 
 
@@ -175,7 +174,8 @@ def logits_bytes(seq_len, micro_batch, vocab, tp, bytes_per_logit):
     ``bytes_per_logit`` (16-bit logits plus the fp32 copy the cross-entropy
     keeps for its backward: 6).
     """
-    return _f(seq_len) * _f(micro_batch) * _f(vocab) / _f(tp) * _f(bytes_per_logit)
+    return (as_float(seq_len) * as_float(micro_batch) * as_float(vocab) / as_float(tp)
+            * as_float(bytes_per_logit))
 
 
 def korthikanti_table2_bytes(seq_len, micro_batch, hidden, n_heads, tp, variant):
@@ -184,7 +184,7 @@ def korthikanti_table2_bytes(seq_len, micro_batch, hidden, n_heads, tp, variant)
     ``variant`` is one of ``"none"``, ``"tp"``, ``"tp+sp"``, ``"tp+selective"``,
     ``"tp+sp+selective"``, ``"full"``, ``"full+sp"``.
     """
-    s, b, h, a, t = _f(seq_len), _f(micro_batch), _f(hidden), _f(n_heads), _f(tp)
+    s, b, h, a, t = (as_float(x) for x in (seq_len, micro_batch, hidden, n_heads, tp))
     sbh = s * b * h
     formulas = {
         "none": sbh * (34.0 + 5.0 * a * s / h),
@@ -223,7 +223,8 @@ def usable_bytes(capacity_bytes: ArrayLike, reserve_fraction: ArrayLike,
 
        U = C (1 - r) - C_{ctx}
     """
-    return _f(capacity_bytes) * (1.0 - _f(reserve_fraction)) - _f(cuda_context_bytes)
+    return (as_float(capacity_bytes) * (1.0 - as_float(reserve_fraction))
+            - as_float(cuda_context_bytes))
 
 
 @dataclass(frozen=True)
@@ -313,8 +314,8 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
     zero3 = zero3_gather_buffer_bytes(params.layer_per_rank, largest, zero3_max_live_params,
                                       layout.zero_stage, PARAM_BYTES)
     zero3 = np.where(layout.shard_group > 1, zero3, 0.0)   # nothing to gather
-    common = (layout, act_layer, working, zero3, _f(grad_bytes_per_param),
-              _f(optimizer_bytes_per_param))
+    common = (layout, act_layer, working, zero3, as_float(grad_bytes_per_param),
+              as_float(optimizer_bytes_per_param))
     inflight = (layout.schedule, layout.pp, m, layout.vpp)
     first = _states_and_activations(params.first_stage,
                                     pl.inflight_microbatches_first_stage(*inflight),

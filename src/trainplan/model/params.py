@@ -23,14 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainplan.model._array import ArrayLike, NDArrayFloat
-from trainplan.model._array import as_float as _f
+from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.config import Architecture, Layout
 
 
 def head_dim(hidden, n_heads):
     """Width of one attention head ``h / a`` [1]."""
-    return _f(hidden) / _f(n_heads)
+    return as_float(hidden) / as_float(n_heads)
 
 
 def attention_weight_params(hidden, n_heads, n_kv_heads):
@@ -40,30 +39,30 @@ def attention_weight_params(hidden, n_heads, n_kv_heads):
     output projection, with ``d = h/a``. For multi-head attention (kv = a) this
     is ``4 h^2``.
     """
-    h, a, kv = _f(hidden), _f(n_heads), _f(n_kv_heads)
+    h, a, kv = as_float(hidden), as_float(n_heads), as_float(n_kv_heads)
     d = h / a
     return h * d * (a + 2.0 * kv) + a * d * h
 
 
 def attention_bias_params(hidden, n_heads, n_kv_heads):
     """Biases of one attention block: QKV bias ``d*(a + 2 kv)`` plus output bias ``h`` [1]."""
-    h, a, kv = _f(hidden), _f(n_heads), _f(n_kv_heads)
+    h, a, kv = as_float(hidden), as_float(n_heads), as_float(n_kv_heads)
     return h / a * (a + 2.0 * kv) + h
 
 
 def mlp_weight_params(hidden, ffn_hidden, gated_mlp):
     """Weights of one MLP block: ``2 h f``, or ``3 h f`` for a gated MLP [3]."""
-    return _f(hidden) * _f(ffn_hidden) * np.where(gated_mlp, 3.0, 2.0)
+    return as_float(hidden) * as_float(ffn_hidden) * np.where(gated_mlp, 3.0, 2.0)
 
 
 def mlp_bias_params(hidden, ffn_hidden, gated_mlp):
     """Biases of one MLP block: ``f`` (``2 f`` gated) for the first layer plus ``h``."""
-    return _f(ffn_hidden) * np.where(gated_mlp, 2.0, 1.0) + _f(hidden)
+    return as_float(ffn_hidden) * np.where(gated_mlp, 2.0, 1.0) + as_float(hidden)
 
 
 def norm_params(hidden, layernorm):
     """Parameters of one norm: ``2 h`` (LayerNorm: gain and bias) or ``h`` (RMSNorm)."""
-    return _f(hidden) * np.where(layernorm, 2.0, 1.0)
+    return as_float(hidden) * np.where(layernorm, 2.0, 1.0)
 
 
 def layer_params(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, linear_bias, layernorm):
@@ -87,7 +86,7 @@ def layer_params_tp_sharded(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, 
     All weight matrices, the QKV bias and the first MLP bias (column-parallel
     layers). The row-parallel biases and the norms are replicated.
     """
-    h = _f(hidden)
+    h = as_float(hidden)
     weights = attention_weight_params(hidden, n_heads, n_kv_heads) + mlp_weight_params(
         hidden, ffn_hidden, gated_mlp
     )
@@ -103,22 +102,22 @@ def layer_params_per_tp_rank(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp,
     total = layer_params(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, linear_bias, layernorm)
     sharded = layer_params_tp_sharded(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp,
                                       linear_bias)
-    return sharded / _f(tp) + (total - sharded)
+    return sharded / as_float(tp) + (total - sharded)
 
 
 def word_embedding_params(vocab, hidden):
     """Input word-embedding table ``V h`` [1]."""
-    return _f(vocab) * _f(hidden)
+    return as_float(vocab) * as_float(hidden)
 
 
 def position_embedding_params(seq_len, hidden, learned_positions):
     """Learned absolute position embedding ``s h`` [1]; zero for rotary positions."""
-    return np.where(learned_positions, _f(seq_len) * _f(hidden), 0.0)
+    return np.where(learned_positions, as_float(seq_len) * as_float(hidden), 0.0)
 
 
 def output_layer_params(vocab, hidden, tied_embeddings):
     """Output (LM head) matrix ``V h``; zero when tied to the input embedding."""
-    return np.where(tied_embeddings, 0.0, _f(vocab) * _f(hidden))
+    return np.where(tied_embeddings, 0.0, as_float(vocab) * as_float(hidden))
 
 
 def total_params(n_layers, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, vocab, seq_len,
@@ -130,7 +129,7 @@ def total_params(n_layers, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, v
     LayerNorm's ``2 h``, which eq. (2) leaves out.
     """
     return (
-        _f(n_layers)
+        as_float(n_layers)
         * layer_params(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, linear_bias, layernorm)
         + word_embedding_params(vocab, hidden)
         + position_embedding_params(seq_len, hidden, learned_positions)
@@ -141,7 +140,7 @@ def total_params(n_layers, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, v
 
 def narayanan_eq2_params(n_layers, hidden, vocab, seq_len):
     """Narayanan et al. 2021 eq. (2): ``12 l h^2 (1 + 13/(12h) + (V+s)/(12 l h))`` [1]."""
-    l, h, v, s = _f(n_layers), _f(hidden), _f(vocab), _f(seq_len)
+    l, h, v, s = as_float(n_layers), as_float(hidden), as_float(vocab), as_float(seq_len)
     return 12.0 * l * h**2 * (1.0 + 13.0 / (12.0 * h) + (v + s) / (12.0 * l * h))
 
 
@@ -185,9 +184,10 @@ def largest_matrix_params_per_tp_rank(hidden: ArrayLike, n_heads: ArrayLike,
        P_{max} = \max\left(h \left(h + 2 k_v \frac{h}{a}\right),\ \gamma h f,\
                  V h\right) / t
     """
-    h, a, kv, f = _f(hidden), _f(n_heads), _f(n_kv_heads), _f(ffn_hidden)
+    h, a, kv, f = as_float(hidden), as_float(n_heads), as_float(n_kv_heads), as_float(ffn_hidden)
     return np.maximum(np.maximum(h * (h + 2.0 * kv * h / a),
-                                 h * f * np.where(gated_mlp, 2.0, 1.0)), _f(vocab) * h) / _f(tp)
+                                 h * f * np.where(gated_mlp, 2.0, 1.0)),
+                      as_float(vocab) * h) / as_float(tp)
 
 
 @dataclass(frozen=True)
