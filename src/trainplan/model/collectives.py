@@ -308,10 +308,11 @@ def two_level_s(n_bytes: ArrayLike, members: ArrayLike, domains: ArrayLike,
 
 # --- the algorithm registries -------------------------------------------------------------------
 # Every registry function takes (n_bytes, group_size, members, domains, intra_byte_s,
-# nic_byte_s_per_gpu, intra_latency_s, inter_latency_s, kind): flat algorithms run at the bandwidth
-# of the slowest link with the latency of the slowest hop; RHD over several domains takes its
-# near partners first, so its large steps stay inside the domain (bandwidth as the two-level
-# scheme, latency logarithmic). ``kind`` is 2 for all-reduce, 1 for all-gather.
+# nic_byte_s_per_gpu, intra_latency_s, inter_latency_s, kind, link), ``link`` being the
+# (bandwidth, latency) of the slowest link and hop, computed once per allreduce_s/allgather_s
+# call: flat algorithms run on it; RHD over several domains takes its near partners first, so
+# its large steps stay inside the domain (bandwidth as the two-level scheme, latency
+# logarithmic). ``kind`` is 2 for all-reduce, 1 for all-gather.
 
 
 def _flat_link(members, domains, intra_byte_s, nic_byte_s_per_gpu, intra_latency_s,
@@ -322,23 +323,23 @@ def _flat_link(members, domains, intra_byte_s, nic_byte_s_per_gpu, intra_latency
 
 
 def _flat(method):
-    def time_s(n, g, members, domains, intra, nic, lat_in, lat_out, kind):
-        bw, lat = _flat_link(members, domains, intra, nic, lat_in, lat_out)
+    def time_s(n, g, members, domains, intra, nic, lat_in, lat_out, kind, link):
+        bw, lat = link
         return method(n, as_float(g), bw, lat)
     time_s.__doc__ = f"{method.__name__} on the slowest link of the group."
     return time_s
 
 
 def _rhd(flat_method):
-    def time_s(n, g, members, domains, intra, nic, lat_in, lat_out, kind):
-        flat = _flat(flat_method)(n, g, members, domains, intra, nic, lat_in, lat_out, kind)
+    def time_s(n, g, members, domains, intra, nic, lat_in, lat_out, kind, link):
+        flat = _flat(flat_method)(n, g, members, domains, intra, nic, lat_in, lat_out, kind, link)
         two_level = two_level_s(n, members, domains, intra, nic, lat_in, lat_out, kind, True)
         return np.where(as_float(domains) > 1.0, two_level, flat)
     time_s.__doc__ = "Recursive halving-doubling; two-level with log steps across domains."
     return time_s
 
 
-def _hierarchical(n, g, members, domains, intra, nic, lat_in, lat_out, kind):
+def _hierarchical(n, g, members, domains, intra, nic, lat_in, lat_out, kind, link):
     """Two-level rings."""
     return two_level_s(n, members, domains, intra, nic, lat_in, lat_out, kind, False)
 
@@ -396,8 +397,10 @@ def allreduce_s(algorithm: ArrayLike, n_bytes: ArrayLike, group_size: ArrayLike,
                 nic_byte_s_per_gpu: ArrayLike, intra_latency_s: ArrayLike,
                 inter_latency_s: ArrayLike) -> NDArrayFloat:
     g = as_float(group_size)
+    link = _flat_link(members, domains, intra_byte_s, nic_byte_s_per_gpu, intra_latency_s,
+                      inter_latency_s)
     t = dispatch(algorithm, ALLREDUCE_METHODS, n_bytes, g, members, domains, intra_byte_s,
-                 nic_byte_s_per_gpu, intra_latency_s, inter_latency_s, 2.0)
+                 nic_byte_s_per_gpu, intra_latency_s, inter_latency_s, 2.0, link)
     return np.where(g > 1.0, t, 0.0)
 
 
@@ -406,8 +409,10 @@ def allgather_s(algorithm: ArrayLike, n_bytes: ArrayLike, group_size: ArrayLike,
                 nic_byte_s_per_gpu: ArrayLike, intra_latency_s: ArrayLike,
                 inter_latency_s: ArrayLike) -> NDArrayFloat:
     g = as_float(group_size)
+    link = _flat_link(members, domains, intra_byte_s, nic_byte_s_per_gpu, intra_latency_s,
+                      inter_latency_s)
     t = dispatch(algorithm, ALLGATHER_METHODS, n_bytes, g, members, domains, intra_byte_s,
-                 nic_byte_s_per_gpu, intra_latency_s, inter_latency_s, 1.0)
+                 nic_byte_s_per_gpu, intra_latency_s, inter_latency_s, 1.0, link)
     return np.where(g > 1.0, t, 0.0)
 
 
