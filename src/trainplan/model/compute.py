@@ -33,7 +33,21 @@ References
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model.choices import Recompute
+from trainplan.model.config import Architecture, Gpu, Layout
+from trainplan.model.constants import (
+    ACTIVATION_BYTES,
+    BACKWARD_PER_FORWARD,
+    BYTES_16BIT,
+    BYTES_FP8,
+    CROSS_ENTROPY_PASSES,
+    FORWARD_BACKWARD_FACTOR,
+)
 
 FLASH_CAUSAL_WORK_FRACTION = 0.5
 """Share of the ``s x s`` score blocks a causal FlashAttention kernel computes [4]."""
@@ -45,15 +59,9 @@ ELEMENTWISE_BACKWARD_RATIO = 2.0
 """Element-wise backward traffic / forward traffic (reads the saved input and the
 incoming gradient, writes the outgoing gradient) [5]."""
 
-BYTES_16BIT = 2.0
-
 FP8_CAST_BYTES = 5.0
 """HBM traffic to quantise one 16-bit element to FP8 with current (per-tensor) scaling:
 read it for the absolute maximum (2), read it again and write one byte (3) [6]."""
-
-
-def _f(x):
-    return np.asarray(x, dtype=np.float64)
 
 
 def gemm_half_dim(half_dim_per_sm_tflop_s, peak_flop_s, sm_count):
@@ -66,7 +74,7 @@ def gemm_half_dim(half_dim_per_sm_tflop_s, peak_flop_s, sm_count):
     16-bit peak for every precision (FP8's lower achievable fraction is in its
     own maximum efficiency), as it was fitted.
     """
-    return _f(half_dim_per_sm_tflop_s) * _f(peak_flop_s) / _f(sm_count) / 1e12
+    return as_float(half_dim_per_sm_tflop_s) * as_float(peak_flop_s) / as_float(sm_count) / 1e12
 
 
 def gemm_efficiency(m, n, k, efficiency_max, half_dim, half_k):
@@ -77,9 +85,9 @@ def gemm_efficiency(m, n, k, efficiency_max, half_dim, half_k):
     :func:`gemm_half_dim`); the inner dimension ``k`` sets how long each tile's
     main loop runs against its fixed prologue and epilogue (``k_half``).
     """
-    hd = _f(half_dim)
-    m, n, k = _f(m), _f(n), _f(k)
-    return _f(efficiency_max) * (m / (m + hd)) * (n / (n + hd)) * (k / (k + _f(half_k)))
+    hd = as_float(half_dim)
+    m, n, k = as_float(m), as_float(n), as_float(k)
+    return as_float(efficiency_max) * (m / (m + hd)) * (n / (n + hd)) * (k / (k + as_float(half_k)))
 
 
 def gemm_time_s(m, n, k, peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s,
@@ -89,11 +97,11 @@ def gemm_time_s(m, n, k, peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte
     The larger of the compute time at the shape-dependent efficiency and the
     time to move the three matrices through HBM.
     """
-    m, n, k = _f(m), _f(n), _f(k)
+    m, n, k = as_float(m), as_float(n), as_float(k)
     flop = 2.0 * m * n * k
-    compute = flop / (_f(peak_flop_s) * gemm_efficiency(m, n, k, efficiency_max, half_dim,
+    compute = flop / (as_float(peak_flop_s) * gemm_efficiency(m, n, k, efficiency_max, half_dim,
                                                          half_k))
-    traffic = _f(bytes_per_element) * (m * k + k * n + m * n) / _f(hbm_byte_s)
+    traffic = as_float(bytes_per_element) * (m * k + k * n + m * n) / as_float(hbm_byte_s)
     return np.maximum(compute, traffic)
 
 
@@ -107,12 +115,12 @@ def linear_layers_forward_s(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gat
     Returns ``(total, column_parallel)``: the column-parallel part (QKV, first
     MLP) is what the backward tensor-parallel all-reduce can hide behind.
     """
-    h, t = _f(hidden), _f(tp)
-    d = h / _f(n_heads)
+    h, t = as_float(hidden), as_float(tp)
+    d = h / as_float(n_heads)
     gate = np.where(gated_mlp, 2.0, 1.0)
-    f = _f(ffn_hidden)
+    f = as_float(ffn_hidden)
     args = (peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s, bytes_per_element)
-    qkv = gemm_time_s(tokens, (h + 2.0 * _f(n_kv_heads) * d) / t, h, *args)
+    qkv = gemm_time_s(tokens, (h + 2.0 * as_float(n_kv_heads) * d) / t, h, *args)
     out = gemm_time_s(tokens, h, h / t, *args)
     fc1 = gemm_time_s(tokens, f * gate / t, h, *args)
     fc2 = gemm_time_s(tokens, h, f / t, *args)
@@ -131,11 +139,12 @@ def attention_core_forward_s(micro_batch, seq_local, seq_len, hidden, n_heads, t
     the softmax (and dropout) reading and writing the ``b a S s / t`` scores
     through HBM.
     """
-    b, sl, s, h, t = _f(micro_batch), _f(seq_local), _f(seq_len), _f(hidden), _f(tp)
-    a = _f(n_heads)
+    b, sl, s, h, t = (as_float(x) for x in (micro_batch, seq_local, seq_len, hidden, tp))
+    a = as_float(n_heads)
     d = h / a
     flop = 4.0 * b * sl * s * h / t
-    fused = FLASH_CAUSAL_WORK_FRACTION * flop / (_f(peak_flop_s) * _f(attention_efficiency))
+    fused = FLASH_CAUSAL_WORK_FRACTION * flop / (as_float(peak_flop_s)
+                                                 * as_float(attention_efficiency))
     batches = b * a / t
     rows = sl * batches
     args = (peak_flop_s, gemm_efficiency_max, half_dim, half_k, hbm_byte_s, BYTES_16BIT)
@@ -143,7 +152,7 @@ def attention_core_forward_s(micro_batch, seq_local, seq_len, hidden, n_heads, t
     weighted = gemm_time_s(rows, d, s, *args)
     score_elements = batches * sl * s
     softmax_bytes = score_elements * (2.0 * BYTES_16BIT + np.where(dropout, 5.0, 0.0))
-    unfused = scores + weighted + softmax_bytes / _f(hbm_byte_s)
+    unfused = scores + weighted + softmax_bytes / as_float(hbm_byte_s)
     return np.where(flash_attention, fused, unfused)
 
 
@@ -158,15 +167,15 @@ def elementwise_forward_bytes(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, g
     ``f``; SwiGLU: read ``2f``, write ``f``) and rotary embeddings (read and
     write Q and K) split by ``t``.
     """
-    h, t = _f(hidden), _f(tp)
-    d = h / _f(n_heads)
+    h, t = as_float(hidden), as_float(tp)
+    d = h / as_float(n_heads)
     drop = np.where(dropout, 1.0, 0.0)
     replicated_bytes = BYTES_16BIT * (4.0 + 6.0) * h + drop * 2.0 * h
     replicated_bytes = replicated_bytes / np.where(seq_parallel, t, 1.0)
-    activation = np.where(gated_mlp, 3.0, 2.0) * _f(ffn_hidden)
-    rope = np.where(rotary, 2.0 * (h + _f(n_kv_heads) * d), 0.0)
+    activation = np.where(gated_mlp, 3.0, 2.0) * as_float(ffn_hidden)
+    rope = np.where(rotary, 2.0 * (h + as_float(n_kv_heads) * d), 0.0)
     sharded_bytes = BYTES_16BIT * (activation + rope) / t
-    return _f(tokens) * (replicated_bytes + sharded_bytes)
+    return as_float(tokens) * (replicated_bytes + sharded_bytes)
 
 
 def fp8_cast_bytes(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, tp):
@@ -177,8 +186,208 @@ def fp8_cast_bytes(tokens, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, t
     (``(h + 2 kv d)/t + 2h + f g/t``) and the inputs are written once more
     transposed (one byte each).
     """
-    h, t, f = _f(hidden), _f(tp), _f(ffn_hidden)
-    d = h / _f(n_heads)
+    h, t, f = as_float(hidden), as_float(tp), as_float(ffn_hidden)
+    d = h / as_float(n_heads)
     inputs = 2.0 * h + (h + f) / t
-    outputs = (h + 2.0 * _f(n_kv_heads) * d) / t + 2.0 * h + f * np.where(gated_mlp, 2.0, 1.0) / t
-    return _f(tokens) * (FP8_CAST_BYTES * (inputs + outputs) + 1.0 * inputs)
+    outputs = ((h + 2.0 * as_float(n_kv_heads) * d) / t + 2.0 * h
+               + f * np.where(gated_mlp, 2.0, 1.0) / t)
+    return as_float(tokens) * (FP8_CAST_BYTES * (inputs + outputs) + 1.0 * inputs)
+
+
+@dataclass(frozen=True)
+class LayerCompute:
+    """Computation of one transformer layer for one micro-batch on one GPU [s]."""
+
+    linear_forward_s: NDArrayFloat
+    """The four linear layers, forward."""
+    column_parallel_forward_s: NDArrayFloat
+    """Its column-parallel part (QKV, first MLP)."""
+    attention_forward_s: NDArrayFloat
+    attention_backward_s: NDArrayFloat
+    forward_s: NDArrayFloat
+    backward_s: NDArrayFloat
+    total_s: NDArrayFloat
+    """Forward, backward and recomputation."""
+
+
+def recompute_forward_s(recompute: ArrayLike, forward_s: ArrayLike,
+                        attention_forward_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Time of the forward work recomputation repeats in the backward [1]_.
+
+    Parameters
+    ----------
+    recompute : array_like of int
+        :class:`~trainplan.model.choices.Recompute` code per row.
+    forward_s : array_like
+        Forward time of the layer, :math:`t_f` [s].
+    attention_forward_s : array_like
+        Forward time of the attention core, :math:`t_a` [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`t_f` (full), :math:`t_a` (selective) or 0 (none) [s].
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, Sec. 5.
+    """
+    rc = np.asarray(recompute)
+    return np.where(rc == Recompute.FULL, forward_s,
+                    np.where(rc == Recompute.SELECTIVE, attention_forward_s, 0.0))
+
+
+def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
+    r"""
+    Time of one layer's forward, backward and recomputation for one micro-batch [1]_ [4]_ [5]_.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Tensor-parallel degree, micro-batch, precision, recomputation.
+    gpu : Gpu
+        Peaks, efficiencies and HBM bandwidth.
+
+    Returns
+    -------
+    LayerCompute
+
+    Notes
+    -----
+    With :math:`t_{lin}` the linear layers (:func:`linear_layers_forward_s`, FP8
+    peak and efficiency when FP8), :math:`t_a` the attention core
+    (:func:`attention_core_forward_s`), :math:`t_e` the element-wise traffic over
+    HBM and :math:`t_c` the FP8 casts (a third forward, two thirds backward):
+
+    .. math::
+
+       t_f = t_{lin} + t_a + t_e + t_c / 3
+
+       t_b = 2 t_{lin} + \rho_a t_a + 2 t_e + 2 t_c / 3
+
+    with :math:`\rho_a` = 2.5 fused (FlashAttention) or 2 unfused; the total adds
+    :func:`recompute_forward_s`.
+    """
+    h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
+    tokens, fp8, hbm = layout.tokens_microbatch, layout.fp8, gpu.hbm_byte_s
+    peak16, eff16 = gpu.peak_16bit_flop_s, gpu.gemm_efficiency_16bit
+    half = gemm_half_dim(gpu.gemm_half_dim_per_sm_tflop_s, peak16, gpu.sm_count)
+    lin_fwd, lin_col = linear_layers_forward_s(
+        tokens, h, a, kv, f, arch.gated_mlp, tp, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
+        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), half, gpu.gemm_half_k, hbm,
+        np.where(fp8, BYTES_FP8, BYTES_16BIT))
+    attn_fwd = attention_core_forward_s(layout.micro_batch, layout.seq_local, arch.seq_len, h, a,
+                                        tp, layout.flash_attention, arch.dropout, peak16,
+                                        gpu.attention_efficiency, eff16, half, gpu.gemm_half_k,
+                                        hbm)
+    attn_bwd = attn_fwd * np.where(layout.flash_attention, FLASH_BACKWARD_RATIO,
+                                   BACKWARD_PER_FORWARD)
+    elem_fwd = elementwise_forward_bytes(tokens, h, a, kv, f, arch.gated_mlp, arch.dropout,
+                                         arch.rotary, tp, layout.seq_parallel) / hbm
+    cast = np.where(fp8, fp8_cast_bytes(tokens, h, a, kv, f, arch.gated_mlp, tp) / hbm, 0.0)
+    fwd = lin_fwd + attn_fwd + elem_fwd + cast / FORWARD_BACKWARD_FACTOR
+    bwd = (BACKWARD_PER_FORWARD * lin_fwd + attn_bwd + ELEMENTWISE_BACKWARD_RATIO * elem_fwd
+           + cast * BACKWARD_PER_FORWARD / FORWARD_BACKWARD_FACTOR)
+    total = fwd + bwd + recompute_forward_s(layout.recompute, fwd, attn_fwd)
+    return LayerCompute(linear_forward_s=lin_fwd, column_parallel_forward_s=lin_col,
+                        attention_forward_s=attn_fwd, attention_backward_s=attn_bwd,
+                        forward_s=fwd, backward_s=bwd, total_s=total)
+
+
+@dataclass(frozen=True)
+class StageCompute:
+    """Computation of one micro-batch through the first and the last pipeline stage [s]."""
+
+    first_s: NDArrayFloat
+    last_s: NDArrayFloat
+
+
+def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerCompute,
+                  logits_bytes_per_element: ArrayLike) -> StageCompute:
+    r"""
+    Computation of one micro-batch through the first and last stages [1]_ [3]_.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Tensor-parallel degree, layers per stage, micro-batch.
+    gpu : Gpu
+        Peaks, efficiencies and HBM bandwidth.
+    layer : LayerCompute
+        One layer (:func:`layer_compute`).
+    logits_bytes_per_element : array_like
+        Bytes per logit the cross-entropy reads and writes [bytes].
+
+    Returns
+    -------
+    StageCompute
+
+    Notes
+    -----
+    The first stage adds the embedding lookup (:math:`3 T h` 16-bit elements of
+    HBM traffic, forward and backward); the last the LM head, a
+    :math:`(T, V/t, h)` GEMM three times (forward and backward), and the
+    cross-entropy reading the logits and writing their gradient. Without a
+    pipeline one stage does all of it:
+
+    .. math::
+
+       t_1 = \frac{L}{p} t_l + t_{emb} + [p = 1]\, t_{head}, \quad
+       t_p = \frac{L}{p} t_l + t_{head} \quad (p > 1)
+    """
+    tokens, tp, hbm, h = layout.tokens_microbatch, layout.tp, gpu.hbm_byte_s, arch.hidden
+    peak16, eff16 = gpu.peak_16bit_flop_s, gpu.gemm_efficiency_16bit
+    half = gemm_half_dim(gpu.gemm_half_dim_per_sm_tflop_s, peak16, gpu.sm_count)
+    emb_t = FORWARD_BACKWARD_FACTOR * tokens * h * ACTIVATION_BYTES / hbm
+    logits_t = FORWARD_BACKWARD_FACTOR * gemm_time_s(tokens, arch.vocab / tp, h, peak16, eff16,
+                                                     half, gpu.gemm_half_k, hbm, BYTES_16BIT)
+    loss_t = (tokens * arch.vocab / tp * CROSS_ENTROPY_PASSES * as_float(logits_bytes_per_element)
+              / hbm)
+    head_t = logits_t + loss_t
+    layers = layout.layers_per_stage * layer.total_s
+    first = layers + emb_t + np.where(layout.pipelined, 0.0, head_t)
+    return StageCompute(first_s=first,
+                        last_s=np.where(layout.pipelined, layers + head_t, first))
+
+
+def optimizer_step_s(params: ArrayLike, shard_group: ArrayLike, zero_stage: ArrayLike,
+                     adam_step_bytes_per_param: ArrayLike, hbm_byte_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Time of the Adam update on one GPU, bound by HBM traffic [1]_.
+
+    Parameters
+    ----------
+    params : array_like
+        Parameters of the busiest GPU before sharding, :math:`\Psi` [-].
+    shard_group : array_like
+        GPUs the optimizer states are sharded over, :math:`N_d` [-].
+    zero_stage : array_like of int
+        ZeRO stage; from 1 on each GPU updates only its shard [-].
+    adam_step_bytes_per_param : array_like
+        HBM traffic of the update per parameter, :math:`q` [bytes].
+    hbm_byte_s : array_like
+        Achievable HBM bandwidth [byte/s].
+
+    Returns
+    -------
+    numpy.ndarray
+        Time [s].
+
+    Notes
+    -----
+    .. math::
+
+       t_{opt} = \frac{\Psi / N_d'\, q}{B_{HBM}}, \quad N_d' = N_d \text{ from stage 1, else } 1
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., arXiv:1910.02054, Sec. 5.1 (ZeRO stage 1 partitions the
+       optimizer states and each process updates only its partition).
+    """
+    shards = np.where(np.asarray(zero_stage) >= 1, shard_group, 1.0)
+    return as_float(params) / shards * as_float(adam_step_bytes_per_param) / as_float(hbm_byte_s)

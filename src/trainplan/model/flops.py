@@ -28,41 +28,42 @@ References
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-FORWARD_BACKWARD_FACTOR = 3.0
-"""Forward + backward = 3x forward: backward computes gradients with respect to
-both inputs and weights, each as many FLOPs as the forward [1]."""
-
-
-def _f(x):
-    return np.asarray(x, dtype=np.float64)
+from trainplan.model._array import NDArrayFloat, as_float
+from trainplan.model.choices import Recompute
+from trainplan.model.config import Architecture, Layout
+from trainplan.model.constants import FORWARD_BACKWARD_FACTOR
 
 
 def qkv_projection_flop(tokens, hidden, n_heads, n_kv_heads):
     """Forward FLOPs of the Q, K, V projections: ``2 T h d (a + 2 kv)`` [FLOP]."""
-    h = _f(hidden)
-    return 2.0 * _f(tokens) * h * (h / _f(n_heads)) * (_f(n_heads) + 2.0 * _f(n_kv_heads))
+    h = as_float(hidden)
+    a, kv = as_float(n_heads), as_float(n_kv_heads)
+    return 2.0 * as_float(tokens) * h * (h / a) * (a + 2.0 * kv)
 
 
 def attention_output_flop(tokens, hidden):
     """Forward FLOPs of the attention output projection ``2 T h^2`` [FLOP]."""
-    return 2.0 * _f(tokens) * _f(hidden) ** 2
+    return 2.0 * as_float(tokens) * as_float(hidden) ** 2
 
 
 def attention_core_flop(tokens, seq_len, hidden):
     """Forward FLOPs of ``Q K^T`` and ``softmax(.) V``: ``4 T s h`` [FLOP] (full square) [2]."""
-    return 4.0 * _f(tokens) * _f(seq_len) * _f(hidden)
+    return 4.0 * as_float(tokens) * as_float(seq_len) * as_float(hidden)
 
 
 def mlp_flop(tokens, hidden, ffn_hidden, gated_mlp):
     """Forward FLOPs of the MLP: ``4 T h f``, or ``6 T h f`` for a gated MLP [FLOP] [3]."""
-    return _f(tokens) * _f(hidden) * _f(ffn_hidden) * np.where(gated_mlp, 6.0, 4.0)
+    return (as_float(tokens) * as_float(hidden) * as_float(ffn_hidden)
+            * np.where(gated_mlp, 6.0, 4.0))
 
 
 def logits_flop(tokens, hidden, vocab):
     """Forward FLOPs of the output layer ``2 T h V`` [FLOP] [1]."""
-    return 2.0 * _f(tokens) * _f(hidden) * _f(vocab)
+    return 2.0 * as_float(tokens) * as_float(hidden) * as_float(vocab)
 
 
 def layer_forward_flop(tokens, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp):
@@ -85,7 +86,7 @@ def model_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidde
     Equals Korthikanti eq. (7) [2] for a GPT model and Megatron-Core's
     ``num_floating_point_operations`` [3] for any GQA / SwiGLU model.
     """
-    forward = _f(n_layers) * layer_forward_flop(
+    forward = as_float(n_layers) * layer_forward_flop(
         tokens, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp
     ) + logits_flop(tokens, hidden, vocab)
     return FORWARD_BACKWARD_FACTOR * forward
@@ -95,16 +96,16 @@ def recompute_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_h
                    recompute):
     """FLOPs re-executed by activation recomputation [FLOP].
 
-    ``recompute`` is 0 (none), 1 (selective: the attention core ``Q K^T``,
-    softmax, ``softmax V`` is recomputed [2]) or 2 (full: one extra forward of
-    every layer [1]).
+    ``recompute`` is a :class:`~trainplan.model.choices.Recompute` code: none,
+    selective (the attention core ``Q K^T``, softmax, ``softmax V`` is
+    recomputed [2]) or full (one extra forward of every layer [1]).
     """
     rc = np.asarray(recompute)
-    full = _f(n_layers) * layer_forward_flop(
+    full = as_float(n_layers) * layer_forward_flop(
         tokens, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp
     )
-    selective = _f(n_layers) * attention_core_flop(tokens, seq_len, hidden)
-    return np.where(rc == 2, full, np.where(rc == 1, selective, 0.0))
+    selective = as_float(n_layers) * attention_core_flop(tokens, seq_len, hidden)
+    return np.where(rc == Recompute.FULL, full, np.where(rc == Recompute.SELECTIVE, selective, 0.0))
 
 
 def hardware_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp,
@@ -125,13 +126,13 @@ def hardware_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hi
 
 def narayanan_eq3_flop(batch, seq_len, n_layers, hidden, vocab):
     """Narayanan et al. 2021 eq. (3): ``96 B s l h^2 (1 + s/(6h) + V/(16 l h))`` [FLOP] [1]."""
-    b, s, l, h, v = _f(batch), _f(seq_len), _f(n_layers), _f(hidden), _f(vocab)
+    b, s, l, h, v = (as_float(x) for x in (batch, seq_len, n_layers, hidden, vocab))
     return 96.0 * b * s * l * h**2 * (1.0 + s / (6.0 * h) + v / (16.0 * l * h))
 
 
 def korthikanti_eq7_model_flop(batch, seq_len, n_layers, hidden, vocab):
     """Korthikanti et al. 2022 eq. (7): ``72 B L s h^2 (1 + s/(6h) + V/(12 h L))`` [FLOP] [2]."""
-    b, s, l, h, v = _f(batch), _f(seq_len), _f(n_layers), _f(hidden), _f(vocab)
+    b, s, l, h, v = (as_float(x) for x in (batch, seq_len, n_layers, hidden, vocab))
     return 72.0 * b * l * s * h**2 * (1.0 + s / (6.0 * h) + v / (12.0 * h * l))
 
 
@@ -143,7 +144,7 @@ def korthikanti_eq8_hardware_flop(batch, seq_len, n_layers, hidden, vocab):
     the attention core, whereas :func:`hardware_flop` adds only the recomputed
     forward (``4 B L s^2 h``); eq. (8) is reproduced here as published.
     """
-    b, s, l, h, v = _f(batch), _f(seq_len), _f(n_layers), _f(hidden), _f(vocab)
+    b, s, l, h, v = (as_float(x) for x in (batch, seq_len, n_layers, hidden, vocab))
     return 72.0 * b * l * s * h**2 * (1.0 + s / (3.0 * h) + v / (12.0 * h * l))
 
 
@@ -154,12 +155,51 @@ def megatron_core_flop(batch, seq_len, n_layers, hidden, n_heads, n_kv_heads, ff
     ``12 B s L h^2 [(1 + g/a + s/h) q/h + (f/h)(1.5 if SwiGLU) + V/(2 L h)]``
     with ``q = h`` (query projection width) and ``g`` key/value heads.
     """
-    b, s, l, h = _f(batch), _f(seq_len), _f(n_layers), _f(hidden)
-    a, g, f, v = _f(n_heads), _f(n_kv_heads), _f(ffn_hidden), _f(vocab)
+    b, s, l, h = as_float(batch), as_float(seq_len), as_float(n_layers), as_float(hidden)
+    a, g, f, v = as_float(n_heads), as_float(n_kv_heads), as_float(ffn_hidden), as_float(vocab)
     gated = np.where(gated_mlp, 1.5, 1.0)
     return 12.0 * b * s * l * h**2 * ((1.0 + g / a + s / h) + (f / h) * gated + v / (2.0 * l * h))
 
 
 def palm_model_flop_per_token(n_params, n_layers, hidden, seq_len):
     """PaLM Appendix B: ``6 N + 12 L H Q T`` model FLOPs per token [FLOP] [4] (``H Q = h``)."""
-    return 6.0 * _f(n_params) + 12.0 * _f(n_layers) * _f(hidden) * _f(seq_len)
+    return (6.0 * as_float(n_params)
+            + 12.0 * as_float(n_layers) * as_float(hidden) * as_float(seq_len))
+
+
+@dataclass(frozen=True)
+class StepFlop:
+    """FLOPs of one training step."""
+
+    tokens: NDArrayFloat
+    """Tokens of the step, ``B s`` [tokens]."""
+    model: NDArrayFloat
+    """Model FLOPs (forward + backward) [FLOP]."""
+    hardware: NDArrayFloat
+    """Model FLOPs plus recomputation [FLOP]."""
+
+
+def step_flop(arch: Architecture, layout: Layout) -> StepFlop:
+    r"""
+    Model and hardware FLOPs of one step over the global batch [1]_ [2]_.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Global batch :math:`B` and the recomputation choice.
+
+    Returns
+    -------
+    StepFlop
+
+    Notes
+    -----
+    :func:`model_flop` and :func:`hardware_flop` over :math:`T = B s` tokens.
+    """
+    tokens = layout.global_batch * arch.seq_len
+    shape = (arch.n_layers, arch.seq_len, arch.hidden, arch.n_heads, arch.n_kv_heads,
+             arch.ffn_hidden, arch.gated_mlp, arch.vocab)
+    return StepFlop(tokens=tokens, model=model_flop(tokens, *shape),
+                    hardware=hardware_flop(tokens, *shape, layout.recompute))

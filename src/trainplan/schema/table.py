@@ -38,7 +38,7 @@ def resolve(configs: pl.DataFrame, where: str = "") -> Resolved:
 def evaluate_numeric(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Model outputs and the feasibility flags, without the text labels (cheap on grids)."""
     with np.errstate(divide="ignore", invalid="ignore"):   # zero bandwidths: flagged rows
-        out = evaluate_arrays(arrays)
+        out = evaluate_arrays(arrays).as_dict()
     out["feasible"] = out["infeasible_flags"] == 0
     return out
 
