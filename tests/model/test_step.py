@@ -10,7 +10,8 @@ import polars as pl
 from trainplan.model.result import StepResult
 from trainplan.model.step import evaluate_arrays
 from trainplan.schema.outputs import OUTPUT_COLUMNS, OUTPUTS
-from trainplan.schema.resolve import resolve
+from trainplan.schema.resolve import derive
+from trainplan.schema.table import resolve
 
 LABELS = {"strategy", "feasible", "reason", "bottleneck"}
 
@@ -27,7 +28,7 @@ def test_fields_are_the_numeric_outputs_in_table_order_with_their_units():
 def test_evaluate_arrays_returns_a_broadcast_result():
     rows = pl.DataFrame({"model": ["llama3-8b", "llama3-70b"], "gpu": ["H100", "A100"],
                          "n_gpus": [8, 64], "tp": [1, 8], "global_batch": [64, 256]})
-    arrays, _ = resolve(rows, "")
+    arrays = derive(resolve(rows).values)
     with np.errstate(divide="ignore", invalid="ignore"):
         result = evaluate_arrays(arrays)
     assert isinstance(result, StepResult)
