@@ -11,28 +11,37 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import BASELINE, ROOT, TEST_CONFIG
 from pypdf import PdfReader
 
-ROOT = Path(__file__).resolve().parents[2]
-SWEEPS = Path(__file__).parents[1] / "sweeps"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 pytestmark = pytest.mark.e2e
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [*SNAKEMAKE, "--cores", "2", "--config", f"sweeps_dir={workdir / 'sweeps'}",
-           f"reports_dir={workdir / 'reports'}", f"logs_dir={workdir / 'logs'}", *args]
+    """Run the workflow from the repository root on a copy of .test/ (``--directory``), with
+    the copy's config/config.yaml as it is: no --config overrides."""
+    cmd = [*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(proc.stdout[-3000:] + proc.stderr[-3000:])
     return proc
 
 
+def copy_test_config(dest: Path, sweeps: bool = True) -> Path:
+    """.test/config (and .test/sweeps) copied to ``dest``, so a test may edit or add sweeps."""
+    shutil.copytree(TEST_CONFIG / "config", dest / "config")
+    if sweeps:
+        shutil.copytree(TEST_CONFIG / "sweeps", dest / "sweeps")
+    else:
+        (dest / "sweeps").mkdir()
+    return dest
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("e2e")
-    shutil.copytree(SWEEPS, work / "sweeps")
+    work = copy_test_config(tmp_path_factory.mktemp("e2e") / ".test")
     snakemake(work)
     return work
 
@@ -125,7 +134,7 @@ def test_editing_one_sweep_reruns_only_its_jobs(built, tmp_path):
     out = proc.stdout + proc.stderr
     assert "evaluate_shard" in out
     plan = snakemake(work, "--dry-run", "--printshellcmds").stdout
-    assert "small_dp" in plan
+    assert "sweeps/small_dp.yaml --shard" in plan
     assert "sweeps/tiny.yaml --shard" not in plan
 
 
@@ -139,11 +148,78 @@ def test_editing_one_sweep_reruns_only_its_jobs(built, tmp_path):
                        "parallel: {tp: [1, 2, 4, 8]}\n", "more than max_grid_size 3"),
 ])
 def test_bad_sweep_fails_before_any_job_and_writes_nothing(tmp_path, kind, text, message):
-    (tmp_path / "sweeps").mkdir()
-    (tmp_path / "sweeps" / "bad.yaml").write_text(text)
-    proc = snakemake(tmp_path, check=False)
+    work = copy_test_config(tmp_path, sweeps=False)
+    (work / "sweeps" / "bad.yaml").write_text(text)
+    proc = snakemake(work, check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert message in out and "bad.yaml" in out
     assert "Traceback" not in out
-    assert not (tmp_path / "reports").exists()
+    assert not (work / "reports").exists()
+    assert not (work / "logs").exists()
+
+
+# The same tables as before the restructuring: tests/data/baseline holds what the old code
+# wrote for the two .test sweeps. Two planned changes are allowed: new columns, and integer
+# columns stored as Int64 instead of Float64 (so values are compared, not dtypes, and a
+# Float64 NaN may have become a null).
+
+def baseline_differences(base: pl.DataFrame, new: pl.DataFrame) -> list[str]:
+    """What keeps ``new`` from holding ``base``: row count, a missing column, other values."""
+    if base.height != new.height:
+        return [f"{new.height} rows instead of {base.height}"]
+    problems = []
+    for name, old in base.to_dict().items():
+        if name not in new.columns:
+            problems.append(f"column {name} missing")
+            continue
+        col = new[name]
+        if old.dtype == pl.Float64 and col.dtype.is_integer():
+            old, col = old.fill_nan(None), col.cast(pl.Float64)
+        if old.dtype != col.dtype:
+            problems.append(f"column {name}: {col.dtype} instead of {old.dtype}")
+        elif not old.equals(col):
+            rows = (old.ne_missing(col) & ~(old.is_nan() & col.is_nan())
+                    if old.dtype.is_float() else old.ne_missing(col))
+            problems.append(f"column {name}: {rows.sum()} row(s) differ, first at "
+                            f"{rows.arg_true()[0]}")
+    return problems
+
+
+@pytest.mark.parametrize("sweep", ["tiny", "small_dp"])
+@pytest.mark.parametrize("table", ["best", "tp_pp", "pareto"])
+def test_tables_equal_the_baseline(built, sweep, table):
+    base = pl.read_parquet(BASELINE / sweep / f"{table}.parquet")
+    new = pl.read_parquet(built / "reports" / sweep / f"{table}.parquet")
+    assert base.height > 0
+    assert baseline_differences(base, new) == []
+
+
+def test_points_equal_the_baseline(built):
+    parts = sorted(p.relative_to(BASELINE / "tiny" / "points")
+                   for p in (BASELINE / "tiny" / "points").rglob("*.parquet"))
+    points = built / "reports" / "tiny" / "points"
+    assert parts and parts == sorted(p.relative_to(points) for p in points.rglob("*.parquet"))
+    for part in parts:
+        base = pl.read_parquet(BASELINE / "tiny" / "points" / part, hive_partitioning=False)
+        new = pl.read_parquet(points / part, hive_partitioning=False)
+        assert baseline_differences(base, new) == [], part
+
+
+@pytest.mark.parametrize("sweep", ["tiny", "small_dp"])
+def test_counts_equal_the_baseline(built, sweep):
+    base = json.loads((BASELINE / sweep / "counts.json").read_text())
+    assert json.loads((built / "reports" / sweep / "counts.json").read_text()) == base
+
+
+def test_baseline_comparison_catches_a_change():
+    base = pl.read_parquet(BASELINE / "tiny" / "tp_pp.parquet")
+    as_int = base.with_columns(pl.col("tp").cast(pl.Int64), scenario_id=pl.lit(0))
+    assert baseline_differences(base, as_int) == []                  # the planned changes
+    assert baseline_differences(base, base.drop("mfu")) == ["column mfu missing"]
+    assert baseline_differences(base, base.reverse())                # same rows, other order
+    assert baseline_differences(base, base.head(3))
+    changed = base.with_columns(pl.col("step_time_s") * (1 + 1e-12))
+    assert baseline_differences(base, changed)
+    as_str = base.with_columns(pl.col("tp").cast(pl.String))
+    assert baseline_differences(base, as_str) == ["column tp: String instead of Float64"]

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import TEST_SWEEPS
 
 pytestmark = pytest.mark.slurm
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = Path(__file__).parents[1] / "sweeps" / "tiny.yaml"
+TINY = TEST_SWEEPS / "tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 RUN_TIMEOUT = 300  # seconds per Snakemake run; the SLURM one takes ~100 s on 2 cores
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")

@@ -44,8 +44,8 @@ def combine(summary_files: list[str | Path], counts_files: list[str | Path],
     paths = {name: Path(outputs[name]) for name in (*TABLES, "counts")}
     for name in TABLES:
         table = tables[name]
-        atomic.write_parquet(table.drop([c for c in ("cost_rate",) if c in table.columns]),
-                             paths[name])
+        drop = [c for c in ("cost_rate",) if c in table.columns and name != "best"]
+        atomic.write_parquet(table.drop(drop), paths[name])
     atomic.write_text(paths["counts"], json.dumps(_counts(counts_files), indent=1) + "\n")
     return paths
 
