@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -136,6 +140,47 @@ def test_editing_one_sweep_reruns_only_its_jobs(built, tmp_path):
     plan = snakemake(work, "--dry-run", "--printshellcmds").stdout
     assert "sweeps/small_dp.yaml --shard" in plan
     assert "sweeps/tiny.yaml --shard" not in plan
+
+
+def incomplete_outputs(work: Path) -> list[str]:
+    """The outputs Snakemake has marked as being written (.snakemake/incomplete/<base64>)."""
+    marks = work / ".snakemake" / "incomplete"
+    names = [p.name for p in marks.iterdir()] if marks.is_dir() else []
+    return [base64.b64decode(n).decode() for n in names if n != "migration_underway"]
+
+
+def test_plain_rerun_finishes_after_sigkill_mid_shard(tmp_path):
+    """The default profile (profiles/ -> workflow/profiles) applies without a flag: no stale
+    lock and no "incomplete files" error after a run is killed while a shard is running."""
+    work = copy_test_config(tmp_path / ".test")
+    (work / "sweeps" / "small_dp.yaml").unlink()      # one sweep is enough here
+    cmd = [*SNAKEMAKE, "--directory", str(work), "--cores", "1"]
+    with (tmp_path / "killed.log").open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline, mid_shard = time.monotonic() + 120, []
+        while not mid_shard and proc.poll() is None and time.monotonic() < deadline:
+            mid_shard = [f for f in incomplete_outputs(work) if "/shards/" in f]
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert mid_shard, (tmp_path / "killed.log").read_text()[-3000:]
+    out = snakemake(work).stdout      # plain: no --unlock, no --rerun-incomplete
+    assert "workflow specific profile profiles/default" in snakemake(work, "-n").stderr
+    assert not incomplete_outputs(work), out
+    assert (work / "reports" / "tiny" / "report.pdf").stat().st_size > 0
+    assert list((work / "reports" / "tiny" / "points").glob("shard=*/part-*.parquet"))
+
+
+def test_lint_reports_only_the_documented_warning():
+    """`snakemake --lint` finds nothing but the conda/container advice docs/workflow.md
+    explains (the rules run the project's own interpreter)."""
+    proc = subprocess.run([*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    headers = re.findall(r"^Lints for (.*)$", out, flags=re.M)
+    lints = set(re.findall(r"^    \* (.*):$", out, flags=re.M))
+    assert len(headers) == 9 and all(h.startswith("rule ") for h in headers), out
+    assert lints == {"Specify a conda environment or container for each rule."}, out
 
 
 @pytest.mark.parametrize(("kind", "text", "message"), [

@@ -100,7 +100,7 @@ def runs(cluster, tmp_path_factory) -> dict:
     (sweeps / "tiny_sharded.yaml").write_text(TINY.read_text() + "\nshard_size: 1000\n")
 
     local = _run([*SNAKEMAKE, "--cores", "2", *_config(work, "local")], work / "local.log")
-    slurm = _run([*SNAKEMAKE, "--profile", "workflow/profiles/slurm",
+    slurm = _run([*SNAKEMAKE, "--workflow-profile", "workflow/profiles/slurm",
                   # poll squeue after 2 s instead of 40 s: the jobs here take seconds
                   "--slurm-init-seconds-before-status-checks", "2",
                   "--slurm-logdir", str(work / "slurm_logs"), "--slurm-keep-successful-logs",
