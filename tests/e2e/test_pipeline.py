@@ -172,6 +172,16 @@ def test_plain_rerun_finishes_after_sigkill_mid_shard(tmp_path):
     assert list((work / "reports" / "tiny" / "points").glob("shard=*/part-*.parquet"))
 
 
+def test_a_sweep_file_name_cannot_inject_a_shell_command(tmp_path):
+    work = copy_test_config(tmp_path / ".test", sweeps=False)
+    name = "x;$(touch PWNED) `touch PWNED2`"
+    shutil.copy(TEST_CONFIG / "sweeps" / "small_dp.yaml", work / "sweeps" / f"{name}.yaml")
+    snakemake(work, f"reports/{name}/plan.txt")
+    assert "24 configurations" in (work / "reports" / name / "plan.txt").read_text()
+    assert (work / "logs" / name / "plan.log").exists()
+    assert not list(work.rglob("PWNED*")) and not list(ROOT.glob("PWNED*"))
+
+
 def test_lint_reports_only_the_documented_warning():
     """`snakemake --lint` finds nothing but the conda/container advice docs/workflow.md
     explains (the rules run the project's own interpreter)."""
