@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bring up a one-node SLURM cluster on 127.0.0.1 for the integration test (tests/test_slurm.py).
+# Bring up a one-node SLURM cluster on 127.0.0.1 for the integration test (tests/e2e/test_slurm.py).
 #
 # Run as root on a Debian 12 machine (CI or a developer's). It installs slurm-wlm and munge if
 # they are missing, writes /etc/slurm/slurm.conf (marked as ours) for a single node named after

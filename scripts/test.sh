@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install (if needed) and run the test suite (unit, property, published-number and end-to-end tests).
+# Install (if needed), run ruff and the unit tests (unit, property and published-number tests).
+# The end-to-end and SLURM tests: pytest -m e2e, pytest -m slurm (.ci/run runs all of them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh

@@ -1,4 +1,5 @@
-"""Shared fixtures: the published tables copied into tests/data (tests never read ../shared)."""
+"""Shared fixtures and paths: the published tables copied into tests/data (tests never read
+../shared) and the workflow's test configuration in .test/ (the sweeps the tests use)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
+TEST_CONFIG = ROOT / ".test"              # snakemake --directory .test: config/, sweeps/
+TEST_SWEEPS = TEST_CONFIG / "sweeps"      # tiny.yaml, small_dp.yaml
+BASELINE = DATA / "baseline"              # the pre-restructuring tables of those sweeps
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import TEST_SWEEPS
 
 from trainplan.analysis import analyse, assumptions, models_table
 from trainplan.analysis.summary import INTEGER_COLUMNS
@@ -17,7 +18,7 @@ TESTS = Path(__file__).parents[1]
 ROOT = TESTS.parent
 BASELINE = TESTS / "data" / "baseline"
 EXPECTED = Path(__file__).parent / "data"
-SWEEPS = {"tiny": TESTS / "sweeps" / "tiny.yaml", "small_dp": TESTS / "sweeps" / "small_dp.yaml",
+SWEEPS = {"tiny": TEST_SWEEPS / "tiny.yaml", "small_dp": TEST_SWEEPS / "small_dp.yaml",
           "original_study": ROOT / "sweeps" / "original_study.yaml"}
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
+from conftest import TEST_SWEEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,7 @@ def test_evaluate_error_names_file_row_and_column(tmp_path):
 
 
 def test_check_prints_grid_and_shards():
-    proc = trainplan("check", str(ROOT / "tests" / "sweeps" / "tiny.yaml"))
+    proc = trainplan("check", str(TEST_SWEEPS / "tiny.yaml"))
     assert proc.returncode == 0
     assert "1,944 configurations" in proc.stdout and "1 shard(s)" in proc.stdout
 

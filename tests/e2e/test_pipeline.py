@@ -2,37 +2,50 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import BASELINE, ROOT, TEST_CONFIG
 from pypdf import PdfReader
 
-ROOT = Path(__file__).resolve().parents[2]
-SWEEPS = Path(__file__).parents[1] / "sweeps"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 pytestmark = pytest.mark.e2e
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [*SNAKEMAKE, "--cores", "2", "--config", f"sweeps_dir={workdir / 'sweeps'}",
-           f"reports_dir={workdir / 'reports'}", f"logs_dir={workdir / 'logs'}", *args]
+    """Run the workflow from the repository root on a copy of .test/ (``--directory``), with
+    the copy's config/config.yaml as it is: no --config overrides."""
+    cmd = [*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(proc.stdout[-3000:] + proc.stderr[-3000:])
     return proc
 
 
+def copy_test_config(dest: Path, sweeps: bool = True) -> Path:
+    """.test/config (and .test/sweeps) copied to ``dest``, so a test may edit or add sweeps."""
+    shutil.copytree(TEST_CONFIG / "config", dest / "config")
+    if sweeps:
+        shutil.copytree(TEST_CONFIG / "sweeps", dest / "sweeps")
+    else:
+        (dest / "sweeps").mkdir()
+    return dest
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("e2e")
-    shutil.copytree(SWEEPS, work / "sweeps")
+    work = copy_test_config(tmp_path_factory.mktemp("e2e") / ".test")
     snakemake(work)
     return work
 
@@ -125,8 +138,59 @@ def test_editing_one_sweep_reruns_only_its_jobs(built, tmp_path):
     out = proc.stdout + proc.stderr
     assert "evaluate_shard" in out
     plan = snakemake(work, "--dry-run", "--printshellcmds").stdout
-    assert "small_dp" in plan
+    assert "sweeps/small_dp.yaml --shard" in plan
     assert "sweeps/tiny.yaml --shard" not in plan
+
+
+def incomplete_outputs(work: Path) -> list[str]:
+    """The outputs Snakemake has marked as being written (.snakemake/incomplete/<base64>)."""
+    marks = work / ".snakemake" / "incomplete"
+    names = [p.name for p in marks.iterdir()] if marks.is_dir() else []
+    return [base64.b64decode(n).decode() for n in names if n != "migration_underway"]
+
+
+def test_plain_rerun_finishes_after_sigkill_mid_shard(tmp_path):
+    """The default profile (profiles/ -> workflow/profiles) applies without a flag: no stale
+    lock and no "incomplete files" error after a run is killed while a shard is running."""
+    work = copy_test_config(tmp_path / ".test")
+    (work / "sweeps" / "small_dp.yaml").unlink()      # one sweep is enough here
+    cmd = [*SNAKEMAKE, "--directory", str(work), "--cores", "1"]
+    with (tmp_path / "killed.log").open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline, mid_shard = time.monotonic() + 120, []
+        while not mid_shard and proc.poll() is None and time.monotonic() < deadline:
+            mid_shard = [f for f in incomplete_outputs(work) if "/shards/" in f]
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert mid_shard, (tmp_path / "killed.log").read_text()[-3000:]
+    out = snakemake(work).stdout      # plain: no --unlock, no --rerun-incomplete
+    assert "workflow specific profile profiles/default" in snakemake(work, "-n").stderr
+    assert not incomplete_outputs(work), out
+    assert (work / "reports" / "tiny" / "report.pdf").stat().st_size > 0
+    assert list((work / "reports" / "tiny" / "points").glob("shard=*/part-*.parquet"))
+
+
+def test_a_sweep_file_name_cannot_inject_a_shell_command(tmp_path):
+    work = copy_test_config(tmp_path / ".test", sweeps=False)
+    name = "x;$(touch PWNED) `touch PWNED2`"
+    shutil.copy(TEST_CONFIG / "sweeps" / "small_dp.yaml", work / "sweeps" / f"{name}.yaml")
+    snakemake(work, f"reports/{name}/plan.txt")
+    assert "24 configurations" in (work / "reports" / name / "plan.txt").read_text()
+    assert (work / "logs" / name / "plan.log").exists()
+    assert not list(work.rglob("PWNED*")) and not list(ROOT.glob("PWNED*"))
+
+
+def test_lint_reports_only_the_documented_warning():
+    """`snakemake --lint` finds nothing but the conda/container advice docs/workflow.md
+    explains (the rules run the project's own interpreter)."""
+    proc = subprocess.run([*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    headers = re.findall(r"^Lints for (.*)$", out, flags=re.M)
+    lints = set(re.findall(r"^    \* (.*):$", out, flags=re.M))
+    assert len(headers) == 9 and all(h.startswith("rule ") for h in headers), out
+    assert lints == {"Specify a conda environment or container for each rule."}, out
 
 
 @pytest.mark.parametrize(("kind", "text", "message"), [
@@ -139,11 +203,78 @@ def test_editing_one_sweep_reruns_only_its_jobs(built, tmp_path):
                        "parallel: {tp: [1, 2, 4, 8]}\n", "more than max_grid_size 3"),
 ])
 def test_bad_sweep_fails_before_any_job_and_writes_nothing(tmp_path, kind, text, message):
-    (tmp_path / "sweeps").mkdir()
-    (tmp_path / "sweeps" / "bad.yaml").write_text(text)
-    proc = snakemake(tmp_path, check=False)
+    work = copy_test_config(tmp_path, sweeps=False)
+    (work / "sweeps" / "bad.yaml").write_text(text)
+    proc = snakemake(work, check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert message in out and "bad.yaml" in out
     assert "Traceback" not in out
-    assert not (tmp_path / "reports").exists()
+    assert not (work / "reports").exists()
+    assert not (work / "logs").exists()
+
+
+# The same tables as before the restructuring: tests/data/baseline holds what the old code
+# wrote for the two .test sweeps. Two planned changes are allowed: new columns, and integer
+# columns stored as Int64 instead of Float64 (so values are compared, not dtypes, and a
+# Float64 NaN may have become a null).
+
+def baseline_differences(base: pl.DataFrame, new: pl.DataFrame) -> list[str]:
+    """What keeps ``new`` from holding ``base``: row count, a missing column, other values."""
+    if base.height != new.height:
+        return [f"{new.height} rows instead of {base.height}"]
+    problems = []
+    for name, old in base.to_dict().items():
+        if name not in new.columns:
+            problems.append(f"column {name} missing")
+            continue
+        col = new[name]
+        if old.dtype == pl.Float64 and col.dtype.is_integer():
+            old, col = old.fill_nan(None), col.cast(pl.Float64)
+        if old.dtype != col.dtype:
+            problems.append(f"column {name}: {col.dtype} instead of {old.dtype}")
+        elif not old.equals(col):
+            rows = (old.ne_missing(col) & ~(old.is_nan() & col.is_nan())
+                    if old.dtype.is_float() else old.ne_missing(col))
+            problems.append(f"column {name}: {rows.sum()} row(s) differ, first at "
+                            f"{rows.arg_true()[0]}")
+    return problems
+
+
+@pytest.mark.parametrize("sweep", ["tiny", "small_dp"])
+@pytest.mark.parametrize("table", ["best", "tp_pp", "pareto"])
+def test_tables_equal_the_baseline(built, sweep, table):
+    base = pl.read_parquet(BASELINE / sweep / f"{table}.parquet")
+    new = pl.read_parquet(built / "reports" / sweep / f"{table}.parquet")
+    assert base.height > 0
+    assert baseline_differences(base, new) == []
+
+
+def test_points_equal_the_baseline(built):
+    parts = sorted(p.relative_to(BASELINE / "tiny" / "points")
+                   for p in (BASELINE / "tiny" / "points").rglob("*.parquet"))
+    points = built / "reports" / "tiny" / "points"
+    assert parts and parts == sorted(p.relative_to(points) for p in points.rglob("*.parquet"))
+    for part in parts:
+        base = pl.read_parquet(BASELINE / "tiny" / "points" / part, hive_partitioning=False)
+        new = pl.read_parquet(points / part, hive_partitioning=False)
+        assert baseline_differences(base, new) == [], part
+
+
+@pytest.mark.parametrize("sweep", ["tiny", "small_dp"])
+def test_counts_equal_the_baseline(built, sweep):
+    base = json.loads((BASELINE / sweep / "counts.json").read_text())
+    assert json.loads((built / "reports" / sweep / "counts.json").read_text()) == base
+
+
+def test_baseline_comparison_catches_a_change():
+    base = pl.read_parquet(BASELINE / "tiny" / "tp_pp.parquet")
+    as_int = base.with_columns(pl.col("tp").cast(pl.Int64), scenario_id=pl.lit(0))
+    assert baseline_differences(base, as_int) == []                  # the planned changes
+    assert baseline_differences(base, base.drop("mfu")) == ["column mfu missing"]
+    assert baseline_differences(base, base.reverse())                # same rows, other order
+    assert baseline_differences(base, base.head(3))
+    changed = base.with_columns(pl.col("step_time_s") * (1 + 1e-12))
+    assert baseline_differences(base, changed)
+    as_str = base.with_columns(pl.col("tp").cast(pl.String))
+    assert baseline_differences(base, as_str) == ["column tp: String instead of Float64"]

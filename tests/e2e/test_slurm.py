@@ -23,11 +23,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import TEST_SWEEPS
 
 pytestmark = pytest.mark.slurm
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = Path(__file__).parents[1] / "sweeps" / "tiny.yaml"
+TINY = TEST_SWEEPS / "tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 RUN_TIMEOUT = 300  # seconds per Snakemake run; the SLURM one takes ~100 s on 2 cores
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
@@ -99,7 +100,7 @@ def runs(cluster, tmp_path_factory) -> dict:
     (sweeps / "tiny_sharded.yaml").write_text(TINY.read_text() + "\nshard_size: 1000\n")
 
     local = _run([*SNAKEMAKE, "--cores", "2", *_config(work, "local")], work / "local.log")
-    slurm = _run([*SNAKEMAKE, "--profile", "workflow/profiles/slurm",
+    slurm = _run([*SNAKEMAKE, "--workflow-profile", "workflow/profiles/slurm",
                   # poll squeue after 2 s instead of 40 s: the jobs here take seconds
                   "--slurm-init-seconds-before-status-checks", "2",
                   "--slurm-logdir", str(work / "slurm_logs"), "--slurm-keep-successful-logs",

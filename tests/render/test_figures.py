@@ -6,11 +6,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import TEST_SWEEPS
 
 from trainplan.render.figures import FIGURES, render_figures, short_reason, strategy_order
 from trainplan.sweep import combine, shard
 
-SWEEP = Path(__file__).parents[1] / "sweeps" / "tiny.yaml"
+SWEEP = TEST_SWEEPS / "tiny.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALL_NAMES = [name for name, _ in FIGURES]
 LABEL = "llama2-7b on 16 x A100-SXM4-80GB"

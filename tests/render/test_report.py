@@ -9,10 +9,10 @@ import math
 import re
 import struct
 import zlib
-from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import TEST_SWEEPS
 from markupsafe import escape
 
 from trainplan import analysis
@@ -22,7 +22,7 @@ from trainplan.sweep.file import load_sweep
 from trainplan.validation import runs
 from trainplan.validation.text import summary_json, summary_line
 
-SWEEP = Path(__file__).parents[1] / "sweeps" / "tiny.yaml"
+SWEEP = TEST_SWEEPS / "tiny.yaml"
 
 
 def esc(text: str) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
+from conftest import TEST_SWEEPS
 
 from trainplan import evaluate
 from trainplan.schema.outputs import OUTPUT_COLUMNS
@@ -16,7 +17,7 @@ from trainplan.sweep import combine, shard
 from trainplan.sweep.file import load_sweep
 from trainplan.sweep.grid import Grid, block_table
 
-TINY = Path(__file__).parents[1] / "sweeps" / "tiny.yaml"
+TINY = TEST_SWEEPS / "tiny.yaml"
 
 
 def test_grid_rows_equal_the_same_rows_evaluated_as_a_table():

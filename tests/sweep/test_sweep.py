@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import TEST_SWEEPS
 
 from trainplan.schema.inputs import InputError
 from trainplan.sweep.file import SweepError, load_sweep
@@ -15,7 +16,7 @@ from trainplan.sweep.grid import Grid
 from trainplan.sweep.schema import schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = Path(__file__).parents[1] / "sweeps" / "tiny.yaml"
+TINY = TEST_SWEEPS / "tiny.yaml"
 
 GOOD = yaml.safe_load(TINY.read_text())
 

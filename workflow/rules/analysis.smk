@@ -1,42 +1,45 @@
 # Stage 3: combine the shards into the final tables, then compute what they say.
 
 
-def _combine_inputs(wildcards):
-    ids = shard_ids(wildcards.sweep)
-    inputs = {
-        "summaries": [f"{REPORTS}/{wildcards.sweep}/shards/{i}.parquet" for i in ids],
-        "counts": [f"{REPORTS}/{wildcards.sweep}/shards/{i}.json" for i in ids],
-    }
-    if wildcards.sweep in KEEPS_ROWS:
-        inputs["points"] = [f"{REPORTS}/{wildcards.sweep}/points/shard={i}" for i in ids]
-    return inputs
-
-
 rule combine:
     input:
-        unpack(_combine_inputs),
+        unpack(combine_inputs),
     output:
         best=f"{REPORTS}/{{sweep}}/best.parquet",
         tp_pp=f"{REPORTS}/{{sweep}}/tp_pp.parquet",
         pareto=f"{REPORTS}/{{sweep}}/pareto.parquet",
         counts=f"{REPORTS}/{{sweep}}/counts.json",
+    params:
+        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/combine.log",
+    benchmark:
+        f"{LOGS}/{{sweep}}/combine.benchmark.tsv"
+    resources:
+        mem_mb=2048,
+        runtime=30,
     shell:
-        "{TRAINPLAN} combine {input.summaries:q} --counts {input.counts:q} --best {output.best:q} "
-        "--tp-pp {output.tp_pp:q} --pareto {output.pareto:q} --counts-out {output.counts:q} "
-        "> {log:q} 2>&1"
+        "{params.exe} combine {input.summaries:q} --counts {input.counts:q} "
+        "--best {output.best:q} --tp-pp {output.tp_pp:q} --pareto {output.pareto:q} "
+        "--counts-out {output.counts:q} > {log:q} 2>&1"
 
 
 rule analyse:
     input:
         sweep=sweep_file,
-        best=f"{REPORTS}/{{sweep}}/best.parquet",
-        counts=f"{REPORTS}/{{sweep}}/counts.json",
+        best=rules.combine.output.best,
+        counts=rules.combine.output.counts,
     output:
-        f"{REPORTS}/{{sweep}}/analysis.json",
+        analysis=f"{REPORTS}/{{sweep}}/analysis.json",
+    params:
+        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/analyse.log",
+    benchmark:
+        f"{LOGS}/{{sweep}}/analyse.benchmark.tsv"
+    resources:
+        mem_mb=1024,
+        runtime=10,
     shell:
-        "{TRAINPLAN} analyse {input.sweep} --tables {REPORTS}/{wildcards.sweep} "
-        "--out {output} > {log} 2>&1"
+        "{params.exe} analyse {input.sweep:q} --best {input.best:q} --counts {input.counts:q} "
+        "--out {output.analysis:q} > {log:q} 2>&1"

@@ -1,13 +1,18 @@
 # Load and check every sweep when the workflow loads: a bad key, value, catalog name or an
 # oversized grid stops the run here, naming the file and key, before any job starts.
+# Every helper the rules use lives here.
 
-from trainplan.schema.inputs import InputError
-from trainplan.sweep.grid import Grid
-from trainplan.sweep.shard import n_shards
-from trainplan.sweep.file import SweepError, load_sweep
-
+import re
 import shlex
 import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from trainplan.schema.inputs import InputError
+from trainplan.sweep.file import SweepError, load_sweep
+from trainplan.sweep.grid import Grid
+from trainplan.sweep.shard import n_shards
 
 # Jobs run the package with the interpreter that runs Snakemake (the project's .venv), so
 # nothing depends on PATH; on a cluster the same path must exist on the compute nodes.
@@ -40,13 +45,38 @@ KEEPS_ROWS = [name for name, sweep in SWEEPS.items() if sweep.keep in ("all", "f
 
 
 def sweep_file(wildcards):
+    """The sweep's YAML file."""
     return str(SWEEPS[wildcards.sweep].path)
 
 
 def shard_ids(name):
+    """The five-digit ids of a sweep's shards, as they appear in file names."""
     return [f"{i:05d}" for i in range(SHARDS[name])]
 
 
+def shard_index(wildcards):
+    """The shard's number for `trainplan shard --shard` (the file name's id, as an int)."""
+    return int(wildcards.shard)
+
+
+def rows_sweeps_pattern():
+    """The sweeps whose shards also write points/ (a pattern that matches nothing if none)."""
+    return "|".join(map(re.escape, KEEPS_ROWS)) if KEEPS_ROWS else "(?!)"
+
+
+def combine_inputs(wildcards):
+    """Every shard's summary and counts, and its points/ part for sweeps that keep rows."""
+    ids = shard_ids(wildcards.sweep)
+    shards = f"{REPORTS}/{wildcards.sweep}/shards"
+    inputs = {
+        "summaries": [f"{shards}/{i}.parquet" for i in ids],
+        "counts": [f"{shards}/{i}.json" for i in ids],
+    }
+    if wildcards.sweep in KEEPS_ROWS:
+        inputs["points"] = [f"{REPORTS}/{wildcards.sweep}/points/shard={i}" for i in ids]
+    return inputs
+
+
 wildcard_constraints:
-    sweep="|".join(sorted(SWEEPS)),
+    sweep="|".join(map(re.escape, sorted(SWEEPS))),
     shard=r"\d{5}",

@@ -3,15 +3,23 @@
 
 rule figures:
     input:
-        best=f"{REPORTS}/{{sweep}}/best.parquet",
-        tp_pp=f"{REPORTS}/{{sweep}}/tp_pp.parquet",
-        pareto=f"{REPORTS}/{{sweep}}/pareto.parquet",
-        analysis=f"{REPORTS}/{{sweep}}/analysis.json",
+        best=rules.combine.output.best,
+        tp_pp=rules.combine.output.tp_pp,
+        pareto=rules.combine.output.pareto,
+        analysis=rules.analyse.output.analysis,
     output:
         figures=directory(f"{REPORTS}/{{sweep}}/figures"),
         manifest=f"{REPORTS}/{{sweep}}/figures.json",
+    params:
+        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/figures.log",
+    benchmark:
+        f"{LOGS}/{{sweep}}/figures.benchmark.tsv"
+    resources:
+        mem_mb=1024,
+        runtime=10,
     shell:
-        "{TRAINPLAN} figures --tables {REPORTS}/{wildcards.sweep} --analysis {input.analysis} "
-        "--out-dir {output.figures} --manifest {output.manifest} > {log} 2>&1"
+        "{params.exe} figures --best {input.best:q} --tp-pp {input.tp_pp:q} "
+        "--pareto {input.pareto:q} --analysis {input.analysis:q} "
+        "--out-dir {output.figures:q} --manifest {output.manifest:q} > {log:q} 2>&1"

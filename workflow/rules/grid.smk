@@ -4,10 +4,18 @@
 
 rule plan:
     input:
-        sweep_file,
+        sweep=sweep_file,
     output:
-        f"{REPORTS}/{{sweep}}/plan.txt",
+        plan=f"{REPORTS}/{{sweep}}/plan.txt",
+    params:
+        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/plan.log",
+    benchmark:
+        f"{LOGS}/{{sweep}}/plan.benchmark.tsv"
+    resources:
+        mem_mb=1024,
+        runtime=10,
     shell:
-        "{TRAINPLAN} check {input} > {output}.tmp 2> {log} && mv {output}.tmp {output}"
+        "{params.exe} check {input.sweep:q} > {output.plan:q}.tmp 2> {log:q} "
+        "&& mv {output.plan:q}.tmp {output.plan:q}"

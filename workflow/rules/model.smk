@@ -2,10 +2,6 @@
 # summaries; sweeps that keep rows also write their part of the points/ dataset.
 
 
-def _rows_sweeps():
-    return "|".join(KEEPS_ROWS) if KEEPS_ROWS else "(?!)"
-
-
 rule evaluate_shard_rows:
     input:
         sweep=sweep_file,
@@ -15,7 +11,10 @@ rule evaluate_shard_rows:
         counts=temp(f"{REPORTS}/{{sweep}}/shards/{{shard}}.json"),
         points=directory(f"{REPORTS}/{{sweep}}/points/shard={{shard}}"),
     wildcard_constraints:
-        sweep=_rows_sweeps(),
+        sweep=rows_sweeps_pattern(),
+    params:
+        exe=TRAINPLAN,
+        shard=shard_index,
     log:
         f"{LOGS}/{{sweep}}/shard-{{shard}}.log",
     benchmark:
@@ -26,8 +25,9 @@ rule evaluate_shard_rows:
     group:
         "shards"
     shell:
-        "{TRAINPLAN} shard {input.sweep} --shard $((10#{wildcards.shard})) "
-        "--summary {output.summary} --counts {output.counts} --points {output.points} > {log} 2>&1"
+        "{params.exe} shard {input.sweep:q} --shard {params.shard:q} "
+        "--summary {output.summary:q} --counts {output.counts:q} --points {output.points:q} "
+        "> {log:q} 2>&1"
 
 
 rule evaluate_shard:
@@ -37,6 +37,9 @@ rule evaluate_shard:
     output:
         summary=temp(f"{REPORTS}/{{sweep}}/shards/{{shard}}.parquet"),
         counts=temp(f"{REPORTS}/{{sweep}}/shards/{{shard}}.json"),
+    params:
+        exe=TRAINPLAN,
+        shard=shard_index,
     log:
         f"{LOGS}/{{sweep}}/shard-{{shard}}.log",
     benchmark:
@@ -47,8 +50,8 @@ rule evaluate_shard:
     group:
         "shards"
     shell:
-        "{TRAINPLAN} shard {input.sweep} --shard $((10#{wildcards.shard})) "
-        "--summary {output.summary} --counts {output.counts} > {log} 2>&1"
+        "{params.exe} shard {input.sweep:q} --shard {params.shard:q} "
+        "--summary {output.summary:q} --counts {output.counts:q} > {log:q} 2>&1"
 
 
 ruleorder: evaluate_shard_rows > evaluate_shard

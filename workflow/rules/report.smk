@@ -9,39 +9,59 @@ rule validation_table:
         table=f"{REPORTS}/validation/validation.parquet",
         text=f"{REPORTS}/validation/validation.txt",
         json=f"{REPORTS}/validation/validation.json",
+    params:
+        exe=TRAINPLAN,
+        runs=["--runs", config["validation_runs"]] if config["validation_runs"] else [],
     log:
         f"{LOGS}/validation.log",
-    params:
-        runs=f"--runs {config['validation_runs']}" if config["validation_runs"] else "",
+    benchmark:
+        f"{LOGS}/validation.benchmark.tsv"
+    resources:
+        mem_mb=1024,
+        runtime=10,
     shell:
-        "{TRAINPLAN} validation-table {params.runs} --out {output.table} --text {output.text} "
-        "--json {output.json} "
-        "> {log} 2>&1"
+        "{params.exe} validation-table {params.runs:q} --out {output.table:q} "
+        "--text {output.text:q} --json {output.json:q} > {log:q} 2>&1"
 
 
 rule report:
     input:
-        analysis=f"{REPORTS}/{{sweep}}/analysis.json",
-        figures=f"{REPORTS}/{{sweep}}/figures.json",
-        figure_dir=f"{REPORTS}/{{sweep}}/figures",
-        validation=f"{REPORTS}/validation/validation.json",
+        analysis=rules.analyse.output.analysis,
+        figures=rules.figures.output.manifest,
+        figure_dir=rules.figures.output.figures,
+        validation=rules.validation_table.output.json,
     output:
         html=f"{REPORTS}/{{sweep}}/report.html",
         pdf=f"{REPORTS}/{{sweep}}/report.pdf",
+    params:
+        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/report.log",
+    benchmark:
+        f"{LOGS}/{{sweep}}/report.benchmark.tsv"
+    resources:
+        mem_mb=2048,
+        runtime=20,
     shell:
-        "{TRAINPLAN} report --analysis {input.analysis} --figures {input.figures} "
-        "--validation {input.validation} --html {output.html} --pdf {output.pdf} > {log} 2>&1"
+        "{params.exe} report --analysis {input.analysis:q} --figures {input.figures:q} "
+        "--validation {input.validation:q} --html {output.html:q} --pdf {output.pdf:q} "
+        "> {log:q} 2>&1"
 
 
 rule index:
     input:
-        analyses=expand(f"{REPORTS}/{{sweep}}/analysis.json", sweep=SWEEPS),
-        reports=expand(f"{REPORTS}/{{sweep}}/report.html", sweep=SWEEPS),
+        analyses=expand(rules.analyse.output.analysis, sweep=SWEEPS),
+        reports=expand(rules.report.output.html, sweep=SWEEPS),
     output:
-        f"{REPORTS}/index.html",
+        index=f"{REPORTS}/index.html",
+    params:
+        exe=TRAINPLAN,
     log:
         f"{LOGS}/index.log",
+    benchmark:
+        f"{LOGS}/index.benchmark.tsv"
+    resources:
+        mem_mb=1024,
+        runtime=10,
     shell:
-        "{TRAINPLAN} index {input.analyses} --out {output} > {log} 2>&1"
+        "{params.exe} index {input.analyses:q} --out {output.index:q} > {log:q} 2>&1"

@@ -2,11 +2,14 @@
 
 ``trainplan check SWEEP``                     check a sweep file; print its grid and shards
 ``trainplan shard SWEEP --shard I ...``       evaluate one shard
-``trainplan combine SUMMARY... --out-dir D``  reduce the shards' candidates to the tables
-``trainplan analyse SWEEP --tables D ...``    recommendation, rankings, guidelines (JSON)
-``trainplan figures --tables D ...``          the report's figures
+``trainplan combine SUMMARY... --best F ...`` reduce the shards' candidates to the tables
+``trainplan analyse SWEEP --best F ...``      recommendation, rankings, guidelines (JSON)
+``trainplan figures --best F ...``            the report's figures
 ``trainplan report ...``                      HTML and PDF
 ``trainplan index ...``                       reports/index.html
+
+Every command takes each file it reads and writes as an explicit argument (the rules declare
+the same files), so none of them looks into a folder by convention.
 """
 
 from __future__ import annotations
@@ -57,9 +60,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     from trainplan.analysis import analyse
     from trainplan.sweep.file import load_sweep
 
-    tables = Path(args.tables)
-    best = pl.read_parquet(tables / "best.parquet")
-    counts = json.loads((tables / "counts.json").read_text())
+    best = pl.read_parquet(args.best)
+    counts = json.loads(Path(args.counts).read_text())
     result = analyse(load_sweep(args.sweep), best, counts)
     atomic.write_text(args.out, json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
     print(f"wrote {args.out}")
@@ -69,16 +71,15 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 def cmd_figures(args: argparse.Namespace) -> int:
     from trainplan.render.figures import render_figures
 
-    tables = Path(args.tables)
     analysis = json.loads(Path(args.analysis).read_text())
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ref = analysis.get("reference")
     figures = []
-    best = pl.read_parquet(tables / "best.parquet")
+    best = pl.read_parquet(args.best)
     if ref is not None:
-        figures = render_figures(best, pl.read_parquet(tables / "tp_pp.parquet"),
-                                 pl.read_parquet(tables / "pareto.parquet"), out_dir,
+        figures = render_figures(best, pl.read_parquet(args.tp_pp),
+                                 pl.read_parquet(args.pareto), out_dir,
                                  ref["scenario_id"], ref["label"])
     atomic.write_text(args.manifest, json.dumps(figures, indent=1) + "\n")
     print(f"wrote {len(figures)} figures to {out_dir}")
@@ -161,12 +162,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("analyse", help="recommendation, rankings and guidelines as JSON")
     p.add_argument("sweep")
-    p.add_argument("--tables", required=True)
+    p.add_argument("--best", required=True, help="best configurations (Parquet)")
+    p.add_argument("--counts", required=True, help="configurations and reasons (JSON)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_analyse)
 
     p = sub.add_parser("figures", help="render the report's figures")
-    p.add_argument("--tables", required=True)
+    p.add_argument("--best", required=True, help="best configurations (Parquet)")
+    p.add_argument("--tp-pp", required=True, help="best per TP x PP (Parquet)")
+    p.add_argument("--pareto", required=True, help="cost frontier (Parquet)")
     p.add_argument("--analysis", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--manifest", required=True)
