@@ -25,8 +25,7 @@ from trainplan.render.figures._tables import (
 
 
 def _scaling_rows(ctx: Context) -> pl.DataFrame:
-    """Fastest feasible row per (n_gpus, strategy) of the scenarios that differ from the
-    reference only in n_gpus."""
+    """Fastest feasible row per (n_gpus, strategy) of the reference's series over n_gpus."""
     ids = series_ids(ctx.best, ctx.scenario_id, "n_gpus")
     rows = feasible_rows(ctx.best.filter(pl.col("scenario_id").is_in(ids)))
     if rows.height == 0 or "n_gpus" not in rows.columns:

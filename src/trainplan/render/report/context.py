@@ -79,8 +79,7 @@ _RANKINGS = (("overall", "Overall (step time)", "step_time_s", "Step time"),
 
 
 def _rankings(rankings: dict) -> list[dict]:
-    """The four rankings with their metric; infeasible entries keep no rank except in the
-    memory ranking (which ranks every strategy by its need)."""
+    """The four rankings with their metric; only the memory ranking ranks infeasible entries."""
     out = []
     for key, title, metric, label in _RANKINGS:
         rank, rows = 0, []
