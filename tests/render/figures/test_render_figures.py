@@ -1,4 +1,5 @@
-"""Figures of the report: files written, reproducible bytes and edge cases."""
+"""render_figures on the tiny sweep: files written, reproducible bytes, edge cases and
+scenario membership by ``scenario_id``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import polars as pl
 import pytest
 from conftest import TEST_SWEEPS
 
-from trainplan.render.figures import FIGURES, render_figures, short_reason, strategy_order
+from trainplan.render.figures import FIGURES, render_figures
 from trainplan.sweep import combine, shard
 
 SWEEP = TEST_SWEEPS / "tiny.yaml"
@@ -131,17 +132,42 @@ def test_empty_tp_pp_skips_heatmap_and_removes_stale_file(tables, tmp_path, empt
     _check_written(tmp_path, figures)
 
 
-def test_tp_pp_with_scenario_id_matches_lookup_by_inputs(tables, rendered, tmp_path):
-    """With a scenario_id column, tp_pp rows are picked by id: the same heatmap results."""
-    ids = tables["best"].select("model", "n_gpus", "scenario_id").unique()
-    tp_pp = tables["tp_pp"].join(ids, on=["model", "n_gpus"])
-    figures = _render(tmp_path, tables["best"], tp_pp, tables["pareto"],
-                      names=["tp_pp_heatmap"])
-    assert [f["name"] for f in figures] == ["tp_pp_heatmap"]
-    _check_written(tmp_path, figures)
-    out_dir, _ = rendered
-    name = "tp_pp_heatmap.png"
-    assert (tmp_path / name).read_bytes() == (out_dir / name).read_bytes()
+def test_renumbered_scenarios_give_identical_bytes(tables, rendered, tmp_path):
+    """Membership is by scenario_id alone: renumbering every table the same way changes nothing."""
+    renumber = pl.col("scenario_id") * 7 + 100
+    again = {k: v.with_columns(renumber) for k, v in tables.items()}
+    figures = _render(tmp_path, **again, scenario_id=REFERENCE * 7 + 100)
+    out_dir, before = rendered
+    assert figures == before
+    for fig in figures:
+        assert (tmp_path / fig["file"]).read_bytes() == (out_dir / fig["file"]).read_bytes()
+
+
+def test_tp_pp_rows_of_other_scenarios_are_not_drawn(tables, tmp_path):
+    tp_pp = tables["tp_pp"]
+    moved = tp_pp.with_columns(
+        pl.when(pl.col("scenario_id") == REFERENCE).then(999).otherwise(pl.col("scenario_id"))
+        .alias("scenario_id"))
+    assert _render(tmp_path, tables["best"], moved, tables["pareto"],
+                   names=["tp_pp_heatmap"]) == []
+    no_ids = tp_pp.drop("scenario_id")
+    assert _render(tmp_path, tables["best"], no_ids, tables["pareto"],
+                   names=["tp_pp_heatmap"]) == []
+
+
+def test_scaling_draws_the_reference_series_only(tables, tmp_path):
+    """The other model's scenarios (same GPU counts) are not part of the scaling series."""
+    best = tables["best"]
+    ref_model = best.filter(pl.col("scenario_id") == REFERENCE)["model"][0]
+    (full,) = _render(tmp_path / "a", best, tables["tp_pp"], tables["pareto"], names=["scaling"])
+    own = best.filter(pl.col("model") == ref_model)
+    (only,) = _render(tmp_path / "b", own, tables["tp_pp"], tables["pareto"], names=["scaling"])
+    assert full == only
+    assert (tmp_path / "a" / "scaling.png").read_bytes() == (tmp_path / "b" / "scaling.png"
+                                                              ).read_bytes()
+    one = best.filter((pl.col("model") != ref_model) | (pl.col("scenario_id") == REFERENCE))
+    assert _render(tmp_path / "c", one, tables["tp_pp"], tables["pareto"],
+                   names=["scaling"]) == []
 
 
 def test_unknown_figure_name(tables, tmp_path):
@@ -156,17 +182,3 @@ def test_unknown_scenario_and_empty_tables(tables, tmp_path):
     empty = pl.DataFrame()
     assert _render(tmp_path / "b", empty, empty, empty) == []
     assert list((tmp_path / "b").iterdir()) == []
-
-
-def test_strategy_order():
-    names = ["custom", "3D (DP x TP x PP)", "DP + CP", "TP", "DP", "single GPU", "DP"]
-    assert strategy_order(names) == ["single GPU", "DP", "DP + CP", "TP", "3D (DP x TP x PP)",
-                                     "custom"]
-
-
-def test_short_reason():
-    assert short_reason("does not fit in GPU memory") == "does not fit"
-    assert short_reason("") == "infeasible"
-    text = short_reason("heads, kv heads or ffn width not divisible by tp; does not fit in GPU "
-                        "memory", 20)
-    assert text.endswith("... (+1)") and len(text) <= 20 + len(" (+1)")

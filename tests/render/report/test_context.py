@@ -1,0 +1,44 @@
+"""The template context: figures checked and numbered, validation summary regrouped."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainplan.render import report
+from trainplan.render.report.context import figure_entries, validation_context
+
+
+def test_figure_files_must_be_plain_names(inputs):
+    bad = [{**inputs["figures"][0], "file": "../../etc/passwd"}]
+    with pytest.raises(ValueError, match="plain file name"):
+        report.render_html(inputs["analysis"], bad, inputs["launch"], inputs["validation"])
+
+
+@pytest.mark.parametrize("file", ["", ".", "..", "a/b.png", "a\\b.png", "/etc/passwd"])
+def test_figure_entries_refuse_paths(file):
+    with pytest.raises(ValueError, match="plain file name"):
+        figure_entries([{"file": file}])
+
+
+def test_figure_entries_are_numbered_with_defaults():
+    entries = figure_entries([{"file": "a.png"}, {"file": "b.png", "name": "b", "title": "B"}])
+    assert [e["number"] for e in entries] == [1, 2]
+    assert entries[0] == {"number": 1, "name": "a.png", "file": "a.png", "src": "figures/a.png",
+                          "title": "", "caption": ""}
+
+
+def _run(source, represented=True, oom="", fits=True, kind="measured"):
+    return {"source": source, "represented": represented, "measured_oom": oom,
+            "predicted_fits": fits, "step_time_kind": kind}
+
+
+def test_validation_context_groups_consecutive_sources():
+    rows = [_run("A"), _run("A", oom="yes", fits=False), _run("B", kind="derived"),
+            _run("B", represented=False), _run("A", oom="yes")]
+    medians = [{"source": "A", "median_abs_err_pct": 3.0, "n": 3}]
+    v = validation_context({"rows": rows, "per_source": medians, "summary_line": "s"})
+    assert [(g["source"], len(g["rows"]), g["median"], g["n"]) for g in v["groups"]] == [
+        ("A", 2, 3.0, 3), ("B", 1, None, 0), ("A", 1, 3.0, 3)]
+    assert (v["represented"], v["rows"], len(v["missing"])) == (4, 5, 1)
+    assert (v["oom_runs"], v["oom_caught"], v["derived"]) == (2, 1, 1)
+    assert validation_context(None) is None
