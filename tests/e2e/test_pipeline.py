@@ -217,7 +217,8 @@ def test_bad_sweep_fails_before_any_job_and_writes_nothing(tmp_path, kind, text,
 # The same tables as before the restructuring: tests/data/baseline holds what the old code
 # wrote for the two .test sweeps. Two planned changes are allowed: new columns, and integer
 # columns stored as Int64 instead of Float64 (so values are compared, not dtypes, and a
-# Float64 NaN may have become a null).
+# Float64 value that is not a whole number -- NaN, or dp = n_gpus/(tp pp cp) where that
+# does not divide -- has become a null).
 
 def baseline_differences(base: pl.DataFrame, new: pl.DataFrame) -> list[str]:
     """What keeps ``new`` from holding ``base``: row count, a missing column, other values."""
@@ -230,7 +231,9 @@ def baseline_differences(base: pl.DataFrame, new: pl.DataFrame) -> list[str]:
             continue
         col = new[name]
         if old.dtype == pl.Float64 and col.dtype.is_integer():
-            old, col = old.fill_nan(None), col.cast(pl.Float64)
+            whole = old.is_finite() & (old.floor() == old)
+            old = pl.select(pl.when(whole).then(old).otherwise(None)).to_series()
+            col = col.cast(pl.Float64)
         if old.dtype != col.dtype:
             problems.append(f"column {name}: {col.dtype} instead of {old.dtype}")
         elif not old.equals(col):
