@@ -1,13 +1,8 @@
-"""One configuration as numbers and layout text; integer columns of either dtype."""
+"""One configuration as numbers and layout text."""
 
 from __future__ import annotations
 
-import math
-
-import polars as pl
-import pytest
-
-from trainplan.analysis.summary import float_layout, layout_text, summary_of
+from trainplan.analysis.summary import layout_text, summary_of
 
 
 def test_layout_text_of_a_3d_layout(row):
@@ -46,23 +41,6 @@ def test_summary_of_a_zero_step_has_no_shares(row):
     assert s["exposed_comm_share"] is None and s["bubble_share"] is None
 
 
-def test_float_layout_makes_an_int64_table_equal_to_the_float64_one(table):
-    floats = table({"config_id": 1, "n_gpus": 24.0, "tp": 4.0, "pp": 4.0, "dp": 1.5},
-                   {"config_id": 2, "n_gpus": 16.0, "tp": 2.0, "pp": 2.0, "dp": 4.0})
-    ints = floats.with_columns(
-        pl.col("n_gpus", "tp", "pp", "cp", "vpp", "micro_batch", "zero_stage").cast(pl.Int64),
-        pl.Series("dp", [None, 4], dtype=pl.Int64))
-    out = float_layout(ints)
-    assert out.equals(floats)
-    assert out["config_id"].dtype == pl.Int64 and out["dp"].to_list() == [1.5, 4.0]
-
-
-def test_float_layout_leaves_a_float_table_alone(table):
-    t = table({"dp": math.nan})
-    assert float_layout(t) is t
-
-
-@pytest.mark.parametrize("column", ["scenario_id", "rank_in_scenario", "config_id"])
-def test_float_layout_keeps_ids_integer(table, column):
-    t = table({"rank_in_scenario": 1}).with_columns(pl.col("tp").cast(pl.Int64))
-    assert float_layout(t)[column].dtype == pl.Int64
+def test_a_dp_that_does_not_divide_is_said_so(row):
+    r = row(tp=4, pp=4, dp=None, n_gpus=24)          # 24 / 16: a null in the Int64 table
+    assert layout_text(r).startswith("tp=4 pp=4 dp not whole, micro-batch")

@@ -33,7 +33,7 @@ from trainplan.analysis.recommend import (
     scenarios,
     use_cases,
 )
-from trainplan.analysis.summary import GIB, float_layout, layout_text, summary_of, whole
+from trainplan.analysis.summary import GIB, layout_text, summary_of, whole
 from trainplan.schema.inputs import INPUTS, LAYOUT_AXES
 from trainplan.sweep.file import Sweep
 
@@ -146,8 +146,8 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
         The loaded sweep file.
     best : polars.DataFrame
         ``best.parquet``: the candidate configurations of every scenario with
-        ``rank_in_scenario`` (integer columns as Float64 or Int64; see
-        :func:`~trainplan.analysis.summary.float_layout`).
+        ``rank_in_scenario`` (integer columns Int64; ``dp`` null where
+        ``n_gpus / (tp pp cp)`` is not whole).
     counts : dict
         ``counts.json``: configurations evaluated, feasible, and reasons.
 
@@ -160,7 +160,6 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
         guidelines and ``scaling_efficiency`` over the whole table. Without any scenario
         winner, ``reference`` is None and the lists are empty.
     """
-    best = float_layout(best)
     columns = scenario_columns(sweep)
     ref = choose_reference(best, sweep) if best.height else None
     result = _describe(sweep, counts)

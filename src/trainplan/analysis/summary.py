@@ -1,17 +1,13 @@
 """One configuration of a result table as the numbers and the layout text a report shows.
 
-The analysis reads ``best.parquet`` whatever the dtype of its integer columns
-(Float64, or Int64 with ``dp`` null where ``n_gpus / (tp pp cp)`` is not whole):
-:func:`float_layout` brings them to one form before anything is computed, so
-``analysis.json`` does not depend on it.
+Integer columns arrive as integers (Int64 in ``best.parquet``; ``dp`` is null where
+``n_gpus / (tp pp cp)`` is not whole) and stay integers in ``analysis.json``.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
-
-import polars as pl
 
 from trainplan.schema.inputs import INPUTS
 
@@ -21,36 +17,8 @@ GIB = 2.0**30
 EXPOSED = ("tp_exposed_s", "cp_exposed_s", "dp_exposed_s", "pp_exposed_s")
 """Communication time left exposed after overlap, per dimension [s]."""
 
-INTEGER_COLUMNS = (*(spec.name for spec in INPUTS if spec.kind == "int"), "n_microbatches")
-"""Whole-number columns of a result table; the analysis reads them as floats."""
-
-
-def float_layout(best: pl.DataFrame) -> pl.DataFrame:
-    """``best`` with its integer-typed :data:`INTEGER_COLUMNS` as Float64.
-
-    A null ``dp`` (an Int64 table where ``n_gpus / (tp pp cp)`` is not whole) becomes that
-    quotient, which is what a Float64 table holds. Identifier columns (``config_id``,
-    ``scenario_id``, ``rank_in_scenario``) are left as they are.
-
-    Parameters
-    ----------
-    best : polars.DataFrame
-        A ``best.parquet`` table (or any result table with the layout columns).
-
-    Returns
-    -------
-    polars.DataFrame
-        The same rows and columns, with whole-number columns as Float64.
-    """
-    integer = [c for c in INTEGER_COLUMNS
-               if c in best.columns and best[c].dtype.is_integer()]
-    if not integer:
-        return best
-    out = best.with_columns(pl.col(integer).cast(pl.Float64))
-    if "dp" in integer and {"n_gpus", "tp", "pp", "cp"} <= set(out.columns):
-        quotient = pl.col("n_gpus") / (pl.col("tp") * pl.col("pp") * pl.col("cp"))
-        out = out.with_columns(pl.col("dp").fill_null(quotient))
-    return out
+INTEGER_COLUMNS = tuple(spec.name for spec in INPUTS if spec.kind == "int")
+"""Whole-number columns of a result table (Int64)."""
 
 
 def optional_float(x: Any) -> float | None:
@@ -61,9 +29,9 @@ def optional_float(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def whole(x: Any) -> int:
-    """``x`` (int or float) rounded to the nearest int."""
-    return round(float(x))
+def whole(x: Any) -> int | None:
+    """``x`` (int or float) rounded to the nearest int; None for a null."""
+    return None if x is None else round(float(x))
 
 
 def layout_text(row: dict) -> str:
@@ -76,7 +44,8 @@ def layout_text(row: dict) -> str:
     parts = [f"tp={whole(row['tp'])}", f"pp={whole(row['pp'])}"]
     if whole(row["vpp"]) > 1:
         parts[-1] += f" (vpp {whole(row['vpp'])})"
-    parts += [f"dp={whole(row['dp'])}"]
+    dp = whole(row["dp"])
+    parts += [f"dp={dp}" if dp is not None else "dp not whole"]
     if whole(row["cp"]) > 1:
         parts.append(f"cp={whole(row['cp'])}")
     text = " ".join(parts) + f", micro-batch {whole(row['micro_batch'])}"
