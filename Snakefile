@@ -4,14 +4,20 @@
 #   snakemake --cores 8 --config sweeps_dir=my_sweeps reports_dir=my_reports
 #   snakemake --directory .test --cores 2     the test configuration CI runs
 #   snakemake --workflow-profile workflow/profiles/slurm   the same on a SLURM cluster
+#   snakemake -s /path/to/Snakefile --cores 8  from a folder of your own: its config/config.yaml
+#                                             if it has one, else the workflow's; its sweeps/
 #
 # Stages (one rules file each): grid (shard plan, checked at load), model (evaluate shards),
 # analysis (combine, recommendations), figures, report (HTML/PDF, validation, index).
 
+from pathlib import Path
+
 from snakemake.utils import validate
 
+CONFIG = "config/config.yaml"
 
-configfile: "config/config.yaml"
+
+configfile: CONFIG if Path(CONFIG).is_file() else f"{workflow.basedir}/{CONFIG}"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -1,0 +1,191 @@
+"""What a sweep's results say: the recommendation, rankings, use cases and scaling guidelines.
+
+Everything here is computed from the sweep's own ``best`` table and ``counts``;
+no sentence is fixed text without the numbers that justify it. The result is a
+plain JSON-serialisable dict that the report templates render.
+
+* :mod:`~trainplan.analysis.summary`: one configuration as numbers and layout text;
+* :mod:`~trainplan.analysis.recommend`: the reference scenario, rankings, use cases;
+* :mod:`~trainplan.analysis.guidelines`: bands, scaling efficiency, implementation notes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from trainplan import catalog
+from trainplan.analysis.guidelines import (
+    BANDS,
+    NOTES,
+    implementation_notes,
+    scaling_efficiency,
+    scaling_guidelines,
+)
+from trainplan.analysis.recommend import (
+    MFU_FRACTION_FOR_REFERENCE,
+    choose_reference,
+    rankings,
+    scenario_columns,
+    scenario_label,
+    scenarios,
+    use_cases,
+)
+from trainplan.analysis.summary import GIB, layout_text, summary_of, whole
+from trainplan.schema.inputs import INPUTS, LAYOUT_AXES
+from trainplan.sweep.file import Sweep
+
+__all__ = [
+    "BANDS", "GIB", "MFU_FRACTION_FOR_REFERENCE", "NOTES", "analyse", "assumptions",
+    "choose_reference", "implementation_notes", "layout_text", "models_table", "rankings",
+    "scaling_efficiency", "scaling_guidelines", "scenario_columns", "scenario_label",
+    "scenarios", "summary_of", "use_cases",
+]
+
+
+def _given(sweep: Sweep) -> dict[str, list]:
+    """Values the sweep sets for each input: its axes and constants."""
+    given = {a.name: a.values for a in sweep.axes}
+    given.update({k: [v] for k, v in sweep.constants.items()})
+    return given
+
+
+def _values(spec, given: dict[str, list]) -> list | None:
+    """The values an assumption row lists for ``spec``; None for an input left out."""
+    if spec.name == "model":
+        return [v["model"] for v in given["model"]]
+    if spec.name in given:
+        return given[spec.name]
+    if spec.from_catalog:
+        return ["from the catalog"]
+    if spec.default is None and spec.name == "dp":
+        return ["n_gpus / (tp pp cp)"]
+    if spec.default is None:
+        return None
+    return [spec.default]
+
+
+def assumptions(sweep: Sweep) -> list[dict]:
+    """Every input: its value(s) in this sweep, unit, and whether it is a default (with source).
+
+    Architecture columns other than ``model`` are left out (the model table lists them), as
+    are inputs without a default that the sweep does not set.
+    """
+    out = []
+    given = _given(sweep)
+    varied = {a.name for a in sweep.axes}
+    for spec in INPUTS:
+        if spec.group == "model" and spec.name != "model":
+            continue
+        values = _values(spec, given)
+        if values is None:
+            continue
+        is_default = spec.name not in given
+        out.append({"name": spec.name, "group": spec.group, "unit": spec.unit,
+                    "values": [_display(v) for v in values], "default": is_default,
+                    "varied": spec.name in varied,
+                    "description": spec.description,
+                    "source": spec.source if is_default else ""})
+    return out
+
+
+def _display(v: Any) -> str:
+    """A sweep value as the report prints it (thousands separators, ``yes``/``no``)."""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "not set"
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:.4g}"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def models_table(best: pl.DataFrame) -> list[dict]:
+    """One row per model of ``best`` (by name): its size [B parameters], architecture and the
+    catalog source of its numbers (or that the sweep gave them inline)."""
+    out = []
+    for name in best["model"].unique().sort().to_list():
+        r = best.filter(pl.col("model") == name).row(0, named=True)
+        entry = catalog.find_model(name)
+        out.append({"model": name, "params_b": float(r["params_total"]) / 1e9,
+                    "n_layers": whole(r["n_layers"]), "hidden": whole(r["hidden"]),
+                    "n_heads": whole(r["n_heads"]), "n_kv_heads": whole(r["n_kv_heads"]),
+                    "ffn_hidden": whole(r["ffn_hidden"]), "vocab": whole(r["vocab"]),
+                    "gated_mlp": bool(r["gated_mlp"]),
+                    "source": entry["source"] if entry else "given inline in the sweep"})
+    return out
+
+
+def _describe(sweep: Sweep, counts: dict) -> dict[str, Any]:
+    """The part of the analysis that depends on the sweep file only (and the counts)."""
+    return {
+        "name": sweep.name, "title": sweep.title, "description": sweep.description,
+        "question": sweep.question, "grid_size": sweep.size, "keep": sweep.keep,
+        "axes": [{"name": a.name, "count": len(a.values),
+                  "values": [_display(v["model"] if a.name == "model" else v)
+                             for v in a.values]} for a in sweep.axes],
+        "scenario_columns": scenario_columns(sweep),
+        "counts": counts,
+        "assumptions": assumptions(sweep),
+        "layout_axes": sorted(a.name for a in sweep.axes if a.name in LAYOUT_AXES),
+    }
+
+
+def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
+    """Everything the report says about a sweep, as a JSON-serialisable dict.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The loaded sweep file.
+    best : polars.DataFrame
+        ``best.parquet``: the candidate configurations of every scenario with
+        ``rank_in_scenario`` (integer columns Int64; ``dp`` null where
+        ``n_gpus / (tp pp cp)`` is not whole).
+    counts : dict
+        ``counts.json``: configurations evaluated, feasible, and reasons.
+
+    Returns
+    -------
+    dict
+        The sweep's description, assumptions and models; the ``reference`` scenario (label,
+        best summary, full configuration), every scenario's winner, the reference's
+        ``rankings``, ``use_cases`` and ``implementation`` notes, and the ``scaling``
+        guidelines and ``scaling_efficiency`` over the whole table. Without any scenario
+        winner, ``reference`` is None and the lists are empty.
+    """
+    columns = scenario_columns(sweep)
+    ref = choose_reference(best, sweep) if best.height else None
+    result = _describe(sweep, counts)
+    result["models"] = models_table(best) if best.height else []
+    if ref is None:
+        result.update({"reference": None, "scenarios": [], "rankings": {}, "use_cases": [],
+                       "scaling": [], "scaling_efficiency": [], "implementation": []})
+        return result
+    rows = best.filter(pl.col("scenario_id") == ref)
+    top = rows.filter(pl.col("rank_in_scenario") == 1).row(0, named=True)
+    result.update({
+        "reference": {"scenario_id": ref, "label": scenario_label(top, columns),
+                      "best": summary_of(top),
+                      "config": {k: _jsonable(v) for k, v in top.items()}},
+        "scenarios": scenarios(best, columns),
+        "rankings": rankings(rows),
+        "use_cases": use_cases(rows, best),
+        "scaling": scaling_guidelines(best),
+        "scaling_efficiency": scaling_efficiency(best),
+        "implementation": implementation_notes(rows.sort("strategy")),
+    })
+    return result
+
+
+def _jsonable(v: Any) -> Any:
+    """NaN (not JSON) becomes None."""
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v

@@ -1,0 +1,239 @@
+"""One configuration, parsed once: the fields the launch material needs, typed and checked.
+
+A row of the results table (or an ``analysis.json`` configuration) stores integers as
+floats today (``8.0``) and as integers tomorrow (``Int64``); missing values arrive as
+``None`` or NaN. :meth:`LaunchConfig.from_row` turns such a row into a frozen dataclass of
+Python ``int``, ``bool``, ``str`` and ``float`` values, taking every default from the input
+table (:data:`trainplan.schema.inputs.INPUT_BY_NAME`), so the Megatron-LM, DeepSpeed and
+notes modules never re-read or re-parse the mapping.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from trainplan.schema.inputs import INPUT_BY_NAME, InputError
+
+# ---- parsing one value ------------------------------------------------------------------------
+
+
+def _is_missing(value: Any) -> bool:
+    """True for None and NaN (how tables and JSON spell a blank)."""
+    if value is None:
+        return True
+    return _is_number(value) and math.isnan(float(value))
+
+
+def _is_number(value: Any) -> bool:
+    """True for real numbers (Python or numpy), False for booleans and everything else."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _check_range(key: str, number: float) -> None:
+    """Raise when ``number`` is outside the input table's minimum and maximum for ``key``."""
+    spec = INPUT_BY_NAME[key]
+    if spec.minimum is not None and number < spec.minimum:
+        raise InputError(f"{key} = {number!r} is below its minimum {spec.minimum}")
+    if spec.maximum is not None and number > spec.maximum:
+        raise InputError(f"{key} = {number!r} is above its maximum {spec.maximum}")
+
+
+def _parse_int(key: str, value: Any) -> int:
+    """A whole number (``8``, ``8.0``, numpy integers) as a Python ``int`` within its range."""
+    if not _is_number(value):
+        raise InputError(f"{key} = {value!r} is not a number")
+    if not isinstance(value, numbers.Integral):
+        if not float(value).is_integer():
+            raise InputError(f"{key} = {value!r} is not a whole number")
+        value = float(value)
+    number = int(value)
+    _check_range(key, number)
+    return number
+
+
+def _parse_flag(key: str, value: Any) -> bool:
+    """A boolean: ``True``/``False``, numpy booleans, or the numbers 0 and 1."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if _is_number(value) and float(value) in (0.0, 1.0):
+        return bool(value)
+    raise InputError(f"{key} = {value!r} is not a boolean")
+
+
+def _parse_choice(key: str, value: Any) -> str:
+    """A stripped, lower-cased word that the input table allows for ``key``."""
+    if not isinstance(value, str):
+        raise InputError(f"{key} = {value!r} is not a word")
+    word = value.strip().lower()
+    choices = INPUT_BY_NAME[key].choices
+    if word not in choices:
+        raise InputError(f"{key} = {value!r} is not one of {', '.join(choices)}")
+    return word
+
+
+def _parse_budget(key: str, value: Any) -> float | None:
+    """A non-negative number, or None when it is infinite (no finite budget)."""
+    if not _is_number(value):
+        raise InputError(f"{key} = {value!r} is not a number")
+    number = float(value)
+    _check_range(key, number)
+    return number if math.isfinite(number) else None
+
+
+def _parse_label(key: str, value: Any) -> str:
+    """A catalog name as text (only printed, never interpreted)."""
+    return str(value)
+
+
+def _spec(parse: Callable[[str, Any], Any], optional: bool = False) -> Any:
+    """A dataclass field that ``from_row`` fills with ``parse``; optional ones may stay None."""
+    return field(metadata={"parse": parse, "optional": optional})
+
+
+# ---- the configuration ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """The fields of one configuration that the launch material uses, parsed and checked.
+
+    Build it with :meth:`from_row`. Field names and meanings are those of the input
+    table (:mod:`trainplan.schema.inputs`); units are the table's.
+    """
+
+    model: str | None = _spec(_parse_label, optional=True)
+    """Model catalog entry, printed in the command's header."""
+    gpu: str | None = _spec(_parse_label, optional=True)
+    """Accelerator catalog entry, printed in the command's header."""
+    n_layers: int = _spec(_parse_int)
+    hidden: int = _spec(_parse_int)
+    n_heads: int = _spec(_parse_int)
+    n_kv_heads: int = _spec(_parse_int)
+    """Key/value heads; a row without it has multi-head attention (= n_heads)."""
+    ffn_hidden: int = _spec(_parse_int)
+    vocab: int = _spec(_parse_int)
+    """Tokenizer vocabulary (before Megatron's padding)."""
+    gated_mlp: bool = _spec(_parse_flag)
+    tied_embeddings: bool = _spec(_parse_flag)
+    linear_bias: bool = _spec(_parse_flag)
+    dropout: bool = _spec(_parse_flag)
+    position_embedding: str = _spec(_parse_choice)
+    norm: str = _spec(_parse_choice)
+    seq_len: int = _spec(_parse_int)
+    global_batch: int = _spec(_parse_int)
+    precision: str = _spec(_parse_choice)
+    tokens_budget: float | None = _spec(_parse_budget, optional=True)
+    """Tokens to train on [tokens]; None when missing or not finite."""
+    n_gpus: int = _spec(_parse_int)
+    gpus_per_node: int = _spec(_parse_int)
+    tp: int = _spec(_parse_int)
+    pp: int = _spec(_parse_int)
+    dp: int = _spec(_parse_int)
+    cp: int = _spec(_parse_int)
+    vpp: int = _spec(_parse_int)
+    micro_batch: int = _spec(_parse_int)
+    zero_stage: int = _spec(_parse_int)
+    recompute: str = _spec(_parse_choice)
+    schedule: str = _spec(_parse_choice)
+    """As given (``auto`` included); :attr:`pipeline_schedule` resolves ``auto``."""
+    seq_parallel: bool = _spec(_parse_flag)
+    flash_attention: bool = _spec(_parse_flag)
+    overlap_grad_reduce: bool = _spec(_parse_flag)
+    overlap_param_gather: bool = _spec(_parse_flag)
+    tp_comm_overlap: bool = _spec(_parse_flag)
+    zero3_max_live_params: int = _spec(_parse_int)
+    """DeepSpeed ``stage3_max_live_parameters`` [parameters]."""
+
+    def __post_init__(self) -> None:
+        """Refuse a batch that Megatron and DeepSpeed both refuse."""
+        per_step = self.dp * self.micro_batch
+        if self.global_batch % per_step:
+            raise InputError(f"global_batch = {self.global_batch} is not divisible by "
+                             f"dp * micro_batch = {per_step}")
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> LaunchConfig:
+        """Parse and check the launch fields of ``row`` once.
+
+        Parameters
+        ----------
+        row : Mapping[str, Any]
+            A configuration: a row of the results table (``DataFrame.to_dicts()``) or the
+            ``config`` of an ``analysis.json`` reference. Other keys are ignored.
+
+        Returns
+        -------
+        LaunchConfig
+            Integers as ``int`` (``8``, ``8.0`` and numpy integers alike), flags as
+            ``bool``, words stripped and lower-cased. A missing, None or NaN value takes
+            the input table's default; ``n_kv_heads`` defaults to ``n_heads``.
+
+        Raises
+        ------
+        trainplan.InputError
+            (a ``ValueError``) naming the key: a required value is missing, a value has
+            the wrong type, is not a whole number, is outside the table's range or
+            choices, or ``global_batch`` is not a multiple of ``dp * micro_batch``.
+        """
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            value = row.get(spec.name)
+            if _is_missing(value):
+                value = _default(spec.name, values)
+            if _is_missing(value):
+                if not spec.metadata["optional"]:
+                    raise InputError(f"configuration has no value for {spec.name!r}")
+                values[spec.name] = None
+            else:
+                values[spec.name] = spec.metadata["parse"](spec.name, value)
+        return cls(**values)
+
+    @property
+    def n_nodes(self) -> int:
+        """Nodes the job spans: ``ceil(n_gpus / gpus_per_node)``."""
+        return -(-self.n_gpus // self.gpus_per_node)
+
+    @property
+    def procs_per_node(self) -> int:
+        """Processes started per node: ``min(gpus_per_node, n_gpus)``."""
+        return min(self.gpus_per_node, self.n_gpus)
+
+    @property
+    def grad_accumulation_steps(self) -> int:
+        """Micro-batches per step and data-parallel rank: ``global_batch / (dp * micro_batch)``."""
+        return self.global_batch // (self.dp * self.micro_batch)
+
+    @property
+    def train_iters(self) -> int | None:
+        """Steps that consume the budget, ``ceil(tokens_budget / (global_batch * seq_len))``.
+
+        None when there is no finite token budget.
+        """
+        if self.tokens_budget is None:
+            return None
+        return math.ceil(self.tokens_budget / (self.global_batch * self.seq_len))
+
+    @property
+    def uses_deepspeed(self) -> bool:
+        """ZeRO stages 2 and 3 run on DeepSpeed; stage 1 is Megatron's distributed optimizer."""
+        return self.zero_stage >= 2
+
+    @property
+    def pipeline_schedule(self) -> str:
+        """The pipeline schedule with ``auto`` resolved (interleaved when vpp > 1, else 1f1b)."""
+        if self.schedule == "auto":
+            return "interleaved" if self.vpp > 1 else "1f1b"
+        return self.schedule
+
+
+def _default(name: str, parsed: Mapping[str, Any]) -> Any:
+    """The input table's default for ``name`` (``n_kv_heads``: the parsed ``n_heads``)."""
+    if name == "n_kv_heads":
+        return parsed.get("n_heads")
+    return INPUT_BY_NAME[name].default

@@ -1,0 +1,200 @@
+"""A Megatron-LM ``torchrun ... pretrain_gpt.py`` command for one configuration.
+
+Flag names follow ``megatron/training/arguments.py`` of NVIDIA/Megatron-LM
+(checked at commit 000c4ac24f61159c138b0975def722c65245983c). There is no
+``--virtual-pipeline-model-parallel-size`` flag there: the virtual degree is
+derived from ``--num-layers-per-virtual-pipeline-stage`` (or given directly by
+the newer ``--num-virtual-stages-per-pipeline-rank``). Validation rules of the
+same file decide which flags may appear together: selective recomputation
+takes no ``--recompute-method``; ``--tp-comm-overlap`` needs
+``--sequence-parallel``; ``--overlap-param-gather`` needs
+``--use-distributed-optimizer`` and ``--overlap-grad-reduce``; tensor or
+context parallelism needs ``CUDA_DEVICE_MAX_CONNECTIONS=1`` (before Blackwell).
+"""
+
+from __future__ import annotations
+
+from trainplan.launch.config import LaunchConfig
+
+RDZV_PORT = 29500
+INDENT = "    "
+# Megatron pads the vocabulary to a multiple of this times tp (--make-vocab-size-divisible-by).
+MEGATRON_VOCAB_DIVISOR = 128
+POSITION_EMBEDDING = {"learned": "learned_absolute", "rope": "rope", "alibi": "none"}
+NORMALIZATION = {"layernorm": "LayerNorm", "rmsnorm": "RMSNorm"}
+
+
+def padded_vocab(vocab: int, tp: int) -> int:
+    """Vocabulary size after Megatron's padding to a multiple of ``128 * tp``.
+
+    Parameters
+    ----------
+    vocab : int
+        Tokenizer vocabulary size ``V``.
+    tp : int
+        Tensor-parallel degree.
+
+    Returns
+    -------
+    int
+        The padded size Megatron builds the embedding with.
+    """
+    multiple = MEGATRON_VOCAB_DIVISOR * tp
+    return -(-vocab // multiple) * multiple
+
+
+def layers_per_virtual_stage(config: LaunchConfig) -> int | None:
+    """Layers per virtual pipeline stage, ``n_layers / (pp * vpp)``.
+
+    Parameters
+    ----------
+    config : LaunchConfig
+        The configuration.
+
+    Returns
+    -------
+    int or None
+        The layer count when ``pp * vpp`` divides ``n_layers``, else None (the
+        layout is then uneven).
+    """
+    chunks = config.pp * config.vpp
+    return None if config.n_layers % chunks else config.n_layers // chunks
+
+
+def _parallel_args(c: LaunchConfig) -> list[str]:
+    """Tensor, pipeline, virtual-pipeline and context parallel degrees."""
+    args = [f"--tensor-model-parallel-size {c.tp}", f"--pipeline-model-parallel-size {c.pp}"]
+    if c.pp > 1 and c.vpp > 1:
+        per_stage = layers_per_virtual_stage(c)
+        if per_stage is not None:
+            args.append(f"--num-layers-per-virtual-pipeline-stage {per_stage}")
+        else:
+            args.append(f"--num-virtual-stages-per-pipeline-rank {c.vpp}")
+    if c.cp > 1:
+        args.append(f"--context-parallel-size {c.cp}")
+    if c.tp > 1 and c.seq_parallel:
+        args.append("--sequence-parallel")
+    if c.zero_stage == 1:
+        args.append("--use-distributed-optimizer")
+    return args
+
+
+def _model_args(c: LaunchConfig) -> list[str]:
+    """Model shape: layers, widths, heads, MLP, norm, embeddings, biases, dropout."""
+    args = [f"--num-layers {c.n_layers}",
+            f"--hidden-size {c.hidden}",
+            f"--ffn-hidden-size {c.ffn_hidden}",
+            f"--num-attention-heads {c.n_heads}"]
+    if c.n_kv_heads != c.n_heads:
+        args += ["--group-query-attention", f"--num-query-groups {c.n_kv_heads}"]
+    args += [f"--seq-length {c.seq_len}", f"--max-position-embeddings {c.seq_len}",
+             f"--position-embedding-type {POSITION_EMBEDDING[c.position_embedding]}",
+             f"--normalization {NORMALIZATION[c.norm]}"]
+    if c.gated_mlp:
+        args.append("--swiglu")
+    if not c.tied_embeddings:
+        args.append("--untie-embeddings-and-output-weights")
+    if not c.linear_bias:
+        args.append("--disable-bias-linear")
+    if not c.dropout:
+        args += ["--attention-dropout 0", "--hidden-dropout 0"]
+    return args
+
+
+def _batch_args(c: LaunchConfig) -> list[str]:
+    """Micro and global batch, and the iterations the token budget needs."""
+    args = [f"--micro-batch-size {c.micro_batch}", f"--global-batch-size {c.global_batch}"]
+    if c.train_iters is not None:
+        args.append(f"--train-iters {c.train_iters}")
+    return args
+
+
+def _precision_args(c: LaunchConfig) -> list[str]:
+    """``--bf16`` / ``--fp16``, plus Transformer Engine FP8 (on a bf16 base) for fp8."""
+    if c.precision == "fp16":
+        return ["--fp16"]
+    if c.precision == "fp8":
+        return ["--bf16", "--fp8-format hybrid"]
+    return ["--bf16"]
+
+
+def _kernel_args(c: LaunchConfig) -> list[str]:
+    """Attention backend and activation recomputation."""
+    args = [f"--attention-backend {'flash' if c.flash_attention else 'unfused'}"]
+    if c.recompute == "selective":
+        args.append("--recompute-granularity selective")
+    elif c.recompute == "full":
+        args += ["--recompute-granularity full", "--recompute-method uniform",
+                 "--recompute-num-layers 1"]
+    return args
+
+
+def _overlap_args(c: LaunchConfig) -> list[str]:
+    """Communication overlaps, only where Megatron's validation accepts them."""
+    args = []
+    if c.overlap_grad_reduce:
+        args.append("--overlap-grad-reduce")
+    if c.overlap_grad_reduce and c.overlap_param_gather and c.zero_stage == 1:
+        args.append("--overlap-param-gather")
+    if c.tp_comm_overlap and c.tp > 1 and c.seq_parallel:
+        args.append("--tp-comm-overlap")
+    return args
+
+
+def _data_args() -> list[str]:
+    """Tokenizer and data placeholders, filled from the environment at launch."""
+    return ["--tokenizer-type HuggingFaceTokenizer", "--tokenizer-model $TOKENIZER_MODEL",
+            "--data-path $DATA_PATH", "--split 99,1,0", "$EXTRA_ARGS"]
+
+
+def megatron_args(config: LaunchConfig) -> list[str]:
+    """The Megatron-LM arguments of ``config``, one flag (with its value) per item.
+
+    Parameters
+    ----------
+    config : LaunchConfig
+        The configuration.
+
+    Returns
+    -------
+    list of str
+        Arguments in a fixed order: parallelism, model, batch, precision,
+        kernels, overlaps, data.
+    """
+    return (_parallel_args(config) + _model_args(config) + _batch_args(config)
+            + _precision_args(config) + _kernel_args(config) + _overlap_args(config)
+            + _data_args())
+
+
+def _header(c: LaunchConfig) -> list[str]:
+    """Comment lines (what the command is for, the vocabulary) and required environment."""
+    degrees = f"tp={c.tp} pp={c.pp} cp={c.cp} dp={c.dp} vpp={c.vpp}"
+    lines = [f"# {c.model or 'model'} on {c.n_gpus} x {c.gpu or 'GPU'}: {degrees}",
+             f"# vocabulary V = {c.vocab} comes from the tokenizer ($TOKENIZER_MODEL); "
+             f"Megatron pads it to {padded_vocab(c.vocab, c.tp)}"]
+    if c.tp > 1 or c.cp > 1:
+        lines.append("export CUDA_DEVICE_MAX_CONNECTIONS=1")
+    return lines
+
+
+def megatron_command(config: LaunchConfig) -> str:
+    """A multi-line ``torchrun ... pretrain_gpt.py`` command for ``config``.
+
+    Parameters
+    ----------
+    config : LaunchConfig
+        The configuration.
+
+    Returns
+    -------
+    str
+        Comment lines, ``export CUDA_DEVICE_MAX_CONNECTIONS=1`` when tp or cp > 1,
+        then the command with one argument per backslash-continued line. It
+        expects ``MASTER_ADDR``, ``TOKENIZER_MODEL``, ``DATA_PATH`` and
+        (optionally) ``EXTRA_ARGS`` in the environment.
+    """
+    launcher = [f"torchrun --nnodes={config.n_nodes} --nproc-per-node={config.procs_per_node}",
+                f"--rdzv-backend=c10d --rdzv-endpoint=$MASTER_ADDR:{RDZV_PORT}",
+                "pretrain_gpt.py"]
+    body = (" \\\n" + INDENT).join(launcher + megatron_args(config))
+    return "\n".join([*_header(config), body]) + "\n"

@@ -1,0 +1,115 @@
+"""Why a configuration cannot run, as bit flags (:class:`Reason`).
+
+Infeasible configurations are kept and labelled, never dropped: every flag
+has a sentence that the tables and reports print (:data:`REASONS`).
+The strategy vocabulary moved to :mod:`trainplan.model.labels`; it is
+re-exported here for the modules that import it from this one.
+"""
+
+from __future__ import annotations
+
+from enum import IntFlag
+
+import numpy as np
+
+from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayInt, as_float
+from trainplan.model.choices import Schedule
+from trainplan.model.config import Architecture, Gpu, Layout
+from trainplan.model.labels import (  # noqa: F401  (re-exported)
+    STRATEGIES,
+    STRATEGY_LABELS,
+    strategy_code,
+    strategy_index,
+    strategy_label,
+)
+
+
+class Reason(IntFlag):
+    """Why a configuration cannot run; one bit each (the values are stored in tables)."""
+
+    DEGREES = 1
+    LAYERS = 2
+    HEADS = 4
+    BATCH = 8
+    SCHEDULE = 16
+    CONTEXT = 32
+    ZERO_PIPELINE = 64
+    MEMORY = 128
+    PRECISION = 256
+    NO_TIME = 512
+
+
+DEGREES, LAYERS, HEADS, BATCH = Reason.DEGREES, Reason.LAYERS, Reason.HEADS, Reason.BATCH
+SCHEDULE, CONTEXT, ZERO_PIPELINE = Reason.SCHEDULE, Reason.CONTEXT, Reason.ZERO_PIPELINE
+MEMORY, PRECISION, NO_TIME = Reason.MEMORY, Reason.PRECISION, Reason.NO_TIME
+
+REASONS = {
+    Reason.DEGREES: "tp*pp*cp does not divide n_gpus (dp must be a whole number)",
+    Reason.LAYERS: "n_layers not divisible by pp*vpp",
+    Reason.HEADS: "heads, kv heads or ffn width not divisible by tp",
+    Reason.BATCH: "global_batch not divisible by dp*micro_batch",
+    Reason.SCHEDULE: "interleaved schedule needs pp>1, vpp>1 and micro-batches divisible by pp "
+                     "(vpp>1 needs the interleaved schedule)",
+    Reason.CONTEXT: "seq_len not divisible by 2*cp",
+    Reason.ZERO_PIPELINE: "ZeRO stage 2/3 cannot be combined with pipeline parallelism",
+    Reason.MEMORY: "does not fit in GPU memory",
+    Reason.PRECISION: "the GPU does not support this precision",
+    Reason.NO_TIME: "no finite step time (a bandwidth or efficiency of zero)",
+}
+"""The sentence of every :class:`Reason`."""
+
+
+def _divides(a, b):
+    """True where ``a`` divides ``b`` exactly (both positive)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    q = b / a
+    return np.floor(q) == q
+
+
+def structural_flags(n_gpus, tp, pp, dp, cp, vpp, micro_batch, global_batch, n_layers, n_heads,
+                     n_kv_heads, ffn_hidden, seq_len, zero_stage, schedule) -> NDArrayInt:
+    """Bits of :class:`Reason` for the constraints that do not depend on memory (int64 array):
+    whole degrees, divisibility of layers, heads, batch and sequence, the schedule's needs and
+    ZeRO 2/3 without a pipeline."""
+    tp, pp, dp, cp, vpp = (np.asarray(x, dtype=np.float64) for x in (tp, pp, dp, cp, vpp))
+    whole_dp = (dp >= 1) & (np.floor(dp) == dp)
+    flags = np.where((tp * pp * dp * cp != np.asarray(n_gpus, dtype=np.float64)) | ~whole_dp,
+                     int(DEGREES), 0)
+    flags = flags | np.where(_divides(pp * vpp, n_layers), 0, int(LAYERS))
+    heads_ok = _divides(tp, n_heads) & _divides(tp, n_kv_heads) & _divides(tp, ffn_hidden)
+    flags = flags | np.where(heads_ok, 0, int(HEADS))
+    flags = flags | np.where(_divides(dp * np.asarray(micro_batch, np.float64), global_batch),
+                             0, int(BATCH))
+    m = np.asarray(global_batch, np.float64) / (dp * np.asarray(micro_batch, np.float64))
+    interleaved = np.asarray(schedule) == Schedule.INTERLEAVED
+    bad_schedule = np.where(interleaved, (vpp < 2) | (pp < 2) | ~_divides(pp, m), vpp > 1)
+    flags = flags | np.where(bad_schedule, int(SCHEDULE), 0)
+    flags = flags | np.where((cp > 1) & ~_divides(2.0 * cp, seq_len), int(CONTEXT), 0)
+    flags = flags | np.where((np.asarray(zero_stage) >= 2) & (pp > 1), int(ZERO_PIPELINE), 0)
+    return flags.astype(np.int64)
+
+
+def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
+               fits_memory: NDArrayBool, step_time_s: ArrayLike) -> NDArrayInt:
+    """All bits of :class:`Reason` of a step: :func:`structural_flags`, memory, a precision
+    the GPU lacks (no peak), and no finite step time for a supported precision."""
+    flags = structural_flags(n_gpus, layout.tp, layout.pp, layout.dp, layout.cp, layout.vpp,
+                             layout.micro_batch, layout.global_batch, arch.n_layers,
+                             arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, arch.seq_len,
+                             layout.zero_stage, layout.schedule)
+    flags = flags | np.where(fits_memory, 0, int(MEMORY))
+    unsupported = np.isnan(gpu.peak_16bit_flop_s) | (layout.fp8 & np.isnan(gpu.peak_fp8_flop_s))
+    flags = flags | np.where(unsupported, int(PRECISION), 0)
+    return flags | np.where(~unsupported & ~np.isfinite(as_float(step_time_s)), int(NO_TIME), 0)
+
+
+def reason_text(flags: ArrayLike) -> np.ndarray:
+    """Sentences for each flag value (``""`` for a feasible configuration), as an object array."""
+    flags = np.asarray(flags, dtype=np.int64)
+    uniques, inverse = np.unique(flags, return_inverse=True)
+    texts = np.array(
+        ["; ".join(text for bit, text in REASONS.items() if int(u) & bit) for u in uniques],
+        dtype=object,
+    )
+    return texts[inverse].reshape(flags.shape)

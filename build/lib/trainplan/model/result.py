@@ -1,0 +1,117 @@
+"""The result of one evaluation of the step model: one documented array per output.
+
+:class:`StepResult` is what :func:`~trainplan.model.step.evaluate_arrays`
+returns. Its fields are the numeric output columns, in the order of the output
+table, each with its unit and meaning in ``field(metadata=...)`` (the source
+the output table of :mod:`trainplan.schema.outputs` can be generated from).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from trainplan.model._array import NDArrayBool, NDArrayFloat, NDArrayInt
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Outputs of the step model, every field an array broadcasting with the inputs."""
+
+    params_total: NDArrayFloat = field(metadata={
+        "unit": "parameters", "description": "all parameters of the model"})
+    params_per_gpu: NDArrayFloat = field(metadata={
+        "unit": "parameters",
+        "description": (
+            "parameters held by the busiest GPU before ZeRO sharding")})
+    n_microbatches: NDArrayFloat = field(metadata={
+        "unit": "-", "description": "micro-batches per data-parallel replica per step"})
+    model_flop_per_step: NDArrayFloat = field(metadata={
+        "unit": "FLOP", "description": "model FLOPs of one step (forward + backward)"})
+    hardware_flop_per_step: NDArrayFloat = field(metadata={
+        "unit": "FLOP", "description": "model FLOPs plus recomputation"})
+    memory_weights_bytes: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "16-bit weights on the busiest GPU"})
+    memory_gradients_bytes: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "gradients on the busiest GPU"})
+    memory_optimizer_bytes: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "optimizer states on the busiest GPU"})
+    memory_activations_bytes: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "stored activations (all in-flight micro-batches)"})
+    memory_other_bytes: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "logits and ZeRO-3 gather buffers"})
+    memory_total_bytes: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "sum of the above on the busiest pipeline stage"})
+    memory_usable_bytes: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "GPU capacity minus CUDA context and the reserve"})
+    memory_headroom_bytes: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "usable minus total (negative: does not fit)"})
+    fits_memory: NDArrayBool = field(metadata={
+        "unit": "-", "description": "total <= usable"})
+    comm_tp_bytes_per_step: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "tensor-parallel bytes sent per GPU per step"})
+    comm_cp_bytes_per_step: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "context-parallel bytes sent per GPU per step"})
+    comm_dp_bytes_per_step: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "data-parallel / ZeRO bytes sent per GPU per step"})
+    comm_pp_bytes_per_step: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "pipeline point-to-point bytes sent per GPU per step"})
+    comm_tp_time_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "tensor-parallel communication time per step before overlap"})
+    comm_cp_time_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "context-parallel communication time per step before overlap"})
+    comm_pp_time_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "pipeline point-to-point time per step (all transfers)"})
+    comm_dp_time_s: NDArrayFloat = field(metadata={
+        "unit": "s",
+        "description": (
+            "data-parallel / ZeRO communication time per step before overlap")})
+    compute_time_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "computation of all micro-batches on the slowest stage"})
+    tp_exposed_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "tensor-parallel communication not hidden by compute"})
+    cp_exposed_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "context-parallel communication not hidden by compute"})
+    dp_exposed_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "data-parallel / ZeRO communication not hidden by compute"})
+    pp_exposed_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "pipeline point-to-point time on the critical path"})
+    bubble_time_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "pipeline fill and drain"})
+    bubble_fraction: NDArrayFloat = field(metadata={
+        "unit": "-", "description": "(p-1)/(v m + p - 1)"})
+    optimizer_time_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "optimizer (Adam) update"})
+    step_time_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "one training step (iteration)"})
+    tokens_per_s: NDArrayFloat = field(metadata={
+        "unit": "tokens/s", "description": "training throughput of the whole job"})
+    achieved_tflop_s_per_gpu: NDArrayFloat = field(metadata={
+        "unit": "TFLOP/s", "description": "model FLOPs per second per GPU"})
+    mfu: NDArrayFloat = field(metadata={
+        "unit": "-",
+        "description": (
+            "model FLOPs utilisation against the dense peak of the training precision")})
+    hfu: NDArrayFloat = field(metadata={
+        "unit": "-", "description": "hardware FLOPs utilisation (recomputation counted)"})
+    time_to_train_days: NDArrayFloat = field(metadata={
+        "unit": "days", "description": "wall-clock time for tokens_budget"})
+    gpu_hours: NDArrayFloat = field(metadata={
+        "unit": "GPU-hours", "description": "n_gpus x time to train"})
+    cost_usd: NDArrayFloat = field(metadata={
+        "unit": "USD", "description": "gpu_hours x price_per_gpu_hour_usd"})
+    energy_mwh: NDArrayFloat = field(metadata={
+        "unit": "MWh", "description": "n_gpus x TDP x time to train (GPU board power only)"})
+    infeasible_flags: NDArrayInt = field(metadata={
+        "unit": "-",
+        "description": (
+            "the reasons as a bit mask (trainplan.model.feasibility.REASONS); 0 when "
+            "feasible")})
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """The outputs as ``{name: array}`` in field order, every array broadcast (as a view)
+        to their common shape."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
+        return {k: np.broadcast_to(v, shape) for k, v in values.items()}

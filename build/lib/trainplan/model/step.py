@@ -1,0 +1,103 @@
+"""One training step assembled from its stages: the orchestrator of the model.
+
+:func:`evaluate_arrays` takes a mapping of numeric arrays (one entry per input
+of :mod:`trainplan.schema.inputs`, already resolved from catalogs and
+defaults) that broadcast against each other, and returns a
+:class:`~trainplan.model.result.StepResult`. It has no Python loop over
+configurations: a million rows or a broadcast grid of any shape go through
+the same array expressions. It owns no equation; each stage is a function of
+its own module:
+
+1. parameters of each pipeline stage (:func:`~trainplan.model.params.stage_params`)
+   and FLOPs of the step (:func:`~trainplan.model.flops.step_flop`);
+2. memory of the busiest stage (:func:`~trainplan.model.memory.stage_memory`);
+3. compute of one layer and of the first and last stages for one micro-batch
+   (:mod:`~trainplan.model.compute`);
+4. communication by dimension, TP, CP, DP/ZeRO and PP
+   (:mod:`~trainplan.model.communication`);
+5. the pipeline: stage times and bubble (:func:`~trainplan.model.pipeline.stage_times`);
+6. step time, throughput and cost (:mod:`~trainplan.model.throughput`);
+7. feasibility flags (:func:`~trainplan.model.feasibility.step_flags`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from trainplan.model import communication as cc
+from trainplan.model import compute as cm
+from trainplan.model import feasibility as fe
+from trainplan.model import flops as fl
+from trainplan.model import memory as me
+from trainplan.model import params as pa
+from trainplan.model import pipeline as pl
+from trainplan.model import throughput as tu
+from trainplan.model._array import ArrayLike
+from trainplan.model.config import Architecture, Gpu, Layout, Links
+from trainplan.model.labels import BOTTLENECK_PARTS, BOTTLENECKS, bottleneck_code  # noqa: F401
+from trainplan.model.result import StepResult
+
+__all__ = ["BOTTLENECKS", "StepResult", "bottleneck_code", "evaluate_arrays"]
+
+
+def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
+    """Evaluate the step model on broadcasting arrays; see the module docstring.
+
+    Returns a :class:`~trainplan.model.result.StepResult`; its
+    :meth:`~trainplan.model.result.StepResult.as_dict` gives the output columns
+    of :mod:`trainplan.schema.outputs`, broadcast to their common shape.
+    """
+    g = {k: np.asarray(v) for k, v in x.items()}
+    arch = Architecture.from_arrays(g)
+    lay, gpu, links = Layout.from_arrays(g, arch.seq_len, arch.n_layers), Gpu.from_arrays(g), \
+        Links.from_arrays(g)
+    par = pa.stage_params(arch, lay)
+    flop = fl.step_flop(arch, lay)
+    usable = me.usable_bytes(g["memory_capacity_bytes"], g["memory_reserve_fraction"],
+                             g["cuda_context_bytes"])
+    mem = me.stage_memory(arch, lay, par, g["grad_bytes_per_param"],
+                          g["optimizer_bytes_per_param"], g["logits_bytes_per_element"],
+                          g["zero3_max_live_params"], usable)
+    layer = cm.layer_compute(arch, lay, gpu)
+    stages = cm.stage_compute(arch, lay, gpu, layer, g["logits_bytes_per_element"])
+    tp = cc.tensor_parallel(arch, lay, links, layer, g["tp_algorithm"], g["tp_comm_overlap"],
+                            g["tp_async_backward"])
+    cp = cc.context_parallel(arch, lay, links, layer)
+    shard = cc.shard_collectives(lay, links, par.per_gpu, g["dp_algorithm"],
+                                 g["grad_reduce_bytes_per_param"])
+    zero3 = cc.zero3_exposed(lay, links, shard, stages, layer)
+    times = pl.stage_times(lay, layer.total_s, tp.exposed_layer_s, cp.exposed_layer_s,
+                           stages.first_s, stages.last_s, zero3)
+    pp = cc.pipeline_parallel(arch, lay, links)
+    dp = cc.data_parallel(lay, links, layer, shard, zero3[0], zero3[1], times.last_slowest,
+                          g["overlap_grad_reduce"], g["overlap_param_gather"])
+    optimizer_s = cm.optimizer_step_s(par.per_gpu, lay.shard_group, lay.zero_stage,
+                                      g["adam_step_bytes_per_param"], gpu.hbm_byte_s)
+    step_s = tu.step_time_s(lay.n_microbatches, times.slowest_s, times.bubble_s, pp.exposed_s,
+                            dp.exposed_after_stages_s, optimizer_s, g["step_overhead_s"])
+    peak = np.where(lay.fp8, gpu.peak_fp8_flop_s, gpu.peak_16bit_flop_s)
+    rate = tu.throughput(step_s, flop.tokens, flop.model, flop.hardware, lay.n_gpus, peak)
+    cost = tu.training_cost(g["tokens_budget"], rate.tokens_per_s, lay.n_gpus,
+                            g["price_per_gpu_hour_usd"], g["tdp_w"])
+    return StepResult(
+        params_total=par.total, params_per_gpu=par.per_gpu, n_microbatches=lay.n_microbatches,
+        model_flop_per_step=flop.model, hardware_flop_per_step=flop.hardware,
+        memory_weights_bytes=mem.weights, memory_gradients_bytes=mem.gradients,
+        memory_optimizer_bytes=mem.optimizer, memory_activations_bytes=mem.activations,
+        memory_other_bytes=mem.other, memory_total_bytes=mem.total,
+        memory_usable_bytes=mem.usable, memory_headroom_bytes=mem.headroom,
+        fits_memory=mem.fits,
+        comm_tp_bytes_per_step=tp.bytes_per_step, comm_cp_bytes_per_step=cp.bytes_per_step,
+        comm_dp_bytes_per_step=dp.bytes_per_step, comm_pp_bytes_per_step=pp.bytes_per_step,
+        comm_tp_time_s=tp.time_s, comm_cp_time_s=cp.time_s, comm_pp_time_s=pp.time_s,
+        comm_dp_time_s=dp.time_s, compute_time_s=times.compute_s,
+        tp_exposed_s=tp.exposed_s, cp_exposed_s=cp.exposed_s, dp_exposed_s=dp.exposed_s,
+        pp_exposed_s=pp.exposed_s, bubble_time_s=times.bubble_s,
+        bubble_fraction=times.bubble_fraction, optimizer_time_s=optimizer_s, step_time_s=step_s,
+        tokens_per_s=rate.tokens_per_s, achieved_tflop_s_per_gpu=rate.achieved_tflop_s_per_gpu,
+        mfu=rate.mfu, hfu=rate.hfu, time_to_train_days=cost.time_to_train_days,
+        gpu_hours=cost.gpu_hours, cost_usd=cost.cost_usd, energy_mwh=cost.energy_mwh,
+        infeasible_flags=fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s),
+    )

@@ -1,0 +1,149 @@
+"""The sweep report: one HTML page and one PDF from the same Jinja2 templates.
+
+Every number in a report comes from ``analysis.json`` (built by
+:mod:`trainplan.analysis`), the validation summary and the launch material; the
+templates only format them (:mod:`.filters`) from the context of :mod:`.context`.
+All sweep-provided text is escaped by Jinja's autoescape. The PDF is rendered
+offline (:mod:`.pdf`).
+
+* :func:`render_html` -- the report as an HTML string;
+* :func:`write_report` -- ``report.html`` and ``report.pdf``, written atomically;
+* :func:`write_index` -- ``reports/index.html`` linking every report.
+
+The templates are the project's top-level ``templates/`` folder, shipped in the wheel
+as ``trainplan/templates`` (see :func:`templates_dir`).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from trainplan import atomic
+from trainplan.render.report.context import context, figure_entries
+from trainplan.render.report.filters import (
+    DASH,
+    FILTERS,
+    GIB,
+    count,
+    days,
+    duration,
+    gib,
+    is_missing,
+    money,
+    na,
+    num,
+    percent,
+    yesno,
+)
+from trainplan.render.report.pdf import RefusedURL, render_pdf, url_fetcher
+
+__all__ = ["DASH", "FILTERS", "FONT_STACK", "GIB", "TEMPLATES", "RefusedURL", "context", "count",
+           "days", "duration", "environment", "gib", "money", "na", "num", "percent",
+           "render_html", "render_pdf", "templates_dir", "url_fetcher", "write_index",
+           "write_report", "yesno"]
+
+FONT_STACK = '"DejaVu Sans", sans-serif'
+"""The font family of ``report.css`` (local fonts: Debian's fonts-dejavu-core)."""
+
+
+def templates_dir() -> Path:
+    """The folder of the report templates (``report.html.j2``, ``index.html.j2``,
+    ``report.css``).
+
+    In order: the environment variable ``TRAINPLAN_TEMPLATES``; the package data
+    ``trainplan/templates`` of an installed wheel (found with :mod:`importlib.resources`);
+    the top-level ``templates/`` of the source checkout this module runs from (an
+    editable install or ``src/`` on the path).
+    """
+    override = os.environ.get("TRAINPLAN_TEMPLATES")
+    if override:
+        return Path(override)
+    shipped = resources.files("trainplan") / "templates"
+    if shipped.is_dir():
+        return Path(str(shipped))
+    return Path(__file__).resolve().parents[4] / "templates"
+
+
+TEMPLATES = templates_dir()
+"""The templates folder found by :func:`templates_dir` when this module was imported."""
+
+
+def environment(templates: Path = TEMPLATES) -> Environment:
+    """The Jinja environment of the report templates (autoescape on for ``.html``/``.j2``)."""
+    env = Environment(loader=FileSystemLoader(str(templates)),
+                      autoescape=select_autoescape(enabled_extensions=("html", "j2"),
+                                                   default_for_string=True, default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters.update(FILTERS)
+    return env
+
+
+def _stylesheet(templates: Path = TEMPLATES) -> Markup:
+    """``report.css`` as trusted markup for an inline ``<style>`` (our file, not sweep text)."""
+    css = (templates / "report.css").read_text(encoding="utf-8")
+    if "</" in css:
+        raise ValueError("report.css must not contain '</'")
+    return Markup(css)
+
+
+def render_html(analysis: dict, figures: list[dict], launch: dict | None,
+                validation: dict | None, for_pdf: bool = False, *,
+                pdf_name: str | None = None) -> str:
+    """The report as HTML. Figures are referenced as ``figures/<file>`` relative to the
+    report; ``for_pdf`` only changes print-specific bits (table of contents with page
+    numbers, no link to the PDF). ``pdf_name``, if given, adds a link to the PDF version."""
+    template = environment().get_template("report.html.j2")
+    return template.render(**context(analysis, figures, launch, validation, css=_stylesheet(),
+                                     for_pdf=for_pdf, pdf_name=None if for_pdf else pdf_name))
+
+
+def write_report(analysis: dict, figures: list[dict], launch: dict | None,
+                 validation: dict | None, out_html: Path, out_pdf: Path) -> None:
+    """Write the report as ``out_html`` and ``out_pdf``. Figures must sit in ``figures/``
+    next to ``out_html`` (checked first). Both files are rendered in memory, then written
+    atomically: a failure leaves neither a partial file nor a half-updated pair."""
+    out_html, out_pdf = Path(out_html), Path(out_pdf)
+    base = out_html.parent.resolve()
+    missing = [f["file"] for f in figure_entries(figures)
+               if not (base / "figures" / f["file"]).is_file()]
+    if missing:
+        raise FileNotFoundError(f"figures missing in {base / 'figures'}: {', '.join(missing)}")
+    pdf_name = out_pdf.name if out_pdf.parent.resolve() == base else None
+    html = render_html(analysis, figures, launch, validation, pdf_name=pdf_name)
+    pdf = render_pdf(render_html(analysis, figures, launch, validation, for_pdf=True), base)
+    atomic.write_many([(out_html, html.encode("utf-8")), (out_pdf, pdf)])
+
+
+def _relative_href(value: Any, start: Path) -> str | None:
+    """A link of the index relative to ``start`` (absolute paths made relative; URLs refused)."""
+    if is_missing(value):
+        return None
+    text = str(value)
+    if urlsplit(text).scheme and not Path(text).is_absolute():
+        raise ValueError(f"index links must be relative paths, not URLs: {text!r}")
+    path = Path(text)
+    if path.is_absolute():
+        path = Path(os.path.relpath(path.resolve(), start.resolve()))
+    return quote(path.as_posix(), safe="/")
+
+
+def write_index(entries: list[dict], out_html: Path) -> None:
+    """``reports/index.html``: one row per report (entry keys: name, title, description,
+    html, pdf, grid_size, feasible, best_label), links relative to the index."""
+    out_html = Path(out_html)
+    keys = ("name", "title", "description", "grid_size", "feasible", "best_label")
+    rows = []
+    for e in entries:
+        rows.append({**{k: e.get(k) for k in keys},
+                     "html": _relative_href(e.get("html"), out_html.parent),
+                     "pdf": _relative_href(e.get("pdf"), out_html.parent)})
+    html = environment().get_template("index.html.j2").render(entries=rows, css=_stylesheet())
+    atomic.write_bytes(out_html, html.encode("utf-8"))

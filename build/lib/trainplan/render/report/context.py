@@ -1,0 +1,136 @@
+"""The template context of a report: the analysis, figures, launch material and validation
+summary regrouped for the templates. Nothing here computes a number; every value comes from
+``analysis.json``, the figure manifest, the launch material or ``validation.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+from markupsafe import Markup
+
+
+def figure_entries(figures: Iterable[dict]) -> list[dict]:
+    """The figure manifest numbered, with ``src`` relative to the report; a file that is
+    not a plain name inside ``figures/`` raises ValueError."""
+    out = []
+    for i, f in enumerate(figures or [], start=1):
+        file = str(f["file"])
+        if not file or PurePosixPath(file).name != file or file in (".", "..") or "\\" in file:
+            raise ValueError(f"figure file must be a plain file name in figures/: {file!r}")
+        out.append({"number": i, "name": f.get("name") or file, "file": file,
+                    "src": "figures/" + file, "title": f.get("title") or "",
+                    "caption": f.get("caption") or ""})
+    return out
+
+
+def _source_groups(rows: list[dict], medians: list[dict]) -> list[dict]:
+    """Represented validation runs grouped by consecutive source, with the source's median."""
+    groups: list[dict] = []
+    for r in rows:
+        if not groups or groups[-1]["source"] != r["source"]:
+            groups.append({"source": r["source"], "rows": []})
+        groups[-1]["rows"].append(r)
+    median_of = {m["source"]: m for m in medians}
+    for g in groups:
+        g["median"] = median_of.get(g["source"], {}).get("median_abs_err_pct")
+        g["n"] = median_of.get(g["source"], {}).get("n", 0)
+    return groups
+
+
+def validation_context(validation: dict | None) -> dict | None:
+    """The validation summary (``validation.json``) grouped by source for the template."""
+    if validation is None:
+        return None
+    rows = validation["rows"]
+    represented = [r for r in rows if r["represented"]]
+    oom = [r for r in represented if (r["measured_oom"] or "") == "yes"]
+    return {
+        "groups": _source_groups(represented, validation["per_source"]),
+        "represented": len(represented),
+        "rows": len(rows),
+        "missing": [r for r in rows if not r["represented"]],
+        "per_source": validation["per_source"],
+        "oom_runs": len(oom),
+        "oom_caught": sum(1 for r in oom if r["predicted_fits"] is False),
+        "derived": sum(1 for r in represented if r["step_time_kind"] == "derived"),
+        "summary_line": validation["summary_line"],
+    }
+
+
+def _assumption_groups(assumptions: list[dict]) -> list[dict]:
+    """Assumptions grouped by their ``group``, groups in order of first appearance."""
+    groups: list[dict] = []
+    for a in assumptions or []:
+        for g in groups:
+            if g["group"] == a["group"]:
+                g["items"].append(a)
+                break
+        else:
+            groups.append({"group": a["group"], "items": [a]})
+    return groups
+
+
+_RANKINGS = (("overall", "Overall (step time)", "step_time_s", "Step time"),
+             ("compute_efficiency", "Compute efficiency (MFU)", "mfu", "MFU"),
+             ("communication", "Communication (exposed per step)", "exposed_comm_s",
+              "Exposed comm."),
+             ("memory", "Memory per GPU", "memory_gib", "Memory / GPU"))
+
+
+def _rankings(rankings: dict) -> list[dict]:
+    """The four rankings with their metric; only the memory ranking ranks infeasible entries."""
+    out = []
+    for key, title, metric, label in _RANKINGS:
+        rank, rows = 0, []
+        for item in rankings.get(key) or []:
+            ranked = item["feasible"] or key == "memory"
+            if ranked:
+                rank += 1
+            rows.append({"rank": rank if ranked else None, "item": item})
+        out.append({"key": key, "title": title, "metric": metric, "label": label,
+                    "rows": rows})
+    return out
+
+
+def _scaling_groups(scaling_efficiency: list[dict]) -> list[dict]:
+    """Scaling-efficiency rows grouped by consecutive (model, gpu)."""
+    groups: list[dict] = []
+    for r in scaling_efficiency or []:
+        key = (r["model"], r["gpu"])
+        if not groups or groups[-1]["key"] != key:
+            groups.append({"key": key, "model": r["model"], "gpu": r["gpu"], "rows": []})
+        groups[-1]["rows"].append(r)
+    return groups
+
+
+def context(analysis: dict, figures: list[dict], launch: dict | None,
+            validation: dict | None, *, css: Markup, for_pdf: bool = False,
+            pdf_name: str | None = None) -> dict:
+    """Everything the report template needs, regrouped from the inputs (no new numbers);
+    ``css`` is the stylesheet inlined in the page."""
+    ref = analysis.get("reference")
+    counts = analysis.get("counts") or {}
+    configurations = counts.get("configurations") or analysis.get("grid_size") or 0
+    reasons = [{"reason": k, "count": v, "share": (v / configurations if configurations else None)}
+               for k, v in (counts.get("reasons") or {}).items()]
+    return {
+        "a": analysis,
+        "ref": ref,
+        "best": ref["best"] if ref else None,
+        "cfg": (ref.get("config") or {}) if ref else {},
+        "counts": counts,
+        "configurations": configurations,
+        "feasible_share": (counts.get("feasible", 0) / configurations if configurations
+                           else None),
+        "reasons": reasons,
+        "rankings": _rankings(analysis.get("rankings") or {}),
+        "scaling_eff": _scaling_groups(analysis.get("scaling_efficiency") or []),
+        "assumption_groups": _assumption_groups(analysis.get("assumptions") or []),
+        "figures": figure_entries(figures),
+        "launch": launch,
+        "v": validation_context(validation),
+        "for_pdf": for_pdf,
+        "pdf_name": pdf_name,
+        "css": css,
+    }

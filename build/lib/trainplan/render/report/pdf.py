@@ -1,0 +1,61 @@
+"""The PDF of a report, rendered by WeasyPrint without any network access.
+
+The URL fetcher only opens ``file://`` URLs inside the report directory; anything else
+stops the rendering (a plan must never silently lose a figure). Fonts come from the
+system (DejaVu Sans).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+
+class RefusedURL(ValueError):
+    """A URL the report's PDF renderer may not fetch (not a local file of the report)."""
+
+
+def _url_fetcher_class():
+    """The local-file fetcher class (WeasyPrint is imported only when a PDF is made)."""
+    from weasyprint.urls import URLFetcher
+
+    class LocalFileFetcher(URLFetcher):
+        """Opens ``file://`` URLs inside ``root`` and refuses everything else (any refusal
+        stops the rendering: a plan must never silently lose a figure)."""
+
+        def __init__(self, root: Path):
+            super().__init__(allowed_protocols=("file",), allow_redirects=False,
+                             fail_on_errors=True)
+            self.root = Path(root).resolve()
+
+        def local_path(self, url: str) -> Path:
+            parts = urlsplit(url)
+            if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+                raise RefusedURL(f"refused to fetch {url!r}: only local files of the report")
+            path = Path(url2pathname(unquote(parts.path))).resolve()
+            if not path.is_relative_to(self.root):
+                raise RefusedURL(f"refused to fetch {url!r}: outside {self.root}")
+            return path
+
+        def fetch(self, url, headers=None):
+            self.local_path(url)
+            return super().fetch(url, headers)
+
+    return LocalFileFetcher
+
+
+def url_fetcher(root: Path):
+    """A WeasyPrint URL fetcher that only opens ``file://`` URLs under ``root``; anything
+    else (http, https, data, files elsewhere) raises :class:`RefusedURL`."""
+    return _url_fetcher_class()(root)
+
+
+def render_pdf(html: str, base_dir: Path) -> bytes:
+    """The PDF of ``html`` (relative URLs resolve against ``base_dir``) as bytes."""
+    from weasyprint import HTML
+
+    base_dir = Path(base_dir).resolve()
+    document = HTML(string=html, base_url=base_dir.as_uri() + "/",
+                    url_fetcher=url_fetcher(base_dir))
+    return document.write_pdf()

@@ -1,0 +1,222 @@
+"""The inputs of the model: names, units, allowed values, defaults and their sources.
+
+This table is the single place where a default lives; the resolver
+(:mod:`trainplan.schema.resolve`) checks values against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from trainplan import units
+from trainplan.model.collectives import ALGORITHM_NAMES
+from trainplan.model.pipeline import SCHEDULE_NAMES
+
+RECOMPUTE_NAMES = {"none": 0, "selective": 1, "full": 2}
+PRECISION_NAMES = ("bf16", "fp16", "fp8")
+
+
+class InputError(ValueError):
+    """A configuration value that is missing, of the wrong type or not allowed."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input column: its unit, what is allowed, its default and where the default comes from."""
+
+    name: str
+    kind: str                       # "int", "float", "bool", "choice", "name"
+    description: str
+    unit: str = "-"
+    default: Any = None             # None: required (or filled from a catalog)
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    source: str = ""
+    group: str = "parallel"
+    from_catalog: bool = False
+
+    @property
+    def dtype(self) -> str:
+        """Column type in the output tables: Int64, Float64, Boolean or String."""
+        return {"int": "Int64", "float": "Float64", "bool": "Boolean"}.get(self.kind, "String")
+
+    @property
+    def layout(self) -> bool:
+        """A parallel-layout choice (how the work is split), not part of a scenario."""
+        return self.group == _PAR
+
+
+_ARCH = "model"
+_HW = "hardware"
+_JOB = "job"
+_PAR = "parallel"
+_EFF = "efficiency"
+
+INPUTS: tuple[Input, ...] = (
+    # --- model architecture (from the model catalog when `model` names an entry) ---
+    Input("model", "name", "Model catalog entry (fills every architecture column left blank)",
+          group=_ARCH, default=""),
+    Input("n_layers", "int", "Transformer layers L", minimum=1, group=_ARCH, from_catalog=True),
+    Input("hidden", "int", "Hidden size h", minimum=1, group=_ARCH, from_catalog=True),
+    Input("n_heads", "int", "Attention (query) heads a", minimum=1, group=_ARCH,
+          from_catalog=True),
+    Input("n_kv_heads", "int", "Key/value heads (GQA/MQA); = n_heads for multi-head attention",
+          minimum=1, group=_ARCH, from_catalog=True),
+    Input("ffn_hidden", "int", "MLP inner width f", minimum=1, group=_ARCH, from_catalog=True),
+    Input("gated_mlp", "bool", "Gated MLP (SwiGLU: three weight matrices)", group=_ARCH,
+          from_catalog=True),
+    Input("vocab", "int", "Vocabulary size V (as padded by the framework)", minimum=1,
+          group=_ARCH, from_catalog=True),
+    Input("tied_embeddings", "bool", "Output layer shares the input embedding", group=_ARCH,
+          from_catalog=True),
+    Input("linear_bias", "bool", "Linear layers have biases (GPT: yes; Llama: no)",
+          group=_ARCH, from_catalog=True),
+    Input("position_embedding", "choice", "learned (absolute, s*h parameters), rope (rotary) "
+          "or alibi (no parameters)", choices=("learned", "rope", "alibi"), group=_ARCH,
+          from_catalog=True),
+    Input("norm", "choice", "layernorm (2h parameters) or rmsnorm (h)",
+          choices=("layernorm", "rmsnorm"), group=_ARCH, from_catalog=True),
+    Input("dropout", "bool", "Dropout layers present (their masks are stored)", group=_ARCH,
+          from_catalog=True),
+    # --- training job ---
+    Input("seq_len", "int", "Sequence length s", unit="tokens", minimum=1, group=_JOB,
+          from_catalog=True),
+    Input("global_batch", "int", "Global batch per optimizer step", unit="sequences",
+          minimum=1, group=_JOB),
+    Input("precision", "choice", "Training precision of the linear layers (fp8: linear layers "
+          "in FP8, attention and element-wise work in 16 bits)", choices=PRECISION_NAMES,
+          default="bf16", group=_JOB),
+    Input("tokens_budget", "float", "Tokens to train on (for time, GPU-hours, cost, energy)",
+          unit="tokens", minimum=0, default=float("nan"), group=_JOB),
+    Input("price_per_gpu_hour_usd", "float", "Price of one GPU-hour (default: the GPU "
+          "catalog's indicative 2026 on-demand cloud price)", unit="USD/GPU-hour", minimum=0,
+          group=_JOB, from_catalog=True),
+    # --- hardware ---
+    Input("gpu", "name", "Accelerator catalog entry", group=_HW),
+    Input("n_gpus", "int", "GPUs in the job (tp*pp*cp*dp)", minimum=1, group=_HW),
+    Input("memory_gib", "float", "GPU memory capacity as the driver reports it", unit="GiB",
+          minimum=0, group=_HW, from_catalog=True),
+    Input("scaleup_gbyte_s", "float", "Scale-up (NVLink/Infinity Fabric) bandwidth per GPU, "
+          "one direction", unit="GB/s", minimum=0, group=_HW, from_catalog=True),
+    Input("scaleup_domain_gpus", "int", "GPUs sharing one scale-up domain (8 for HGX/DGX, "
+          "72 for NVL72)", minimum=1, group=_HW, from_catalog=True),
+    Input("scaleout_gbit_s_per_node", "float", "Scale-out (InfiniBand/RoCE) bandwidth of one "
+          "node, all its NICs, one direction", unit="Gb/s", minimum=0, group=_HW,
+          from_catalog=True),
+    Input("gpus_per_node", "int", "GPUs per node (they share the node's NICs)", minimum=1,
+          group=_HW, from_catalog=True),
+    Input("scaleup_latency_s", "float", "Latency of one collective step inside the scale-up "
+          "domain", unit="s", minimum=0, default=3e-6, group=_HW,
+          source="Azure AI-benchmarking-guide ND A100 v4: 8-GPU NCCL all-reduce of 1 KiB takes "
+          "about 45 us, i.e. about 3 us per step of a 14-step ring"),
+    Input("scaleout_latency_s", "float", "Latency of one collective step across nodes",
+          unit="s", minimum=0, default=6e-6, group=_HW,
+          source="NVIDIA/nccl issue #1244: 2-node NDR small all-reduce 46-48 us over about "
+          "8 tree steps"),
+    # --- parallel layout ---
+    Input("tp", "int", "Tensor-parallel degree", minimum=1, default=1),
+    Input("pp", "int", "Pipeline-parallel degree", minimum=1, default=1),
+    Input("dp", "int", "Data-parallel degree (blank: n_gpus/(tp*pp*cp))", minimum=1),
+    Input("cp", "int", "Context-parallel degree (ring attention)", minimum=1, default=1),
+    Input("vpp", "int", "Virtual pipeline stages (model chunks) per GPU", minimum=1, default=1),
+    Input("micro_batch", "int", "Micro-batch size", unit="sequences", minimum=1, default=1),
+    Input("zero_stage", "int", "ZeRO stage (1 = Megatron distributed optimizer)", minimum=0,
+          maximum=3, default=1),
+    Input("recompute", "choice", "Activation recomputation", choices=tuple(RECOMPUTE_NAMES),
+          default="none"),
+    Input("seq_parallel", "bool", "Sequence parallelism (splits norms/dropout over tp)",
+          default=True),
+    Input("flash_attention", "bool", "Fused attention kernel (FlashAttention): no s*s scores "
+          "stored", default=True),
+    Input("schedule", "choice", "Pipeline schedule (auto: interleaved when vpp>1, else 1f1b)",
+          choices=("auto", *SCHEDULE_NAMES), default="auto"),
+    Input("dp_algorithm", "choice", "Collective algorithm of the data-parallel group",
+          choices=tuple(ALGORITHM_NAMES), default="ring"),
+    Input("tp_algorithm", "choice", "Collective algorithm of the tensor-parallel group",
+          choices=tuple(ALGORITHM_NAMES), default="ring"),
+    Input("overlap_grad_reduce", "bool", "Gradient reduction overlaps the last backward",
+          default=True, source="Megatron-Core --overlap-grad-reduce; PyTorch DDP buckets"),
+    Input("overlap_param_gather", "bool", "Distributed-optimizer parameter all-gather "
+          "overlaps the next forward", default=True,
+          source="Megatron-Core --overlap-param-gather"),
+    Input("tp_async_backward", "bool", "Tensor-parallel all-reduce of input gradients runs "
+          "while the weight-gradient GEMM computes", default=True,
+          source="Megatron-LM --async-tensor-model-parallel-allreduce (default since 2021-08); "
+          "Korthikanti et al. 2022 Sec. 5"),
+    Input("tp_comm_overlap", "bool", "Tensor-parallel communication overlapped with the "
+          "adjacent GEMMs (userbuffers)", default=False,
+          source="Megatron-Core --tp-comm-overlap (Transformer Engine)"),
+    # --- efficiencies and byte counts (named, documented, sweepable) ---
+    Input("sm_count", "int", "Streaming multiprocessors (compute units)", minimum=1,
+          group=_HW, from_catalog=True),
+    Input("gemm_efficiency_16bit", "float", "Largest achievable fraction of the 16-bit dense "
+          "peak for big GEMMs", minimum=0, maximum=1, group=_EFF, from_catalog=True),
+    Input("gemm_efficiency_fp8", "float", "Largest achievable fraction of the FP8 dense peak "
+          "(blank for GPUs without FP8)", minimum=0, maximum=1, default=float("nan"),
+          group=_EFF, from_catalog=True),
+    Input("attention_efficiency", "float", "Fraction of the 16-bit peak fused attention reaches",
+          minimum=0, maximum=1, group=_EFF, from_catalog=True),
+    Input("gemm_half_dim_per_sm_tflop_s", "float", "GEMM output dimension at which one "
+          "saturation factor halves the efficiency, per TFLOP/s of 16-bit peak per SM",
+          unit="elements per TFLOP/s", minimum=0, default=170.0, group=_EFF,
+          source="fitted once to the published runs, one value for every GPU (A100: 491 "
+          "elements, H100: 1274, B200: 2585)"),
+    Input("gemm_half_k", "float", "GEMM inner dimension at which the main-loop factor halves "
+          "the efficiency", unit="elements", minimum=0, default=64.0, group=_EFF,
+          source="two 32-wide tensor-core k-steps of prologue and epilogue per tile; the fit "
+          "to the published runs is flat between 48 and 96"),
+    Input("hbm_efficiency", "float", "Achievable fraction of HBM bandwidth for element-wise "
+          "kernels", minimum=0, maximum=1, default=0.85, group=_EFF,
+          source="Azure AI-benchmarking-guide BabelStream Triad: A100 83 %, H100 89 %, H200 86 %"),
+    Input("scaleup_efficiency", "float", "Achievable fraction of scale-up bandwidth for NCCL "
+          "collectives", minimum=0, maximum=1, default=0.78, group=_EFF,
+          source="nccl-tests all-reduce busbw: 8x A100 231.6 GB/s of 300 (Azure ND A100 v4); "
+          "8x H100 ring about 365 GB/s of 450 (NVIDIA/nccl #1455)"),
+    Input("scaleout_efficiency", "float", "Achievable fraction of NIC line rate", minimum=0,
+          maximum=1, default=0.96, group=_EFF,
+          source="NVIDIA/nccl #1576: 192 GB/s all-reduce busbw on DGX A100 with 8x HDR "
+          "(200 GB/s); #267: 48-49 GB/s per NDR NIC"),
+    Input("overlap_efficiency", "float", "Share of the shorter of an overlapping "
+          "communication and its compute window that is hidden", minimum=0, maximum=1, default=0.7,
+          group=_EFF, source="fitted once to the published runs (0.6-0.8 give the same "
+          "accuracy)"),
+    Input("grad_bytes_per_param", "float", "Gradient bytes per parameter (2: 16-bit; 4: fp32 "
+          "main_grad; 6: 16-bit grad plus fp32 accumulation buffer)", unit="bytes",
+          minimum=0, default=2.0, group=_EFF, source="ZeRO paper (arXiv:1910.02054) Sec. 3.1"),
+    Input("grad_reduce_bytes_per_param", "float", "Bytes per parameter of the gradient "
+          "reduction", unit="bytes", minimum=0, default=2.0, group=_EFF,
+          source="16-bit gradient all-reduce (ZeRO paper Sec. 7)"),
+    Input("optimizer_bytes_per_param", "float", "Optimizer-state bytes per parameter (K)",
+          unit="bytes", minimum=0, default=12.0, group=_EFF,
+          source="ZeRO paper Sec. 3.1: mixed-precision Adam K = 12 (fp32 weights, momentum, "
+          "variance)"),
+    Input("adam_step_bytes_per_param", "float", "HBM traffic of the Adam update per parameter",
+          unit="bytes", minimum=0, default=30.0, group=_EFF,
+          source="read fp32 weight, gradient, momentum, variance (16); write weight, momentum, "
+          "variance (12) and the 16-bit copy (2)"),
+    Input("logits_bytes_per_element", "float", "Bytes per logit kept on the last stage",
+          unit="bytes", minimum=0, default=6.0, group=_EFF,
+          source="16-bit logits plus the fp32 copy the cross-entropy keeps for its backward"),
+    Input("cuda_context_bytes", "float", "Memory taken by the CUDA context and kernels",
+          unit="bytes", minimum=0, default=float(units.GIB_BYTES), group=_EFF,
+          source="S. Bekman, ml-engineering, training/performance 'Preloaded CUDA kernels "
+          "memory usage': 0.47-0.92 GiB on A100 with torch 2.1"),
+    Input("memory_reserve_fraction", "float", "Share of GPU memory kept free for allocator "
+          "fragmentation and transient buffers", minimum=0, maximum=1, default=0.10,
+          group=_EFF, source="GMLake (arXiv:2401.08156): PyTorch caching-allocator "
+          "fragmentation in LLM training averages about 15 % (up to 33 %)"),
+    Input("zero3_max_live_params", "float", "Gathered parameters ZeRO-3 keeps live at once",
+          unit="parameters", minimum=0, default=1e9, group=_EFF,
+          source="DeepSpeed configuration 'stage3_max_live_parameters' (default 1e9)"),
+    Input("step_overhead_s", "float", "Fixed per-step overhead (data loading, logging)",
+          unit="s", minimum=0, default=0.0, group=_EFF),
+)
+
+INPUT_BY_NAME = {i.name: i for i in INPUTS}
+
+ARCH_COLUMNS = [i.name for i in INPUTS if i.group == _ARCH and i.name != "model"]
+
+LAYOUT_AXES = frozenset(i.name for i in INPUTS if i.layout)
+"""Inputs that choose the layout; every other varied input defines the scenario."""

@@ -1,0 +1,133 @@
+"""Evaluate one shard of a sweep's grid and write its outputs.
+
+A shard is a run of consecutive blocks (see :mod:`trainplan.grid`). For every
+block it evaluates the model over the block's broadcasting arrays, keeps the
+candidate rows for the summaries (:mod:`trainplan.summaries`) and, when the
+sweep keeps ``all`` or ``feasible`` rows, writes them as Parquet files of the
+Hive-partitioned dataset ``points/shard=NNNNN/``. Memory is bounded by the
+block size, never by the grid size.
+
+Files are written under a temporary name and renamed when complete, so a
+failed shard leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from trainplan import atomic
+from trainplan.model import feasibility as fe
+from trainplan.sweep import summaries
+from trainplan.sweep.file import Sweep, load_sweep
+from trainplan.sweep.grid import Block, Grid, ShardPlan, block_table
+
+BLOCK_LIMIT_ALL = 500_000        # rows materialised at once when every row is written
+BLOCK_LIMIT_SUMMARY = 2_000_000  # configurations evaluated at once otherwise
+
+
+def block_limit(sweep: Sweep) -> int:
+    return BLOCK_LIMIT_ALL if sweep.keep in ("all", "feasible") else BLOCK_LIMIT_SUMMARY
+
+
+def shard_plan(sweep: Sweep) -> tuple[Grid, list[list[Block]]]:
+    grid = Grid(sweep)
+    return grid, grid.shards(sweep.shard_size, block_limit(sweep))
+
+
+def n_shards(sweep: Sweep) -> int:
+    """Number of shards without building the arrays (Snakemake asks this at parse time)."""
+    shape = tuple(len(a.values) for a in sweep.axes)
+    return ShardPlan.of(shape, sweep.shard_size, block_limit(sweep)).n_shards
+
+
+def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataFrame:
+    """The light columns the reductions need, one row per configuration of the block."""
+    shape = grid.block_shape(block)
+
+    def flat(a, dtype=None):
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape)).ravel()
+
+    scenario_id = flat(grid.axis_code(block, grid.sweep.scenario), np.int64)
+    model = flat(grid.axis_code(block, ["model"] if "model" in grid.names else []), np.int64)
+    strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
+    step = flat(outputs["step_time_s"], np.float64)
+    cost = flat(outputs["cost_usd"], np.float64)
+    return pl.DataFrame({
+        "row": np.arange(block.size, dtype=np.int64),
+        "config_id": grid.config_ids(block),
+        "scenario_id": scenario_id,
+        "strategy": flat(strategy, np.int64),
+        "tp": flat(values["tp"], np.float64),
+        "pp": flat(values["pp"], np.float64),
+        "feasible": flat(outputs["feasible"], bool),
+        "infeasible_flags": flat(outputs["infeasible_flags"], np.int64),
+        "step_time_s": step,
+        "memory_total_bytes": flat(outputs["memory_total_bytes"], np.float64),
+        "cost_usd": cost,
+        "model": model,
+        "cost_rate": np.nan_to_num(cost / step, nan=0.0),
+    })
+
+
+def with_keys(table: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """Full rows plus the cost rate used for grouping."""
+    return table.with_columns(keys["cost_rate"])
+
+
+def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
+              points_dir: str | Path | None = None,
+              counts_out: str | Path | None = None) -> dict:
+    """Evaluate shard ``shard`` of the sweep; write its candidate rows to ``summary_out``
+    (Parquet), its counts to ``counts_out`` (JSON; default: ``summary_out`` with suffix
+    ``.json``) and, when the sweep keeps rows, its rows under ``points_dir``. Returns the
+    counts."""
+    sweep = load_sweep(sweep_path)
+    grid, plan = shard_plan(sweep)
+    if not 0 <= shard < len(plan):
+        raise ValueError(f"shard {shard} out of range: the sweep has {len(plan)} shards")
+    summary_out = Path(summary_out)
+    if points_dir is not None:
+        points_dir = Path(points_dir)
+        tmp_dir = points_dir.with_name(points_dir.name + ".tmp")
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        tmp_dir.mkdir(parents=True)
+    candidates = []
+    flag_counts: dict[int, int] = {}
+    total = feasible = 0
+    for part, block in enumerate(plan[shard]):
+        values, outputs = grid.evaluate_block(block)
+        keys = key_frame(grid, block, values, outputs)
+        total += block.size
+        feasible += int(keys["feasible"].sum())
+        flags = keys["infeasible_flags"].to_numpy()
+        for value, count in zip(*np.unique(flags, return_counts=True), strict=True):
+            flag_counts[int(value)] = flag_counts.get(int(value), 0) + int(count)
+        picked = summaries.reduce(keys)
+        rows = np.unique(picked["row"].to_numpy())
+        if points_dir is None:
+            table = block_table(grid, block, values, outputs, rows)
+        else:   # every row is built anyway: take the candidates from it
+            full = block_table(grid, block, values, outputs)
+            table = full[rows]
+            if sweep.keep == "feasible":
+                full = full.filter(pl.col("feasible"))
+            if full.height:
+                full.write_parquet(tmp_dir / f"part-{part:05d}.parquet", statistics=True)
+        picked_rows = keys.filter(pl.col("row").is_in(rows)).sort("row")
+        candidates.append(with_keys(table, picked_rows))
+    table = pl.concat(candidates) if candidates else pl.DataFrame()
+    shard_candidates = summaries.reduce(table) if table.height else table
+    counts = {"configurations": total, "feasible": feasible,
+              "flags": {str(k): v for k, v in sorted(flag_counts.items())}}
+    atomic.write_parquet(shard_candidates, summary_out)
+    counts_out = Path(counts_out) if counts_out is not None else summary_out.with_suffix(".json")
+    atomic.write_text(counts_out, json.dumps(counts, indent=1, sort_keys=True))
+    if points_dir is not None:
+        shutil.rmtree(points_dir, ignore_errors=True)
+        tmp_dir.replace(points_dir)
+    return counts

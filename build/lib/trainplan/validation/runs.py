@@ -1,0 +1,183 @@
+"""Predict published training runs and score the model against them.
+
+A run table has the columns of ``published_runs.csv`` (shipped in
+``trainplan/validation/data``); rows may come in any order, extra columns are
+ignored and blank cells mean "not stated". Each row becomes one configuration
+(:func:`~trainplan.validation.spec.run_spec`), its blank tuning knobs searched;
+all candidates of all rows are evaluated at once.
+
+A row is scored on step time against ``measured_step_time_s``, or
+``derived_step_time_s`` where the source printed none. Every adopted default
+is listed in the row's ``assumptions``; rows that cannot be represented are
+listed with the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from trainplan import units
+from trainplan.model import flops as fl
+from trainplan.schema.table import evaluate
+from trainplan.validation.spec import RunSpec, number, run_spec
+
+__all__ = ["RunSpec", "per_source", "predict_runs", "read_runs", "run_spec", "shipped_runs_path",
+           "summary"]
+
+
+def shipped_runs_path() -> Path:
+    """The published runs shipped with trainplan (a copy of ``published_runs.csv``)."""
+    return Path(str(resources.files("trainplan.validation").joinpath("data",
+                                                                     "published_runs.csv")))
+
+
+def read_runs(path: str | Path) -> pl.DataFrame:
+    """Read a run table as text columns (blank cells become null)."""
+    return pl.read_csv(path, infer_schema_length=0)
+
+
+def _candidates(spec: RunSpec) -> list[dict[str, Any]]:
+    """Every configuration of a spec: its base with each combination of searched values."""
+    keys = list(spec.search)
+    combos = itertools.product(*(spec.search[k] for k in keys)) if keys else [()]
+    return [{**spec.base, **dict(zip(keys, combo, strict=True))} for combo in combos]
+
+
+def _convention_flop(row: dict, config: dict) -> tuple[float | None, str]:
+    """FLOPs per step in the convention the source quotes its TFLOP/s in, and its name."""
+    text = (row.get("tflops_convention") or "").lower()
+    B, s, L, h, V = (config[k] for k in ("global_batch", "seq_len", "n_layers", "hidden",
+                                          "vocab"))
+    if "eq.3" in text or "eq. 3" in text:
+        return float(fl.narayanan_eq3_flop(B, s, L, h, V)), "Narayanan eq. 3"
+    if "num_floating_point_operations" in text or "megatron-core" in text:
+        return float(fl.megatron_core_flop(B, s, L, h, config["n_heads"], config["n_kv_heads"],
+                                           config["ffn_hidden"], config["gated_mlp"], V)), \
+            "Megatron-Core"
+    return float(fl.model_flop(B * s, L, s, h, config["n_heads"], config["n_kv_heads"],
+                               config["ffn_hidden"], config["gated_mlp"], V)), "model FLOPs"
+
+
+def _choose(specs: list[RunSpec], overrides: dict[str, Any] | None) -> dict[int, dict]:
+    """Evaluate every candidate of every representable spec at once; per spec (by index),
+    the fastest candidate that fits, else the fastest."""
+    candidates, owner = [], []
+    for i, spec in enumerate(specs):
+        if spec.unrepresentable is None:
+            for c in _candidates(spec):
+                candidates.append({**c, **(overrides or {})})
+                owner.append(i)
+    chosen: dict[int, dict] = {}
+    if not candidates:
+        return chosen
+    table = pl.DataFrame(candidates, infer_schema_length=None)
+    result = evaluate(table).with_columns(pl.Series("_run", owner))
+    for i in sorted(set(owner)):
+        group = result.filter(pl.col("_run") == i)
+        feasible = group.filter(pl.col("feasible"))
+        pick = (feasible if feasible.height else group).sort("step_time_s").row(0, named=True)
+        if not feasible.height and specs[i].search:
+            specs[i].assumptions.append("no searched setting fits in memory")
+        chosen[i] = pick
+    return chosen
+
+
+def _prediction(row: dict, spec: RunSpec, pick: dict) -> dict[str, Any]:
+    """The chosen configuration's predictions beside what the source measured."""
+    step = pick["step_time_s"]
+    conv_flop, conv_name = _convention_flop(row, pick)
+    pred_tflops = conv_flop / (step * pick["n_gpus"]) / units.TERA
+    peak = number(row, "peak_tflops_used_by_source")
+    mem_gib = (pick["memory_total_bytes"] + pick["cuda_context_bytes"]) / units.GIB_BYTES
+    searched = {k: pick[k] for k in spec.search}
+    return {
+        "predicted_step_time_s": step,
+        "tp": pick["tp"], "pp": pick["pp"], "dp": pick["dp"],
+        "micro_batch": pick["micro_batch"], "vpp": pick["vpp"],
+        "recompute": pick["recompute"], "zero_stage": pick["zero_stage"],
+        "flop_convention": conv_name,
+        "predicted_tflops_per_gpu": pred_tflops,
+        "measured_tflops_per_gpu": number(row, "measured_tflops_per_gpu"),
+        "predicted_mfu": pred_tflops / peak if peak and number(row, "measured_mfu") else None,
+        "measured_mfu": number(row, "measured_mfu"),
+        "predicted_hfu": pred_tflops / peak if peak and number(row, "measured_hfu") else None,
+        "measured_hfu": number(row, "measured_hfu"),
+        "predicted_memory_gib": mem_gib,
+        "measured_memory_gib": number(row, "measured_memory_gb"),
+        "predicted_fits": pick["fits_memory"],
+        "measured_oom": (row.get("measured_oom") or "").strip().lower() or None,
+        "bottleneck": pick["bottleneck"],
+        "searched": ", ".join(f"{k}={v}" for k, v in searched.items()),
+    }
+
+
+def _record(row: dict, spec: RunSpec, pick: dict | None) -> dict[str, Any]:
+    """One output row: the run, its prediction (if represented) and the error."""
+    measured = number(row, "measured_step_time_s")
+    target, target_kind = (measured, "measured") if measured is not None else (
+        number(row, "derived_step_time_s"), "derived")
+    rec: dict[str, Any] = {
+        "row_id": spec.row_id, "source": spec.source, "gpu": row.get("gpu"),
+        "n_gpus": number(row, "n_gpus"), "represented": spec.unrepresentable is None,
+        "reason_not_represented": spec.unrepresentable or "",
+        "measured_step_time_s": target, "step_time_kind": target_kind if target else "",
+    }
+    if pick is not None:
+        rec.update(_prediction(row, spec, pick))
+        if target:
+            rec["abs_err_pct"] = abs(pick["step_time_s"] - target) / target * 100.0
+    rec["assumptions"] = "; ".join(spec.assumptions)
+    return rec
+
+
+def predict_runs(runs: pl.DataFrame, overrides: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Predict every run of ``runs``; one output row per input row, in the input order.
+
+    Parameters
+    ----------
+    runs : polars.DataFrame
+        A run table (:func:`read_runs`); rows in any order, extra columns ignored.
+    overrides : dict, optional
+        Model inputs set for every run (e.g. to study a constant).
+
+    Returns
+    -------
+    polars.DataFrame
+        Per run: whether it is represented (else why not), the predicted and measured step
+        time [s], TFLOP/s per GPU in the source's FLOP convention, MFU/HFU, memory [GiB],
+        fit against the reported OOM, the chosen layout, the searched settings, the
+        assumptions and ``abs_err_pct`` (absolute step-time error [%]) where scored.
+    """
+    rows = runs.to_dicts()
+    specs = [run_spec(r) for r in rows]
+    chosen = _choose(specs, overrides)
+    out = [_record(row, spec, chosen.get(i))
+           for i, (row, spec) in enumerate(zip(rows, specs, strict=True))]
+    return pl.DataFrame(out, infer_schema_length=None)
+
+
+def summary(results: pl.DataFrame) -> dict[str, float]:
+    """Median and 90th percentile absolute step-time error [%] over the scored rows."""
+    scored = results.filter(pl.col("abs_err_pct").is_not_null()) if "abs_err_pct" in \
+        results.columns else results.clear()
+    errs = scored["abs_err_pct"].to_numpy() if scored.height else np.array([])
+    return {
+        "median_abs_err_pct": float(np.median(errs)) if errs.size else float("nan"),
+        "p90_abs_err_pct": float(np.percentile(errs, 90)) if errs.size else float("nan"),
+        "n": int(errs.size),
+    }
+
+
+def per_source(results: pl.DataFrame) -> pl.DataFrame:
+    """Median absolute error and number of scored rows per source."""
+    if "abs_err_pct" not in results.columns:
+        return pl.DataFrame({"source": [], "n": [], "median_abs_err_pct": []})
+    return (results.filter(pl.col("abs_err_pct").is_not_null())
+            .group_by("source", maintain_order=True)
+            .agg(pl.len().alias("n"), pl.col("abs_err_pct").median().alias("median_abs_err_pct")))

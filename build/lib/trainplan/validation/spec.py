@@ -1,0 +1,249 @@
+"""One row of a published-run table turned into a configuration to evaluate.
+
+The row's stated values go into :attr:`RunSpec.base`; blank architecture,
+hardware and software cells take documented defaults (each one noted in
+:attr:`RunSpec.assumptions`); blank tuning knobs go into :attr:`RunSpec.search`,
+the values :func:`~trainplan.validation.runs.predict_runs` tries. A row that
+cannot be represented keeps the reason in :attr:`RunSpec.unrepresentable`.
+
+* Architecture cells left blank take the documented defaults: ``n_kv_heads``
+  = ``n_heads``, ``ffn_hidden`` = 4h, ``activation`` = GeLU; the vocabulary,
+  position embedding, norm, biases, tying and dropout come from the model
+  catalog entry the ``model_name`` begins with (e.g. ``BLOOM-candidate 195B``
+  -> ``bloom-176b``), else from GPT (GeLU) or Llama (SwiGLU) conventions.
+* Tuning knobs left blank (``micro_batch``, ``vpp``, ``recompute``,
+  ``seq_parallel``, ``zero_stage``) are searched: the fastest configuration
+  that fits in memory is taken, as a published benchmark reports a tuned run.
+* ``interconnect`` sets the scale-out bandwidth per node (``8x 200 Gb/s``,
+  ``4x Omni-Path``) and the scale-up domain (``domain of 72 GPUs``); otherwise
+  the GPU catalog's typical node is used. ``framework`` sets what the software
+  of the time could do (fused attention, overlaps, interleaving) from the
+  framework catalog; overlap flags named in ``notes`` are taken as stated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainplan import catalog
+from trainplan.validation import parse
+
+SEARCH_MICRO_BATCH = (1, 2, 4, 8)
+MAX_SEARCH_VPP = 8
+SEARCH_RECOMPUTE = ("none", "selective", "full")
+
+CONVENTIONS = ("position_embedding", "norm", "linear_bias", "tied_embeddings", "dropout")
+"""Architecture cells a run table has no column for: from the catalog model the run names,
+else from the catalog family of its MLP (``gpt`` for GeLU, ``llama`` for a gated MLP)."""
+
+DEFAULT_VOCAB = 51200
+"""Vocabulary of a run that states none and names no catalog model: GPT-2's 50,257 tokens
+padded as Megatron-LM does (Narayanan et al. 2021, arXiv:2104.04473, Sec. 5.1)."""
+
+REQUIRED = ("n_layers", "hidden", "n_heads", "seq_len", "global_batch", "tp", "pp")
+"""Cells a row must state to be represented (besides a known GPU and n_gpus or dp)."""
+
+FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gather",
+                   "tp_comm_overlap", "tp_async_backward")
+"""Inputs the framework catalog sets (what the software of the time could do)."""
+
+Note = Callable[[str], None]
+
+
+@dataclass
+class RunSpec:
+    """One published run turned into a configuration (or the reason it cannot be)."""
+
+    row_id: str
+    source: str
+    base: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, tuple] = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+    unrepresentable: str | None = None
+
+
+def number(row: dict, key: str) -> float | None:
+    """The number in cell ``key`` of ``row``; None when blank or not a number."""
+    value = row.get(key)
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def short_source(text: str | None) -> str:
+    """A source cell up to its first comma or parenthesis (``Narayanan et al. 2021``)."""
+    text = (text or "").strip()
+    return text.split(",")[0].split("(")[0].strip() or "unknown"
+
+
+def run_spec(row: dict) -> RunSpec:
+    """Turn one row of a published-run table into a :class:`RunSpec`.
+
+    Parameters
+    ----------
+    row : dict
+        One row of a run table with the columns of ``published_runs.csv`` as text
+        (None for blank cells).
+
+    Returns
+    -------
+    RunSpec
+        The stated and defaulted inputs (``base``), the knobs to search (``search``) and
+        every default adopted (``assumptions``); or ``unrepresentable`` with the reason
+        (unknown accelerator, required cells not stated, neither n_gpus nor dp).
+    """
+    spec = RunSpec(row_id=str(row.get("row_id") or ""), source=short_source(row.get("source")))
+    note = spec.assumptions.append
+    gpu = parse.gpu_name(row.get("gpu"))
+    if gpu is None:
+        spec.unrepresentable = f"unknown accelerator {row.get('gpu')!r} (not in the GPU catalog)"
+        return spec
+    missing = [k for k in REQUIRED if number(row, k) is None]
+    if missing:
+        spec.unrepresentable = "not stated: " + ", ".join(missing)
+        return spec
+    base: dict[str, Any] = {"gpu": gpu, **{k: int(number(row, k)) for k in REQUIRED}}
+    _model(row, base, note)
+    spec.unrepresentable = _layout(row, base)
+    if spec.unrepresentable:
+        return spec
+    _precision(row, base, note)
+    _hardware(row, base, note)
+    interleaving = _software(row, base, note)
+    search = _tuning(row, base, interleaving)
+    for key, values in search.items():
+        note(f"{key} searched over {list(values)} (not stated)")
+    spec.base, spec.search = base, search
+    return spec
+
+
+def _model(row: dict, base: dict[str, Any], note: Note) -> None:
+    """Architecture cells, blank ones from the catalog family or GPT/Llama conventions."""
+    kv = number(row, "n_kv_heads")
+    if kv is None:
+        kv = base["n_heads"]
+        note("n_kv_heads = n_heads (not stated)")
+    base["n_kv_heads"] = int(kv)
+    activation = (row.get("activation") or "").strip().lower()
+    if not activation:
+        activation = "gelu"
+        note("activation GeLU (not stated)")
+    gated = activation in ("swiglu", "geglu", "reglu", "glu")
+    base["gated_mlp"] = gated
+    ffn = number(row, "ffn_hidden")
+    if ffn is None:
+        ffn = 4 * base["hidden"]
+        note("ffn_hidden = 4h (not stated)")
+    base["ffn_hidden"] = int(ffn)
+    family = catalog.find_model_family(row.get("model_name") or "")
+    conventions = family if family is not None else catalog.family("llama" if gated else "gpt")
+    for key in CONVENTIONS:
+        base[key] = conventions[key]
+    vocab = number(row, "vocab")
+    if vocab is None:
+        if family is not None:
+            vocab = family["vocab"]
+            note(f"vocab {int(vocab):,} from catalog entry {family['name']} (not stated)")
+        else:
+            vocab = DEFAULT_VOCAB
+            note(f"vocab {DEFAULT_VOCAB:,} (not stated)")
+    base["vocab"] = int(vocab)
+
+
+def _layout(row: dict, base: dict[str, Any]) -> str | None:
+    """cp (1 if blank) and the cluster size from n_gpus or dp; the reason if neither."""
+    cp = number(row, "cp")
+    base["cp"] = int(cp) if cp is not None else 1
+    n_gpus, dp = number(row, "n_gpus"), number(row, "dp")
+    if n_gpus is None and dp is None:
+        return "not stated: n_gpus and dp"
+    base["n_gpus"] = int(n_gpus) if n_gpus is not None else \
+        int(dp * base["tp"] * base["pp"] * base["cp"])
+    if dp is not None:
+        base["dp"] = int(dp)
+    return None
+
+
+def _precision(row: dict, base: dict[str, Any], note: Note) -> None:
+    """Precision (bf16 if blank) and the gradient bytes of fp32 gradient accumulation."""
+    prec, fp32_accum = parse.precision(row.get("precision"))
+    if prec is None:
+        prec = "bf16"
+        note("precision bf16 (not stated)")
+    base["precision"] = prec
+    if fp32_accum:
+        base["grad_bytes_per_param"] = 6.0
+        base["grad_reduce_bytes_per_param"] = 4.0
+        note("fp32 gradient accumulation: 6 gradient bytes/param, fp32 reduction")
+
+
+def _hardware(row: dict, base: dict[str, Any], note: Note) -> None:
+    """Scale-out bandwidth, scale-up domain and GPUs per node where the row states them."""
+    per_node, domain = parse.interconnect(row.get("interconnect"))
+    if per_node is not None:
+        base["scaleout_gbit_s_per_node"] = per_node
+    else:
+        note("scale-out network of the GPU catalog's typical node (not stated)")
+    if domain is not None:
+        base["scaleup_domain_gpus"] = domain
+    gpn = number(row, "gpus_per_node")
+    if gpn is not None:
+        base["gpus_per_node"] = int(gpn)
+
+
+def _software(row: dict, base: dict[str, Any], note: Note) -> bool:
+    """Fused attention and overlaps of the framework, then the overlaps the notes state;
+    returns whether the framework had the interleaved schedule."""
+    framework = catalog.find_framework(row.get("framework") or "")
+    if framework is None:
+        note("framework not in the catalog: current defaults (fused attention, overlaps on)")
+        base["flash_attention"] = True
+        interleaving = True
+    else:
+        for key in FRAMEWORK_FLAGS:
+            base[key] = bool(framework[key])
+        interleaving = bool(framework["interleaved_schedule"])
+    base.update(parse.stated_overlaps(row.get("notes")))
+    return interleaving
+
+
+def _tuning(row: dict, base: dict[str, Any], interleaving: bool) -> dict[str, tuple]:
+    """Stated tuning knobs into ``base``; blank ones as the values to search."""
+    search: dict[str, tuple] = {}
+    mb = number(row, "micro_batch")
+    if mb is None:
+        search["micro_batch"] = SEARCH_MICRO_BATCH
+    else:
+        base["micro_batch"] = int(mb)
+    vpp = number(row, "vpp")
+    L, pp = base["n_layers"], base["pp"]
+    if vpp is not None:
+        base["vpp"] = int(vpp)
+    elif pp > 1 and interleaving:
+        per_stage = L // pp if L % pp == 0 else 1
+        search["vpp"] = tuple(v for v in range(1, MAX_SEARCH_VPP + 1) if per_stage % v == 0)
+    else:
+        base["vpp"] = 1
+    rc = parse.recompute(row.get("recompute"))
+    if rc is None:
+        search["recompute"] = SEARCH_RECOMPUTE
+    else:
+        base["recompute"] = rc
+    sp = parse.yes_no(row.get("seq_parallel"))
+    if sp is not None:
+        base["seq_parallel"] = sp
+    elif base["tp"] > 1:
+        search["seq_parallel"] = (False, True)
+    else:
+        base["seq_parallel"] = False
+    zero = parse.zero_stage(row.get("zero_stage"))
+    if zero is None:
+        search["zero_stage"] = (0, 1)
+    else:
+        base["zero_stage"] = zero
+    return search
