@@ -13,8 +13,9 @@ its own module:
 2. memory of the busiest stage (:func:`~trainplan.model.memory.stage_memory`);
 3. compute of one layer and of the first and last stages for one micro-batch
    (:mod:`~trainplan.model.compute`);
-4. communication by dimension, TP, CP, DP/ZeRO and PP
-   (:mod:`~trainplan.model.communication`);
+4. communication by dimension: TP and CP inside the layers
+   (:mod:`~trainplan.model.communication`), DP/ZeRO and PP outside them
+   (:mod:`~trainplan.model.step_communication`);
 5. the pipeline: stage times and bubble (:func:`~trainplan.model.pipeline.stage_times`);
 6. step time, throughput and cost (:mod:`~trainplan.model.throughput`);
 7. feasibility flags (:func:`~trainplan.model.feasibility.step_flags`).
@@ -33,6 +34,7 @@ from trainplan.model import flops as fl
 from trainplan.model import memory as me
 from trainplan.model import params as pa
 from trainplan.model import pipeline as pl
+from trainplan.model import step_communication as sc
 from trainplan.model import throughput as tu
 from trainplan.model._array import ArrayLike
 from trainplan.model.config import Architecture, Gpu, Layout, Links
@@ -65,13 +67,13 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     tp = cc.tensor_parallel(arch, lay, links, layer, g["tp_algorithm"], g["tp_comm_overlap"],
                             g["tp_async_backward"])
     cp = cc.context_parallel(arch, lay, links, layer)
-    shard = cc.shard_collectives(lay, links, par.per_gpu, g["dp_algorithm"],
+    shard = sc.shard_collectives(lay, links, par.per_gpu, g["dp_algorithm"],
                                  g["grad_reduce_bytes_per_param"])
-    zero3 = cc.zero3_exposed(lay, links, shard, stages, layer)
+    zero3 = sc.zero3_exposed(lay, links, shard, stages, layer)
     times = pl.stage_times(lay, layer.total_s, tp.exposed_layer_s, cp.exposed_layer_s,
                            stages.first_s, stages.last_s, zero3)
-    pp = cc.pipeline_parallel(arch, lay, links)
-    dp = cc.data_parallel(lay, links, layer, shard, zero3[0], zero3[1], times.last_slowest,
+    pp = sc.pipeline_parallel(arch, lay, links)
+    dp = sc.data_parallel(lay, links, layer, shard, zero3[0], zero3[1], times.last_slowest,
                           g["overlap_grad_reduce"], g["overlap_param_gather"])
     optimizer_s = cm.optimizer_step_s(par.per_gpu, lay.shard_group, lay.zero_stage,
                                       g["adam_step_bytes_per_param"], gpu.hbm_byte_s)
