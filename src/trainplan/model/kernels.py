@@ -113,18 +113,16 @@ def attention_core_forward_s(micro_batch: ArrayLike, seq_local: ArrayLike, seq_l
 
     Parameters
     ----------
-    micro_batch : array_like
-        Micro-batch, :math:`b` [sequences].
-    seq_local, seq_len : array_like
-        Queries held by this GPU, :math:`S = s/c`, and keys attended to, :math:`s` [tokens].
+    micro_batch, seq_local, seq_len : array_like
+        Micro-batch :math:`b` [sequences]; queries held by this GPU,
+        :math:`S = s/c`, and keys attended to, :math:`s` [tokens].
     hidden, n_heads, tp : array_like
         :math:`h` [-], :math:`a` [-], tensor-parallel degree :math:`t` [-].
     flash_attention, dropout : array_like of bool
         Fused kernel; dropout on the attention probabilities.
-    peak_flop_s : array_like
-        16-bit dense peak, :math:`P` [FLOP/s].
-    attention_efficiency : array_like
-        Fraction of :math:`P` the fused kernel reaches, :math:`\eta_a` [-].
+    peak_flop_s, attention_efficiency : array_like
+        16-bit dense peak :math:`P` [FLOP/s]; the fraction of it the fused kernel
+        reaches, :math:`\eta_a` [-].
     gemm_efficiency_max, half_dim, half_k, hbm_byte_s : array_like
         GEMM constants of :func:`~trainplan.model.gemm.gemm_time_s` [-], [elements],
         [elements], and the HBM bandwidth :math:`B_{HBM}` [byte/s].
@@ -136,11 +134,9 @@ def attention_core_forward_s(micro_batch: ArrayLike, seq_local: ArrayLike, seq_l
 
     Notes
     -----
-    Fused: :math:`4 b S s h / t` FLOPs, half of them skipped by the causal mask.
-    Unfused: two batched 16-bit GEMMs over the :math:`n_b = b a / t` heads (one
-    kernel each; its tiles span the whole batch), and the softmax reading and
-    writing the :math:`n_b S s` scores (plus 5 bytes each for dropout: mask,
-    read, write):
+    Fused: :math:`4 b S s h / t` FLOPs, half skipped by the causal mask. Unfused: two
+    batched 16-bit GEMMs over the :math:`n_b = b a / t` heads, and the softmax reading
+    and writing the :math:`n_b S s` scores (5 more bytes each with dropout):
 
     .. math::
 
