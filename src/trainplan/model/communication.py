@@ -76,6 +76,12 @@ def exposed_after_overlap(comm_s: ArrayLike, window_s: ArrayLike,
     .. math::
 
        c_{exposed} = c - \eta \min(c, w)
+
+    References
+    ----------
+    .. [1] S. Li et al., "PyTorch Distributed: Experiences on Accelerating Data
+       Parallel Training", VLDB 13(12), 2020, arXiv:2006.15704 (gradient
+       reduction overlapped with the backward).
     """
     comm = np.asarray(comm_s, dtype=np.float64)
     return comm - as_float(efficiency) * np.minimum(comm, as_float(window_s))
@@ -102,27 +108,21 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
                     algorithm: ArrayLike, comm_overlap: ArrayLike,
                     async_backward: ArrayLike) -> DimensionComm:
     r"""
-    Tensor-parallel communication: per layer, per micro-batch, then per step [1]_ [2]_.
+    Tensor-parallel communication: per layer, per micro-batch, then per step.
 
     Parameters
     ----------
-    arch : Architecture
-        The model.
-    layout : Layout
-        Degrees (the TP group is the :math:`t` consecutive ranks), sequence parallelism,
-        recomputation.
-    links : Links
-        Links and the overlap efficiency.
+    arch, layout, links : Architecture, Layout, Links
+        The model; degrees (the TP group is :math:`t` consecutive ranks), sequence
+        parallelism, recomputation; the links and the overlap efficiency :math:`\eta`.
     layer : LayerCompute
         One layer's compute (the windows the collectives can hide behind).
     algorithm : array_like of int
         :class:`~trainplan.model.choices.Algorithm` of the TP group.
-    comm_overlap : array_like of bool
-        Collectives overlapped with the adjacent GEMMs (userbuffers): forward and
-        recompute hide behind :math:`t_{lin}`, backward behind :math:`2 t_{lin}`.
-    async_backward : array_like of bool
-        Without ``comm_overlap``, the backward all-reduce runs behind the
-        weight-gradient GEMMs of the column-parallel layers.
+    comm_overlap, async_backward : array_like of bool
+        Collectives overlapped with the adjacent GEMMs (forward and recompute behind
+        :math:`t_{lin}`, backward behind :math:`2 t_{lin}`); else, with
+        ``async_backward``, the backward behind the column-parallel forward GEMMs.
 
     Returns
     -------
@@ -130,11 +130,21 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
 
     Notes
     -----
-    With :math:`n = b\,s/c\,h` 16-bit activations per collective and
-    :math:`T_{ar}` the all-reduce time (an all-gather plus a reduce-scatter,
-    :math:`2 T_{ag}`, under sequence parallelism), one layer runs 2 collectives
-    forward, 2 backward and 2 more under full recomputation; the volume is
-    :math:`(4 + 2 [\text{full}])\, 2 \frac{t-1}{t} n` per layer.
+    With :math:`n = b\,(s/c)\,h` 16-bit activations per collective and
+    :math:`T_{ar}` the all-reduce time (:math:`2 T_{ag}`, an all-gather plus a
+    reduce-scatter, under sequence parallelism), one layer runs 2 collectives
+    forward, 2 backward and 2 more under full recomputation; over :math:`m`
+    micro-batches and :math:`L/p` layers:
+
+    .. math::
+
+       t = m \frac{L}{p} (4 + 2 [\text{full}])\, T_{ar}, \quad
+       V = m \frac{L}{p} (4 + 2 [\text{full}])\, \frac{2 (t - 1)}{t} n
+
+    References
+    ----------
+    .. [1] M. Shoeybi et al., "Megatron-LM", arXiv:1909.08053, Sec. 3.
+    .. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4.2.2 and 5.
     """
     group = place_group(layout.tp, 1.0, links)
     msg = layout.tokens_microbatch * arch.hidden * ACTIVATION_BYTES
@@ -147,14 +157,8 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
     fwd = TP_COLLECTIVES_FORWARD * pair
     bwd = TP_COLLECTIVES_BACKWARD * pair
     rec = np.where(full, fwd, 0.0)
-    overlap, eta = np.asarray(comm_overlap).astype(bool), links.overlap_efficiency
-    lin = layer.linear_forward_s
-    exposed_fwd = np.where(overlap, exposed_after_overlap(fwd, lin, eta), fwd)
-    exposed_rec = np.where(overlap, exposed_after_overlap(rec, lin, eta), rec)
-    bwd_hiding = np.where(overlap, BACKWARD_PER_FORWARD * lin,
-                          np.where(np.asarray(async_backward).astype(bool),
-                                   layer.column_parallel_forward_s, 0.0))
-    exposed_layer = exposed_fwd + exposed_rec + exposed_after_overlap(bwd, bwd_hiding, eta)
+    exposed_layer = _tp_exposed_layer(fwd, bwd, rec, layer, comm_overlap, async_backward,
+                                      links.overlap_efficiency)
     collectives = TP_COLLECTIVES_FORWARD + TP_COLLECTIVES_BACKWARD + np.where(
         full, TP_COLLECTIVES_FORWARD, 0.0)   # all-reduce equivalents per layer
     volume_layer = collectives * co.allreduce_volume_bytes(msg, layout.tp)
@@ -164,10 +168,22 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
                          exposed_s=m * layers * exposed_layer, exposed_layer_s=exposed_layer)
 
 
+def _tp_exposed_layer(fwd, bwd, rec, layer, comm_overlap, async_backward, eta):
+    """Exposed TP time of one layer, one micro-batch: forward, recompute and backward."""
+    overlap = np.asarray(comm_overlap).astype(bool)
+    lin = layer.linear_forward_s
+    exposed_fwd = np.where(overlap, exposed_after_overlap(fwd, lin, eta), fwd)
+    exposed_rec = np.where(overlap, exposed_after_overlap(rec, lin, eta), rec)
+    bwd_hiding = np.where(overlap, BACKWARD_PER_FORWARD * lin,
+                          np.where(np.asarray(async_backward).astype(bool),
+                                   layer.column_parallel_forward_s, 0.0))
+    return exposed_fwd + exposed_rec + exposed_after_overlap(bwd, bwd_hiding, eta)
+
+
 def context_parallel(arch: Architecture, layout: Layout, links: Links,
                      layer: LayerCompute) -> DimensionComm:
     r"""
-    Context-parallel ring exchange of keys and values, hidden behind attention [4]_.
+    Context-parallel ring exchange of keys and values, hidden behind attention.
 
     Parameters
     ----------
@@ -196,6 +212,11 @@ def context_parallel(arch: Architecture, layout: Layout, links: Links,
 
     The backward passes twice the forward traffic and full recomputation
     repeats the forward: :math:`t = (1 + 2 + [\text{full}])\, t_{fwd}`.
+
+    References
+    ----------
+    .. [1] H. Liu, M. Zaharia, P. Abbeel, "Ring Attention with Blockwise Transformers
+       for Near-Infinite Context", arXiv:2310.01889.
     """
     cp, tp = layout.cp, layout.tp
     group = place_group(cp, tp, links)

@@ -101,7 +101,7 @@ def recompute_forward_s(recompute: ArrayLike, forward_s: ArrayLike,
 
 def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
     r"""
-    Time of one layer's forward, backward and recomputation for one micro-batch [1]_ [4]_ [5]_.
+    Time of one layer's forward, backward and recomputation for one micro-batch [1]_ [2]_.
 
     Parameters
     ----------
@@ -131,6 +131,11 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
 
     with :math:`\rho_a` = 2.5 fused (FlashAttention) or 2 unfused; the total adds
     :func:`recompute_forward_s`.
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, Sec. 4.1 and 5.
+    .. [2] T. Dao, "FlashAttention-2", arXiv:2307.08691, Sec. 3.
     """
     h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
     tokens, fp8, hbm = layout.tokens_microbatch, layout.fp8, gpu.hbm_byte_s
@@ -169,7 +174,7 @@ class StageCompute:
 def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerCompute,
                   logits_bytes_per_element: ArrayLike) -> StageCompute:
     r"""
-    Computation of one micro-batch through the first and last stages [1]_ [3]_.
+    Computation of one micro-batch through the first and last stages [1]_ [2]_.
 
     Parameters
     ----------
@@ -200,6 +205,13 @@ def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerComp
 
        t_1 = \frac{L}{p} t_l + t_{emb} + [p = 1]\, t_{head}, \quad
        t_p = \frac{L}{p} t_l + t_{head} \quad (p > 1)
+
+    References
+    ----------
+    .. [1] M. Shoeybi et al., "Megatron-LM", arXiv:1909.08053, Sec. 3 (vocabulary-parallel
+       output layer and cross-entropy).
+    .. [2] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+       Clusters Using Megatron-LM", SC21, arXiv:2104.04473, Sec. 2.2.
     """
     tokens, tp, hbm, h = layout.tokens_microbatch, layout.tp, gpu.hbm_byte_s, arch.hidden
     peak16, eff16 = gpu.peak_16bit_flop_s, gpu.gemm_efficiency_16bit

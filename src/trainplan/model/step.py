@@ -45,11 +45,31 @@ __all__ = ["BOTTLENECKS", "StepResult", "bottleneck_code", "evaluate_arrays"]
 
 
 def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
-    """Evaluate the step model on broadcasting arrays; see the module docstring.
+    r"""
+    Evaluate the step model on broadcasting arrays (see the module docstring).
 
-    Returns a :class:`~trainplan.model.result.StepResult`; its
-    :meth:`~trainplan.model.result.StepResult.as_dict` gives the output columns
-    of :mod:`trainplan.schema.outputs`, broadcast to their common shape.
+    Parameters
+    ----------
+    x : mapping of str to array_like
+        One array per input of :mod:`trainplan.schema.inputs`, resolved, with
+        the units of its name (bytes, byte/s, FLOP/s, s; codes for the choices).
+
+    Returns
+    -------
+    StepResult
+        :meth:`~trainplan.model.result.StepResult.as_dict` gives the output
+        columns of :mod:`trainplan.schema.outputs`, broadcast to their common shape.
+
+    Notes
+    -----
+    .. math::
+
+       T = m\,T_{stage} + T_{bubble} + T_{pp} + T_{dp} + T_{opt} + T_{0}
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2.2 and 5.1.
+    .. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4 and 5.
     """
     g = {k: np.asarray(v) for k, v in x.items()}
     arch = Architecture.from_arrays(g)
@@ -83,8 +103,16 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     rate = tu.throughput(step_s, flop.tokens, flop.model, flop.hardware, lay.n_gpus, peak)
     cost = tu.training_cost(g["tokens_budget"], rate.tokens_per_s, lay.n_gpus,
                             g["price_per_gpu_hour_usd"], g["tdp_w"])
+    flags = fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s)
+    return _result(par, lay.n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, step_s,
+                   rate, cost, flags)
+
+
+def _result(par, n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, step_s, rate, cost,
+            flags) -> StepResult:
+    """The stages' results as the output fields."""
     return StepResult(
-        params_total=par.total, params_per_gpu=par.per_gpu, n_microbatches=lay.n_microbatches,
+        params_total=par.total, params_per_gpu=par.per_gpu, n_microbatches=n_microbatches,
         model_flop_per_step=flop.model, hardware_flop_per_step=flop.hardware,
         memory_weights_bytes=mem.weights, memory_gradients_bytes=mem.gradients,
         memory_optimizer_bytes=mem.optimizer, memory_activations_bytes=mem.activations,
@@ -101,5 +129,5 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
         tokens_per_s=rate.tokens_per_s, achieved_tflop_s_per_gpu=rate.achieved_tflop_s_per_gpu,
         mfu=rate.mfu, hfu=rate.hfu, time_to_train_days=cost.time_to_train_days,
         gpu_hours=cost.gpu_hours, cost_usd=cost.cost_usd, energy_mwh=cost.energy_mwh,
-        infeasible_flags=fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s),
+        infeasible_flags=flags,
     )

@@ -59,7 +59,7 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
                       algorithm: ArrayLike,
                       grad_reduce_bytes_per_param: ArrayLike) -> ShardCollectives:
     r"""
-    Parameter all-gather and gradient reduction of the ZeRO / data-parallel group [3]_.
+    Parameter all-gather and gradient reduction of the ZeRO / data-parallel group [1]_.
 
     Parameters
     ----------
@@ -88,6 +88,10 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     .. math::
 
        t_{z3} = (2 + [\text{full}])\, T_{ag}(2 \Psi) + T_{rs}(q \Psi)
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5 and 7.
     """
     group = place_group(layout.shard_group, layout.tp, links)
     args = (layout.shard_group, group.members, group.domains, group.intra_byte_s,
@@ -130,6 +134,10 @@ def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages:
     -------
     tuple of numpy.ndarray
         Exposed time on the first, last and a middle stage [s].
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5.3 and 7.2.
     """
     eta, z3 = links.overlap_efficiency, shard.zero3_microbatch_s
     middle = np.where(layout.zero_stage >= 3, exposed_after_overlap(
@@ -143,26 +151,20 @@ def data_parallel(layout: Layout, links: Links, layer: LayerCompute, shard: Shar
                   last_slowest: NDArrayBool, overlap_grad_reduce: ArrayLike,
                   overlap_param_gather: ArrayLike) -> DimensionComm:
     r"""
-    Data-parallel / ZeRO communication of one step, and the part left exposed [3]_ [5]_.
+    Data-parallel / ZeRO communication of one step, and the part left exposed.
 
     Parameters
     ----------
-    layout : Layout
-        ZeRO stage, group size, micro-batches, layers per stage.
-    links : Links
-        The overlap efficiency.
-    layer : LayerCompute
-        One layer's compute (the windows).
+    layout, links, layer : Layout, Links, LayerCompute
+        ZeRO stage, group size, micro-batches, layers per stage; the overlap
+        efficiency :math:`\eta`; one layer's compute (the windows).
     shard : ShardCollectives
         The group's collectives (:func:`shard_collectives`).
     zero3_exposed_first_s, zero3_exposed_last_s : array_like
         ZeRO-3 time per micro-batch left exposed on the first and last stage [s].
-    last_slowest : array_like of bool
-        The last stage sets the pace.
-    overlap_grad_reduce : array_like of bool
-        The gradient reduction overlaps the last backward.
-    overlap_param_gather : array_like of bool
-        The parameter all-gather (ZeRO 1 and 2) overlaps the next forward.
+    last_slowest, overlap_grad_reduce, overlap_param_gather : array_like of bool
+        The last stage sets the pace; the gradient reduction overlaps the backward;
+        the parameter all-gather (ZeRO 1 and 2) overlaps the next forward.
 
     Returns
     -------
@@ -173,9 +175,19 @@ def data_parallel(layout: Layout, links: Links, layer: LayerCompute, shard: Shar
     Notes
     -----
     Stage 0 all-reduces the gradients once per step; stage 1 reduce-scatters
-    them and all-gathers the updated parameters; DeepSpeed's stage 2
-    reduce-scatters after every micro-batch (each behind that micro-batch's
-    backward); stage 3 moves everything per micro-batch (:func:`zero3_exposed`).
+    them and all-gathers the parameters; DeepSpeed's stage 2 reduce-scatters
+    after every micro-batch; stage 3 moves everything per micro-batch
+    (:func:`zero3_exposed`). Before overlap, for a group of more than one:
+
+    .. math::
+
+       t_{dp} = T_{ar}(q \Psi),\ T_{rs}(q \Psi) + T_{ag}(2 \Psi),\
+                m\,T_{rs}(q \Psi) + T_{ag}(2 \Psi),\ m\,t_{z3} \quad \text{(stages 0 to 3)}
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 7.
+    .. [2] S. Li et al., "PyTorch Distributed", VLDB 13(12), 2020, arXiv:2006.15704.
     """
     zero, m, eta = layout.zero_stage, layout.n_microbatches, links.overlap_efficiency
     grad_reduce = np.where(zero == 0, shard.grad_allreduce_s, shard.grad_reduce_scatter_s)
@@ -213,7 +225,7 @@ def _data_parallel_bytes(layout, shard):
 
 def pipeline_parallel(arch: Architecture, layout: Layout, links: Links) -> DimensionComm:
     r"""
-    Pipeline point-to-point transfers of one step [5]_.
+    Pipeline point-to-point transfers of one step [1]_.
 
     Parameters
     ----------
@@ -240,6 +252,11 @@ def pipeline_parallel(arch: Architecture, layout: Layout, links: Links) -> Dimen
 
        t_{exposed} = 2 (v m + p - 1)\,(\alpha + n/\beta), \quad
        t = 2 v m\,(\alpha + n/\beta), \quad V = 2 v m\, n
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+       Clusters Using Megatron-LM", SC21, arXiv:2104.04473, Sec. 2.2 and 4.1 (scatter/gather).
     """
     tp, pp, v, m = layout.tp, layout.pp, layout.vpp, layout.n_microbatches
     msg = layout.tokens_microbatch * arch.hidden * ACTIVATION_BYTES / tp
