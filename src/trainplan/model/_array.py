@@ -21,5 +21,21 @@ NDArrayBool: TypeAlias = npt.NDArray[np.bool_]
 
 
 def as_float(x: ArrayLike) -> NDArrayFloat:
-    """``x`` as a float64 array (no copy when it already is one)."""
+    """
+    Convert a scalar, sequence or array to a float64 array.
+
+    Parameters
+    ----------
+    x : array_like
+        Values in any unit [any].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` as float64, in the unit of ``x`` (no copy when it already is one) [any].
+
+    References
+    ----------
+    .. [1] colour-science, ``colour.utilities.as_float`` (the helper this one follows).
+    """
     return np.asarray(x, dtype=np.float64)

@@ -62,16 +62,36 @@ ALGORITHM_NAMES: dict[str, int] = {"ring": Algorithm.RING, "tree": Algorithm.TRE
 
 
 def dispatch(codes: ArrayLike, registry: Mapping[int, Callable[..., np.ndarray]],
-             *args) -> np.ndarray:
-    """Per row, the value of ``registry[code](*args)`` for that row's code.
+             *args: ArrayLike) -> np.ndarray:
+    """
+    Per row, the value of ``registry[code](*args)`` for that row's code.
 
     Only the functions of codes that occur are evaluated; the result broadcasts
     against ``codes`` and the functions' results.
+
+    Parameters
+    ----------
+    codes : array_like of int
+        Method code per row (an :class:`enum.IntEnum` value of this module).
+    registry : mapping of int to callable
+        Function of each code.
+    *args : array_like
+        Arguments passed to every function, in the units it expects [any].
+
+    Returns
+    -------
+    numpy.ndarray
+        Each row's value of its method, in the unit of the functions' results.
 
     Raises
     ------
     ValueError
         When a code has no entry in ``registry``.
+
+    References
+    ----------
+    .. [1] colour-science, ``colour.utilities.validate_method`` and the method
+       registries (``XY_TO_CCT_METHODS``), made row-wise here.
     """
     codes = np.asarray(codes)
     covered = np.zeros(codes.shape, dtype=bool)

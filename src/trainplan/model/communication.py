@@ -1,26 +1,26 @@
-r"""Communication of one training step, by dimension: time, volume and what overlap leaves.
+r"""Communication inside the layers: tensor and context parallelism, per layer and micro-batch.
 
 Tensor parallelism (TP) all-reduces activations inside every layer [1]_
 (all-gather + reduce-scatter pairs under sequence parallelism [2]_); context
 parallelism (CP) passes key/value chunks around a ring behind the attention
-core; data parallelism (DP) reduces gradients once per step, and ZeRO [3]_
-reduce-scatters them and gathers parameters (every micro-batch at stage 3);
-pipeline parallelism (PP) sends activations and their gradients between
-stages. Collective times come from :mod:`~trainplan.model.collectives` on the
-link each group spans (:mod:`~trainplan.model.topology`).
+core [3]_. Both happen for every layer of every micro-batch, so their exposed
+part enters the stage times (:func:`~trainplan.model.pipeline.stage_times`).
+The communication outside the layers (data parallelism / ZeRO, pipeline
+point-to-point) is :mod:`~trainplan.model.step_communication`. Collective
+times come from :mod:`~trainplan.model.collectives` on the link each group
+spans (:mod:`~trainplan.model.topology`).
 
-Each function returns per-step totals (bytes sent per GPU, time before overlap,
-time left exposed) and the per-micro-batch pieces the stage times need.
+Each dimension returns a :class:`DimensionComm`: per-step totals (bytes sent
+per GPU, time before overlap, time left exposed) and the per-layer,
+per-micro-batch exposed time the stage times need.
 
 References
 ----------
 .. [1] M. Shoeybi et al., "Megatron-LM", arXiv:1909.08053, Sec. 3.
 .. [2] V. Korthikanti et al., "Reducing Activation Recomputation in Large
    Transformer Models", arXiv:2205.05198, Sec. 4.2.2 and 5.
-.. [3] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5 and 7.
-.. [4] H. Liu, M. Zaharia, P. Abbeel, "Ring Attention with Blockwise
+.. [3] H. Liu, M. Zaharia, P. Abbeel, "Ring Attention with Blockwise
    Transformers for Near-Infinite Context", arXiv:2310.01889.
-.. [5] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2.2 and 4.1.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model import collectives as co
-from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
+from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute
-from trainplan.model.compute import LayerCompute, StageCompute
+from trainplan.model.compute import LayerCompute
 from trainplan.model.config import Architecture, Layout, Links
 from trainplan.model.constants import (
     ACTIVATION_BYTES,
@@ -41,13 +41,10 @@ from trainplan.model.constants import (
     CP_EXCHANGES_BACKWARD,
     CP_EXCHANGES_FORWARD,
     KEY_VALUE_TENSORS,
-    PARAM_BYTES,
-    PP_TRANSFERS_PER_MICROBATCH,
     TP_COLLECTIVES_BACKWARD,
     TP_COLLECTIVES_FORWARD,
-    ZERO3_GATHERS,
 )
-from trainplan.model.topology import domains_spanned, flat_bandwidth, place_group
+from trainplan.model.topology import flat_bandwidth, place_group
 
 
 def exposed_after_overlap(comm_s: ArrayLike, window_s: ArrayLike,
@@ -79,6 +76,12 @@ def exposed_after_overlap(comm_s: ArrayLike, window_s: ArrayLike,
     .. math::
 
        c_{exposed} = c - \eta \min(c, w)
+
+    References
+    ----------
+    .. [1] S. Li et al., "PyTorch Distributed: Experiences on Accelerating Data
+       Parallel Training", VLDB 13(12), 2020, arXiv:2006.15704 (gradient
+       reduction overlapped with the backward).
     """
     comm = np.asarray(comm_s, dtype=np.float64)
     return comm - as_float(efficiency) * np.minimum(comm, as_float(window_s))
@@ -105,27 +108,21 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
                     algorithm: ArrayLike, comm_overlap: ArrayLike,
                     async_backward: ArrayLike) -> DimensionComm:
     r"""
-    Tensor-parallel communication: per layer, per micro-batch, then per step [1]_ [2]_.
+    Tensor-parallel communication: per layer, per micro-batch, then per step.
 
     Parameters
     ----------
-    arch : Architecture
-        The model.
-    layout : Layout
-        Degrees (the TP group is the :math:`t` consecutive ranks), sequence parallelism,
-        recomputation.
-    links : Links
-        Links and the overlap efficiency.
+    arch, layout, links : Architecture, Layout, Links
+        The model; degrees (the TP group is :math:`t` consecutive ranks), sequence
+        parallelism, recomputation; the links and the overlap efficiency :math:`\eta`.
     layer : LayerCompute
         One layer's compute (the windows the collectives can hide behind).
     algorithm : array_like of int
         :class:`~trainplan.model.choices.Algorithm` of the TP group.
-    comm_overlap : array_like of bool
-        Collectives overlapped with the adjacent GEMMs (userbuffers): forward and
-        recompute hide behind :math:`t_{lin}`, backward behind :math:`2 t_{lin}`.
-    async_backward : array_like of bool
-        Without ``comm_overlap``, the backward all-reduce runs behind the
-        weight-gradient GEMMs of the column-parallel layers.
+    comm_overlap, async_backward : array_like of bool
+        Collectives overlapped with the adjacent GEMMs (forward and recompute behind
+        :math:`t_{lin}`, backward behind :math:`2 t_{lin}`); else, with
+        ``async_backward``, the backward behind the column-parallel forward GEMMs.
 
     Returns
     -------
@@ -133,11 +130,21 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
 
     Notes
     -----
-    With :math:`n = b\,s/c\,h` 16-bit activations per collective and
-    :math:`T_{ar}` the all-reduce time (an all-gather plus a reduce-scatter,
-    :math:`2 T_{ag}`, under sequence parallelism), one layer runs 2 collectives
-    forward, 2 backward and 2 more under full recomputation; the volume is
-    :math:`(4 + 2 [\text{full}])\, 2 \frac{t-1}{t} n` per layer.
+    With :math:`n = b\,(s/c)\,h` 16-bit activations per collective and
+    :math:`T_{ar}` the all-reduce time (:math:`2 T_{ag}`, an all-gather plus a
+    reduce-scatter, under sequence parallelism), one layer runs 2 collectives
+    forward, 2 backward and 2 more under full recomputation; over :math:`m`
+    micro-batches and :math:`L/p` layers:
+
+    .. math::
+
+       t = m \frac{L}{p} (4 + 2 [\text{full}])\, T_{ar}, \quad
+       V = m \frac{L}{p} (4 + 2 [\text{full}])\, \frac{2 (t - 1)}{t} n
+
+    References
+    ----------
+    .. [1] M. Shoeybi et al., "Megatron-LM", arXiv:1909.08053, Sec. 3.
+    .. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4.2.2 and 5.
     """
     group = place_group(layout.tp, 1.0, links)
     msg = layout.tokens_microbatch * arch.hidden * ACTIVATION_BYTES
@@ -150,14 +157,8 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
     fwd = TP_COLLECTIVES_FORWARD * pair
     bwd = TP_COLLECTIVES_BACKWARD * pair
     rec = np.where(full, fwd, 0.0)
-    overlap, eta = np.asarray(comm_overlap).astype(bool), links.overlap_efficiency
-    lin = layer.linear_forward_s
-    exposed_fwd = np.where(overlap, exposed_after_overlap(fwd, lin, eta), fwd)
-    exposed_rec = np.where(overlap, exposed_after_overlap(rec, lin, eta), rec)
-    bwd_hiding = np.where(overlap, BACKWARD_PER_FORWARD * lin,
-                          np.where(np.asarray(async_backward).astype(bool),
-                                   layer.column_parallel_forward_s, 0.0))
-    exposed_layer = exposed_fwd + exposed_rec + exposed_after_overlap(bwd, bwd_hiding, eta)
+    exposed_layer = _tp_exposed_layer(fwd, bwd, rec, layer, comm_overlap, async_backward,
+                                      links.overlap_efficiency)
     collectives = TP_COLLECTIVES_FORWARD + TP_COLLECTIVES_BACKWARD + np.where(
         full, TP_COLLECTIVES_FORWARD, 0.0)   # all-reduce equivalents per layer
     volume_layer = collectives * co.allreduce_volume_bytes(msg, layout.tp)
@@ -167,10 +168,22 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
                          exposed_s=m * layers * exposed_layer, exposed_layer_s=exposed_layer)
 
 
+def _tp_exposed_layer(fwd, bwd, rec, layer, comm_overlap, async_backward, eta):
+    """Exposed TP time of one layer, one micro-batch: forward, recompute and backward."""
+    overlap = np.asarray(comm_overlap).astype(bool)
+    lin = layer.linear_forward_s
+    exposed_fwd = np.where(overlap, exposed_after_overlap(fwd, lin, eta), fwd)
+    exposed_rec = np.where(overlap, exposed_after_overlap(rec, lin, eta), rec)
+    bwd_hiding = np.where(overlap, BACKWARD_PER_FORWARD * lin,
+                          np.where(np.asarray(async_backward).astype(bool),
+                                   layer.column_parallel_forward_s, 0.0))
+    return exposed_fwd + exposed_rec + exposed_after_overlap(bwd, bwd_hiding, eta)
+
+
 def context_parallel(arch: Architecture, layout: Layout, links: Links,
                      layer: LayerCompute) -> DimensionComm:
     r"""
-    Context-parallel ring exchange of keys and values, hidden behind attention [4]_.
+    Context-parallel ring exchange of keys and values, hidden behind attention.
 
     Parameters
     ----------
@@ -199,6 +212,11 @@ def context_parallel(arch: Architecture, layout: Layout, links: Links,
 
     The backward passes twice the forward traffic and full recomputation
     repeats the forward: :math:`t = (1 + 2 + [\text{full}])\, t_{fwd}`.
+
+    References
+    ----------
+    .. [1] H. Liu, M. Zaharia, P. Abbeel, "Ring Attention with Blockwise Transformers
+       for Near-Infinite Context", arXiv:2310.01889.
     """
     cp, tp = layout.cp, layout.tp
     group = place_group(cp, tp, links)
@@ -219,218 +237,3 @@ def context_parallel(arch: Architecture, layout: Layout, links: Links,
     return DimensionComm(bytes_per_step=m * layers * volume_layer,
                          time_s=m * layers * total_layer,
                          exposed_s=m * layers * exposed_layer, exposed_layer_s=exposed_layer)
-
-
-@dataclass(frozen=True)
-class ShardCollectives:
-    """The collectives of the data-parallel / ZeRO group over the busiest stage [s], [bytes]."""
-
-    param_bytes: NDArrayFloat
-    """16-bit parameters of the stage [bytes]."""
-    grad_bytes: NDArrayFloat
-    """Gradients of the stage as reduced [bytes]."""
-    param_allgather_s: NDArrayFloat
-    grad_reduce_scatter_s: NDArrayFloat
-    grad_allreduce_s: NDArrayFloat
-    zero3_gathers: NDArrayFloat
-    """Parameter gathers per micro-batch under ZeRO-3 (2, 3 with full recomputation)."""
-    zero3_microbatch_s: NDArrayFloat
-    """ZeRO-3 gathers and gradient reduce-scatter of one micro-batch (0 below stage 3)."""
-
-
-def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
-                      algorithm: ArrayLike,
-                      grad_reduce_bytes_per_param: ArrayLike) -> ShardCollectives:
-    r"""
-    Parameter all-gather and gradient reduction of the ZeRO / data-parallel group [3]_.
-
-    Parameters
-    ----------
-    layout : Layout
-        Degrees (the group is ``dp * cp`` ranks of stride :math:`t`), ZeRO stage,
-        recomputation.
-    links : Links
-        Links.
-    params_per_gpu : array_like
-        Parameters of the busiest stage on one tensor-parallel rank, :math:`\Psi` [-].
-    algorithm : array_like of int
-        :class:`~trainplan.model.choices.Algorithm` of the group.
-    grad_reduce_bytes_per_param : array_like
-        Bytes per parameter of the gradient reduction [bytes].
-
-    Returns
-    -------
-    ShardCollectives
-
-    Notes
-    -----
-    ZeRO-3 gathers the stage's parameters for the forward and the backward (and
-    the recomputed forward) and reduce-scatters its gradients, every
-    micro-batch:
-
-    .. math::
-
-       t_{z3} = (2 + [\text{full}])\, T_{ag}(2 \Psi) + T_{rs}(q \Psi)
-    """
-    group = place_group(layout.shard_group, layout.tp, links)
-    args = (layout.shard_group, group.members, group.domains, group.intra_byte_s,
-            links.nic_byte_s_per_gpu, links.latency_in_s, links.latency_out_s)
-    param_msg = params_per_gpu * PARAM_BYTES
-    grad_msg = params_per_gpu * as_float(grad_reduce_bytes_per_param)
-    ag_param = co.allgather_s(algorithm, param_msg, *args)
-    rs_grad = co.allgather_s(algorithm, grad_msg, *args)
-    gathers = ZERO3_GATHERS + np.where(layout.recompute == Recompute.FULL, 1.0, 0.0)
-    zero3 = np.where(layout.zero_stage >= 3, gathers * ag_param + rs_grad, 0.0)
-    return ShardCollectives(param_bytes=param_msg, grad_bytes=grad_msg,
-                            param_allgather_s=ag_param, grad_reduce_scatter_s=rs_grad,
-                            grad_allreduce_s=co.allreduce_s(algorithm, grad_msg, *args),
-                            zero3_gathers=gathers, zero3_microbatch_s=zero3)
-
-
-def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages: StageCompute,
-                  layer: LayerCompute) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
-    r"""
-    ZeRO-3 communication of one micro-batch left exposed on the first, last and a middle stage.
-
-    Prefetching hides the gathers behind the stage's compute
-    (:func:`exposed_after_overlap` with the stage's compute time as the window; a
-    middle stage's window is its layers only).
-
-    Parameters
-    ----------
-    layout : Layout
-        ZeRO stage, layers per stage.
-    links : Links
-        The overlap efficiency.
-    shard : ShardCollectives
-        The group's collectives (:func:`shard_collectives`).
-    stages : StageCompute
-        Compute of the first and last stages.
-    layer : LayerCompute
-        One layer's compute.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Exposed time on the first, last and a middle stage [s].
-    """
-    eta, z3 = links.overlap_efficiency, shard.zero3_microbatch_s
-    middle = np.where(layout.zero_stage >= 3, exposed_after_overlap(
-        z3, layout.layers_per_stage * layer.total_s, eta), 0.0)
-    return (exposed_after_overlap(z3, stages.first_s, eta),
-            exposed_after_overlap(z3, stages.last_s, eta), middle)
-
-
-def data_parallel(layout: Layout, links: Links, layer: LayerCompute, shard: ShardCollectives,
-                  zero3_exposed_first_s: ArrayLike, zero3_exposed_last_s: ArrayLike,
-                  last_slowest: NDArrayBool, overlap_grad_reduce: ArrayLike,
-                  overlap_param_gather: ArrayLike) -> DimensionComm:
-    r"""
-    Data-parallel / ZeRO communication of one step, and the part left exposed [3]_ [5]_.
-
-    Parameters
-    ----------
-    layout : Layout
-        ZeRO stage, group size, micro-batches, layers per stage.
-    links : Links
-        The overlap efficiency.
-    layer : LayerCompute
-        One layer's compute (the windows).
-    shard : ShardCollectives
-        The group's collectives (:func:`shard_collectives`).
-    zero3_exposed_first_s, zero3_exposed_last_s : array_like
-        ZeRO-3 time per micro-batch left exposed on the first and last stage [s].
-    last_slowest : array_like of bool
-        The last stage sets the pace.
-    overlap_grad_reduce : array_like of bool
-        The gradient reduction overlaps the last backward.
-    overlap_param_gather : array_like of bool
-        The parameter all-gather (ZeRO 1 and 2) overlaps the next forward.
-
-    Returns
-    -------
-    DimensionComm
-        ``exposed_s`` includes the ZeRO-3 gathers of every micro-batch, which lie
-        inside the stage times; ``exposed_after_stages_s`` is the part the step adds.
-
-    Notes
-    -----
-    Stage 0 all-reduces the gradients once per step; stage 1 reduce-scatters
-    them and all-gathers the updated parameters; DeepSpeed's stage 2
-    reduce-scatters after every micro-batch (each behind that micro-batch's
-    backward); stage 3 moves everything per micro-batch (:func:`zero3_exposed`).
-    """
-    zero, m, eta = layout.zero_stage, layout.n_microbatches, links.overlap_efficiency
-    grad_reduce = np.where(zero == 0, shard.grad_allreduce_s, shard.grad_reduce_scatter_s)
-    grad_reduce = np.where(zero == 2, m * shard.grad_reduce_scatter_s, grad_reduce)
-    windows = np.where(zero == 2, m, 1.0) * (layout.layers_per_stage * layer.backward_s)
-    reduce_exposed = np.where(np.asarray(overlap_grad_reduce).astype(bool),
-                              exposed_after_overlap(grad_reduce, windows, eta), grad_reduce)
-    gather_needed = (zero == 1) | (zero == 2)
-    ag_param = shard.param_allgather_s
-    gather_exposed = np.where(np.asarray(overlap_param_gather).astype(bool), exposed_after_overlap(
-        ag_param, layout.layers_per_stage * layer.forward_s, eta), ag_param)
-    outside = np.where(zero >= 3, 0.0, reduce_exposed + np.where(gather_needed,
-                                                                  gather_exposed, 0.0))
-    outside = np.where(layout.shard_group > 1, outside, 0.0)
-    inside = m * np.where(last_slowest, zero3_exposed_last_s, zero3_exposed_first_s)
-    time = np.where(zero >= 3, m * shard.zero3_microbatch_s, np.where(
-        layout.shard_group > 1, grad_reduce + np.where(gather_needed, ag_param, 0.0), 0.0))
-    return DimensionComm(bytes_per_step=_data_parallel_bytes(layout, shard), time_s=time,
-                         exposed_s=outside + inside, exposed_after_stages_s=outside)
-
-
-def _data_parallel_bytes(layout, shard):
-    """Bytes a GPU sends per step in the data-parallel / ZeRO group."""
-    zero, m, g = layout.zero_stage, layout.n_microbatches, layout.shard_group
-    grad_volume = np.where(zero == 0, co.allreduce_volume_bytes(shard.grad_bytes, g),
-                           co.allgather_volume_bytes(shard.grad_bytes, g) * np.where(
-                               zero == 2, m, 1.0))
-    param_volume = np.where((zero == 1) | (zero == 2),
-                            co.allgather_volume_bytes(shard.param_bytes, g), 0.0)
-    zero3_volume = m * (shard.zero3_gathers * co.allgather_volume_bytes(shard.param_bytes, g)
-                        + co.allgather_volume_bytes(shard.grad_bytes, g))
-    volume = np.where(zero >= 3, zero3_volume, grad_volume + param_volume)
-    return np.where(g > 1, volume, 0.0)
-
-
-def pipeline_parallel(arch: Architecture, layout: Layout, links: Links) -> DimensionComm:
-    r"""
-    Pipeline point-to-point transfers of one step [5]_.
-
-    Parameters
-    ----------
-    arch : Architecture
-        The model.
-    layout : Layout
-        Degrees (stages are ``t c d`` ranks apart), micro-batches, chunks :math:`v`.
-    links : Links
-        Links.
-
-    Returns
-    -------
-    DimensionComm
-        ``exposed_s`` is the time on the critical path.
-
-    Notes
-    -----
-    A transfer carries one micro-batch's activations, :math:`n = b (s/c) h / t`
-    16-bit elements (scatter-gather / sequence-parallel), on the NIC when
-    consecutive stages sit in different domains (the slowest hop sets the pace),
-    else on the scale-up link:
-
-    .. math::
-
-       t_{exposed} = 2 (v m + p - 1)\,(\alpha + n/\beta), \quad
-       t = 2 v m\,(\alpha + n/\beta), \quad V = 2 v m\, n
-    """
-    tp, pp, v, m = layout.tp, layout.pp, layout.vpp, layout.n_microbatches
-    msg = layout.tokens_microbatch * arch.hidden * ACTIVATION_BYTES / tp
-    cross = domains_spanned(pp, tp * layout.cp * layout.dp, links.domain_gpus) > 1
-    bandwidth = np.where(cross, links.nic_byte_s_per_gpu,
-                         np.where(links.mesh, links.peer_byte_s, links.scaleup_byte_s))
-    one = co.p2p_s(msg, bandwidth, np.where(cross, links.latency_out_s, links.latency_in_s))
-    multi, k = layout.pipelined, PP_TRANSFERS_PER_MICROBATCH
-    return DimensionComm(bytes_per_step=np.where(multi, k * v * m * msg, 0.0),
-                         time_s=np.where(multi, k * v * m * one, 0.0),
-                         exposed_s=np.where(multi, k * (v * m + pp - 1.0) * one, 0.0))

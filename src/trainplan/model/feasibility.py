@@ -67,11 +67,46 @@ def _divides(a, b):
     return np.floor(q) == q
 
 
-def structural_flags(n_gpus, tp, pp, dp, cp, vpp, micro_batch, global_batch, n_layers, n_heads,
-                     n_kv_heads, ffn_hidden, seq_len, zero_stage, schedule) -> NDArrayInt:
-    """Bits of :class:`Reason` for the constraints that do not depend on memory (int64 array):
-    whole degrees, divisibility of layers, heads, batch and sequence, the schedule's needs and
-    ZeRO 2/3 without a pipeline."""
+def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
+                     cp: ArrayLike, vpp: ArrayLike, micro_batch: ArrayLike,
+                     global_batch: ArrayLike, n_layers: ArrayLike, n_heads: ArrayLike,
+                     n_kv_heads: ArrayLike, ffn_hidden: ArrayLike, seq_len: ArrayLike,
+                     zero_stage: ArrayLike, schedule: ArrayLike) -> NDArrayInt:
+    r"""
+    Bits of :class:`Reason` for the constraints that do not depend on memory.
+
+    Parameters
+    ----------
+    n_gpus, tp, pp, dp, cp, vpp : array_like
+        GPUs of the job, :math:`N`, and the degrees :math:`t, p, d, c, v` [-].
+    micro_batch, global_batch : array_like
+        :math:`b` and :math:`B` [sequences].
+    n_layers, n_heads, n_kv_heads, ffn_hidden : array_like
+        :math:`L`, :math:`a`, :math:`k_v`, :math:`f` [-].
+    seq_len : array_like
+        Sequence length, :math:`s` [tokens].
+    zero_stage, schedule : array_like of int
+        ZeRO stage; :class:`~trainplan.model.choices.Schedule` code.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bit mask (int64) [-].
+
+    Notes
+    -----
+    A bit is set when a whole-number condition fails: :math:`t p d c = N` with
+    :math:`d \geq 1` whole; :math:`p v \mid L`; :math:`t \mid a, k_v, f`;
+    :math:`d b \mid B`; interleaving needs :math:`v, p \geq 2` and :math:`p \mid m`
+    (and :math:`v > 1` needs interleaving); :math:`2 c \mid s` (load-balanced causal
+    ring attention); ZeRO 2/3 without a pipeline.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 and 3.
+    .. [2] DeepSpeed documentation, pipeline parallelism (ZeRO stages 2 and 3 are
+       not supported with pipeline parallelism).
+    """
     tp, pp, dp, cp, vpp = (np.asarray(x, dtype=np.float64) for x in (tp, pp, dp, cp, vpp))
     whole_dp = (dp >= 1) & (np.floor(dp) == dp)
     flags = np.where((tp * pp * dp * cp != np.asarray(n_gpus, dtype=np.float64)) | ~whole_dp,
@@ -92,8 +127,35 @@ def structural_flags(n_gpus, tp, pp, dp, cp, vpp, micro_batch, global_batch, n_l
 
 def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
                fits_memory: NDArrayBool, step_time_s: ArrayLike) -> NDArrayInt:
-    """All bits of :class:`Reason` of a step: :func:`structural_flags`, memory, a precision
-    the GPU lacks (no peak), and no finite step time for a supported precision."""
+    r"""
+    All bits of :class:`Reason` of a step.
+
+    Parameters
+    ----------
+    n_gpus : array_like
+        GPUs of the job [-].
+    arch, layout, gpu : Architecture, Layout, Gpu
+        The model, the layout and the accelerator (its peaks).
+    fits_memory : array_like of bool
+        The busiest stage fits in the usable memory.
+    step_time_s : array_like
+        Step time [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        Bit mask (int64) [-].
+
+    Notes
+    -----
+    :func:`structural_flags`, plus MEMORY when it does not fit, PRECISION when the
+    GPU has no peak for the precision (NaN), and NO_TIME when a supported
+    precision gives no finite step time.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 and 3.
+    """
     flags = structural_flags(n_gpus, layout.tp, layout.pp, layout.dp, layout.cp, layout.vpp,
                              layout.micro_batch, layout.global_batch, arch.n_layers,
                              arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, arch.seq_len,
@@ -105,7 +167,23 @@ def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
 
 
 def reason_text(flags: ArrayLike) -> np.ndarray:
-    """Sentences for each flag value (``""`` for a feasible configuration), as an object array."""
+    r"""
+    Sentences of each flag value, joined by "; " (``""`` for a feasible configuration).
+
+    Parameters
+    ----------
+    flags : array_like
+        Bit masks of :class:`Reason` [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of sentences of :data:`REASONS`, one per value.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 and 3 (the constraints).
+    """
     flags = np.asarray(flags, dtype=np.int64)
     uniques, inverse = np.unique(flags, return_inverse=True)
     texts = np.array(

@@ -1,4 +1,4 @@
-"""Floating-point operations of the training step.
+r"""Floating-point operations of the training step.
 
 Counts are [FLOP], with one multiply-accumulate = 2 FLOP. Only matrix
 multiplications are counted (the convention of every source below); the
@@ -8,7 +8,9 @@ element-wise work is priced separately as memory traffic (see
 causal mask makes half of them unused.
 
 *Model FLOPs* are the FLOPs of one forward and one backward pass (backward =
-2x forward); *hardware FLOPs* add whatever recomputation re-executes.
+2x forward); *hardware FLOPs* add whatever recomputation re-executes. The published closed
+forms (eq. (3), (7), (8), Megatron-Core, PaLM) are :mod:`~trainplan.model.published`,
+re-exported here.
 
 References
 ----------
@@ -32,44 +34,184 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainplan.model._array import NDArrayFloat, as_float
+from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import FORWARD_BACKWARD_FACTOR
+from trainplan.model.published import (  # noqa: F401  (re-exported)
+    korthikanti_eq7_model_flop,
+    korthikanti_eq8_hardware_flop,
+    megatron_core_flop,
+    narayanan_eq3_flop,
+    palm_model_flop_per_token,
+)
 
 
-def qkv_projection_flop(tokens, hidden, n_heads, n_kv_heads):
-    """Forward FLOPs of the Q, K, V projections: ``2 T h d (a + 2 kv)`` [FLOP]."""
+def qkv_projection_flop(tokens: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
+                        n_kv_heads: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward FLOPs of the Q, K and V projections.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    hidden, n_heads, n_kv_heads : array_like
+        :math:`h`, :math:`a`, :math:`k_v` [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        FLOPs [FLOP].
+
+    Notes
+    -----
+    .. math::
+
+       F = 2\,T h d\,(a + 2 k_v), \quad d = h / a
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-LM ``num_floating_point_operations`` (2024) (the
+       :math:`g/a` term of grouped key/value heads).
+    """
     h = as_float(hidden)
     a, kv = as_float(n_heads), as_float(n_kv_heads)
     return 2.0 * as_float(tokens) * h * (h / a) * (a + 2.0 * kv)
 
 
-def attention_output_flop(tokens, hidden):
-    """Forward FLOPs of the attention output projection ``2 T h^2`` [FLOP]."""
+def attention_output_flop(tokens: ArrayLike, hidden: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward FLOPs of the attention output projection.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    hidden : array_like
+        Hidden size, :math:`h` [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`2 T h^2` [FLOP].
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (3) and its derivation (appendix).
+    """
     return 2.0 * as_float(tokens) * as_float(hidden) ** 2
 
 
-def attention_core_flop(tokens, seq_len, hidden):
-    """Forward FLOPs of ``Q K^T`` and ``softmax(.) V``: ``4 T s h`` [FLOP] (full square) [2]."""
+def attention_core_flop(tokens: ArrayLike, seq_len: ArrayLike, hidden: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward FLOPs of :math:`Q K^T` and :math:`\mathrm{softmax}(\cdot)\,V` over the full square.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens (queries), :math:`T` [tokens].
+    seq_len : array_like
+        Keys each query attends to, :math:`s` [tokens].
+    hidden : array_like
+        Hidden size, :math:`h` [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`4 T s h` [FLOP] (the causal half is counted too).
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, eq. (7).
+    """
     return 4.0 * as_float(tokens) * as_float(seq_len) * as_float(hidden)
 
 
-def mlp_flop(tokens, hidden, ffn_hidden, gated_mlp):
-    """Forward FLOPs of the MLP: ``4 T h f``, or ``6 T h f`` for a gated MLP [FLOP] [3]."""
+def mlp_flop(tokens: ArrayLike, hidden: ArrayLike, ffn_hidden: ArrayLike,
+             gated_mlp: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward FLOPs of the MLP block.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    hidden, ffn_hidden : array_like
+        :math:`h` and :math:`f` [-].
+    gated_mlp : array_like of bool
+        Gated MLP (three matrices instead of two).
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`4 T h f`, or :math:`6 T h f` gated [FLOP].
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-LM ``num_floating_point_operations`` (2024) (factor 1.5 for SwiGLU).
+    """
     return (as_float(tokens) * as_float(hidden) * as_float(ffn_hidden)
             * np.where(gated_mlp, 6.0, 4.0))
 
 
-def logits_flop(tokens, hidden, vocab):
-    """Forward FLOPs of the output layer ``2 T h V`` [FLOP] [1]."""
+def logits_flop(tokens: ArrayLike, hidden: ArrayLike, vocab: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward FLOPs of the output layer (LM head).
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    hidden, vocab : array_like
+        :math:`h` and :math:`V` [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`2 T h V` [FLOP].
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (3) (the :math:`V/(16 l h)` term).
+    """
     return 2.0 * as_float(tokens) * as_float(hidden) * as_float(vocab)
 
 
-def layer_forward_flop(tokens, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp):
-    """Forward FLOPs of one transformer layer for ``tokens`` tokens [FLOP].
+def layer_forward_flop(tokens: ArrayLike, seq_len: ArrayLike, hidden: ArrayLike,
+                       n_heads: ArrayLike, n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
+                       gated_mlp: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward FLOPs of one transformer layer.
 
-    For a GPT layer: ``24 T h^2 (1 + s/(6h))`` [2].
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    seq_len : array_like
+        Sequence length, :math:`s` [tokens].
+    hidden, n_heads, n_kv_heads, ffn_hidden : array_like
+        :math:`h`, :math:`a`, :math:`k_v`, :math:`f` [-].
+    gated_mlp : array_like of bool
+        Gated MLP (SwiGLU: three weight matrices).
+
+    Returns
+    -------
+    numpy.ndarray
+        FLOPs [FLOP].
+
+    Notes
+    -----
+    The sum of :func:`qkv_projection_flop`, :func:`attention_output_flop`,
+    :func:`attention_core_flop` and :func:`mlp_flop`; for a GPT layer
+
+    .. math::
+
+       F_l = 24\, T h^2 \left(1 + \frac{s}{6 h}\right)
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, eq. (7) (the per-layer term).
     """
     return (
         qkv_projection_flop(tokens, hidden, n_heads, n_kv_heads)
@@ -79,12 +221,41 @@ def layer_forward_flop(tokens, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden,
     )
 
 
-def model_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp,
-               vocab):
-    """Model FLOPs of forward + backward over ``tokens`` tokens [FLOP].
+def model_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hidden: ArrayLike,
+               n_heads: ArrayLike, n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
+               gated_mlp: ArrayLike, vocab: ArrayLike) -> NDArrayFloat:
+    r"""
+    Model FLOPs of forward and backward over ``tokens`` tokens.
 
-    Equals Korthikanti eq. (7) [2] for a GPT model and Megatron-Core's
-    ``num_floating_point_operations`` [3] for any GQA / SwiGLU model.
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    n_layers, hidden, n_heads, n_kv_heads, ffn_hidden, vocab : array_like
+        :math:`L`, :math:`h`, :math:`a`, :math:`k_v`, :math:`f`, :math:`V` [-].
+    seq_len : array_like
+        Sequence length, :math:`s` [tokens].
+    gated_mlp : array_like of bool
+        Gated MLP.
+
+    Returns
+    -------
+    numpy.ndarray
+        FLOPs [FLOP].
+
+    Notes
+    -----
+    Backward = 2 forwards; equals eq. (7) of [1]_ for a GPT model and
+    Megatron-Core's ``num_floating_point_operations`` [2]_ for any GQA / SwiGLU model:
+
+    .. math::
+
+       F = 3 \left(L F_l + 2 T h V\right)
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, eq. (7).
+    .. [2] NVIDIA Megatron-LM ``num_floating_point_operations`` (2024).
     """
     forward = as_float(n_layers) * layer_forward_flop(
         tokens, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp
@@ -92,13 +263,44 @@ def model_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidde
     return FORWARD_BACKWARD_FACTOR * forward
 
 
-def recompute_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp,
-                   recompute):
-    """FLOPs re-executed by activation recomputation [FLOP].
+def recompute_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hidden: ArrayLike,
+                   n_heads: ArrayLike, n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
+                   gated_mlp: ArrayLike, recompute: ArrayLike) -> NDArrayFloat:
+    r"""
+    FLOPs re-executed by activation recomputation.
 
-    ``recompute`` is a :class:`~trainplan.model.choices.Recompute` code: none,
-    selective (the attention core ``Q K^T``, softmax, ``softmax V`` is
-    recomputed [2]) or full (one extra forward of every layer [1]).
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    n_layers, hidden, n_heads, n_kv_heads, ffn_hidden : array_like
+        :math:`L`, :math:`h`, :math:`a`, :math:`k_v`, :math:`f` [-].
+    seq_len : array_like
+        Sequence length, :math:`s` [tokens].
+    gated_mlp : array_like of bool
+        Gated MLP.
+    recompute : array_like of int
+        :class:`~trainplan.model.choices.Recompute` code per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        FLOPs [FLOP].
+
+    Notes
+    -----
+    Full: one extra forward of every layer [1]_; selective: the attention core
+    (:math:`Q K^T`, softmax, :math:`\mathrm{softmax}\,V`) [2]_:
+
+    .. math::
+
+       F_{rec} = \begin{cases} L F_l & \text{full} \\ 4 L T s h & \text{selective} \\
+                 0 & \text{none} \end{cases}
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (3).
+    .. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 5.
     """
     rc = np.asarray(recompute)
     full = as_float(n_layers) * layer_forward_flop(
@@ -108,63 +310,44 @@ def recompute_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_h
     return np.where(rc == Recompute.FULL, full, np.where(rc == Recompute.SELECTIVE, selective, 0.0))
 
 
-def hardware_flop(tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp,
-                  vocab, recompute):
-    """Hardware FLOPs: model FLOPs plus recomputation [FLOP].
+def hardware_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hidden: ArrayLike,
+                  n_heads: ArrayLike, n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
+                  gated_mlp: ArrayLike, vocab: ArrayLike, recompute: ArrayLike) -> NDArrayFloat:
+    r"""
+    Hardware FLOPs: model FLOPs plus recomputation.
 
-    With full recomputation this equals Narayanan eq. (3) [1] for a GPT model.
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    n_layers, hidden, n_heads, n_kv_heads, ffn_hidden, vocab : array_like
+        :math:`L`, :math:`h`, :math:`a`, :math:`k_v`, :math:`f`, :math:`V` [-].
+    seq_len : array_like
+        Sequence length, :math:`s` [tokens].
+    gated_mlp : array_like of bool
+        Gated MLP.
+    recompute : array_like of int
+        :class:`~trainplan.model.choices.Recompute` code per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        FLOPs [FLOP].
+
+    Notes
+    -----
+    :math:`F_{hw} = F + F_{rec}` (:func:`model_flop`, :func:`recompute_flop`);
+    with full recomputation this equals eq. (3) of [1]_ for a GPT model.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (3).
     """
     return model_flop(
         tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, vocab
     ) + recompute_flop(
         tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, recompute
     )
-
-
-# --- published conventions, reproduced literally ---------------------------------------------
-
-
-def narayanan_eq3_flop(batch, seq_len, n_layers, hidden, vocab):
-    """Narayanan et al. 2021 eq. (3): ``96 B s l h^2 (1 + s/(6h) + V/(16 l h))`` [FLOP] [1]."""
-    b, s, l, h, v = (as_float(x) for x in (batch, seq_len, n_layers, hidden, vocab))
-    return 96.0 * b * s * l * h**2 * (1.0 + s / (6.0 * h) + v / (16.0 * l * h))
-
-
-def korthikanti_eq7_model_flop(batch, seq_len, n_layers, hidden, vocab):
-    """Korthikanti et al. 2022 eq. (7): ``72 B L s h^2 (1 + s/(6h) + V/(12 h L))`` [FLOP] [2]."""
-    b, s, l, h, v = (as_float(x) for x in (batch, seq_len, n_layers, hidden, vocab))
-    return 72.0 * b * l * s * h**2 * (1.0 + s / (6.0 * h) + v / (12.0 * h * l))
-
-
-def korthikanti_eq8_hardware_flop(batch, seq_len, n_layers, hidden, vocab):
-    """Korthikanti et al. 2022 eq. (8), selective recompute:
-    ``72 B L s h^2 (1 + s/(3h) + V/(12 h L))`` [FLOP] [2].
-
-    Note that eq. (8) adds ``12 B L s^2 h``, i.e. the forward *and* backward of
-    the attention core, whereas :func:`hardware_flop` adds only the recomputed
-    forward (``4 B L s^2 h``); eq. (8) is reproduced here as published.
-    """
-    b, s, l, h, v = (as_float(x) for x in (batch, seq_len, n_layers, hidden, vocab))
-    return 72.0 * b * l * s * h**2 * (1.0 + s / (3.0 * h) + v / (12.0 * h * l))
-
-
-def megatron_core_flop(batch, seq_len, n_layers, hidden, n_heads, n_kv_heads, ffn_hidden,
-                       gated_mlp, vocab):
-    """Megatron-Core ``num_floating_point_operations`` (2024) [FLOP] [3].
-
-    ``12 B s L h^2 [(1 + g/a + s/h) q/h + (f/h)(1.5 if SwiGLU) + V/(2 L h)]``
-    with ``q = h`` (query projection width) and ``g`` key/value heads.
-    """
-    b, s, l, h = as_float(batch), as_float(seq_len), as_float(n_layers), as_float(hidden)
-    a, g, f, v = as_float(n_heads), as_float(n_kv_heads), as_float(ffn_hidden), as_float(vocab)
-    gated = np.where(gated_mlp, 1.5, 1.0)
-    return 12.0 * b * s * l * h**2 * ((1.0 + g / a + s / h) + (f / h) * gated + v / (2.0 * l * h))
-
-
-def palm_model_flop_per_token(n_params, n_layers, hidden, seq_len):
-    """PaLM Appendix B: ``6 N + 12 L H Q T`` model FLOPs per token [FLOP] [4] (``H Q = h``)."""
-    return (6.0 * as_float(n_params)
-            + 12.0 * as_float(n_layers) * as_float(hidden) * as_float(seq_len))
 
 
 @dataclass(frozen=True)
@@ -181,7 +364,7 @@ class StepFlop:
 
 def step_flop(arch: Architecture, layout: Layout) -> StepFlop:
     r"""
-    Model and hardware FLOPs of one step over the global batch [1]_ [2]_.
+    Model and hardware FLOPs of one step over the global batch.
 
     Parameters
     ----------
@@ -197,6 +380,10 @@ def step_flop(arch: Architecture, layout: Layout) -> StepFlop:
     Notes
     -----
     :func:`model_flop` and :func:`hardware_flop` over :math:`T = B s` tokens.
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, eq. (7) and Sec. 5.
     """
     tokens = layout.global_batch * arch.seq_len
     shape = (arch.n_layers, arch.seq_len, arch.hidden, arch.n_heads, arch.n_kv_heads,

@@ -26,8 +26,29 @@ BOTTLENECK_PARTS = ("compute_time_s", "tp_exposed_s", "cp_exposed_s", "dp_expose
 
 
 def strategy_code(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike) -> NDArrayInt:
-    """Index into :data:`STRATEGIES` derived from the degrees (context parallelism counts
-    with data parallelism for the label)."""
+    r"""
+    Index into :data:`STRATEGIES` of the shape of the degrees.
+
+    Parameters
+    ----------
+    dp, tp, pp : array_like
+        Data- (with context-), tensor- and pipeline-parallel degrees [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        Index (int64) [-].
+
+    Notes
+    -----
+    Each degree above one sets a bit, :math:`k = 4 [d > 1] + 2 [t > 1] + [p > 1]`,
+    and a lookup table orders the eight shapes as :data:`STRATEGIES` does.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 (data, tensor and pipeline
+       parallelism and their combination, PTD-P).
+    """
     d = (np.asarray(dp) > 1).astype(np.int64)
     t = (np.asarray(tp) > 1).astype(np.int64)
     p = (np.asarray(pp) > 1).astype(np.int64)
@@ -38,21 +59,83 @@ def strategy_code(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike) -> NDArrayInt:
 
 
 def strategy_index(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike, cp: ArrayLike = 1) -> NDArrayInt:
-    """Index into :data:`STRATEGY_LABELS` of the degrees' strategy (context parallelism counts
-    with data parallelism for the shape and adds " + CP")."""
+    r"""
+    Index into :data:`STRATEGY_LABELS` of the degrees' strategy.
+
+    Parameters
+    ----------
+    dp, tp, pp, cp : array_like
+        Data-, tensor-, pipeline- and context-parallel degrees [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        Index (int64) [-].
+
+    Notes
+    -----
+    Context parallelism counts with data parallelism for the shape
+    (:func:`strategy_code` of :math:`d c`, :math:`t`, :math:`p`) and adds " + CP":
+    :math:`i = k + 8 [c > 1]`.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 (data, tensor and pipeline
+       parallelism and their combination, PTD-P).
+    """
     cp = np.asarray(cp, dtype=np.float64)
     return strategy_code(np.asarray(dp) * cp, tp, pp) + len(STRATEGIES) * (cp > 1)
 
 
-def strategy_label(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike, cp: ArrayLike = 1) -> np.ndarray:
-    """Strategy names (DP, TP, PP, 2D, 3D ...) derived from the parallel degrees."""
+def strategy_label(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike,
+                   cp: ArrayLike = 1) -> np.ndarray:
+    r"""
+    Strategy names (DP, TP, PP, 2D, 3D, + CP) of the parallel degrees.
+
+    Parameters
+    ----------
+    dp, tp, pp, cp : array_like
+        Data-, tensor-, pipeline- and context-parallel degrees [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        Labels of :data:`STRATEGY_LABELS` (object array) [-].
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 (data, tensor and pipeline
+       parallelism and their combination, PTD-P).
+    """
     return np.array(STRATEGY_LABELS, dtype=object)[strategy_index(dp, tp, pp, cp)]
 
 
 def bottleneck_code(outputs: Mapping[str, np.ndarray]) -> NDArrayInt:
-    """Index into :data:`BOTTLENECKS` of the largest part of the step time (first on ties).
+    r"""
+    Index into :data:`BOTTLENECKS` of the largest part of the step time (first on ties).
 
     Works on whole output arrays or on a selection of rows of each of them.
+
+    Parameters
+    ----------
+    outputs : mapping of str to numpy.ndarray
+        At least the columns of :data:`BOTTLENECK_PARTS`, in seconds [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        Index (int64) [-].
+
+    Notes
+    -----
+    :math:`\arg\max_k T_k` over compute, exposed TP, CP and DP communication, bubble,
+    pipeline point-to-point and optimizer time, the parts of the step time of
+    :func:`~trainplan.model.throughput.step_time_s`.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2.2 and 5 (the parts of the
+       iteration time).
     """
     best = np.asarray(outputs[BOTTLENECK_PARTS[0]], dtype=np.float64)
     code = np.zeros(best.shape, dtype=np.int64)

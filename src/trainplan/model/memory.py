@@ -1,10 +1,12 @@
-"""Memory held by one GPU during training [bytes].
+r"""Memory held by one GPU during training [bytes].
 
-Model states follow the ZeRO paper's accounting for mixed-precision Adam [1];
-activations follow Korthikanti et al. Table 2 [2], generalised to grouped
-key/value heads, any FFN width, gated MLPs and dropout-free models by counting
-the same stored tensors; pipeline schedules hold the number of micro-batches
-given in :mod:`trainplan.model.pipeline`.
+Model states follow the ZeRO paper's accounting for mixed-precision Adam [1]_:
+16-bit weights and gradients and :math:`K` bytes of optimizer states per
+parameter, sharded over the data-parallel group by stage. Activations are
+:mod:`~trainplan.model.activations` (re-exported here, with the published
+Table 2 of [2]_); pipeline schedules hold the number of micro-batches given in
+:mod:`trainplan.model.pipeline`. :func:`stage_memory` adds them up on the first
+and last pipeline stages.
 
 References
 ----------
@@ -13,15 +15,7 @@ References
    Table 1: ``(2 + 2 + K) Psi`` with ``K = 12`` for mixed-precision Adam;
    stage 1 ``4 Psi + 12 Psi/Nd``, stage 2 ``2 Psi + 14 Psi/Nd``, stage 3
    ``16 Psi/Nd``.
-.. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4 and Table 2 (bytes per
-   layer with 16-bit activations): ``sbh(34 + 5as/h)`` without parallelism,
-   ``sbh(10 + 24/t + 5as/(ht))`` with tensor parallelism,
-   ``sbh(34/t + 5as/(ht))`` adding sequence parallelism, the ``5as/h`` term
-   dropped by selective recomputation, ``2sbh`` (``/t`` with sequence
-   parallelism) stored per layer under full recomputation.
-.. [3] T. Dao, "FlashAttention-2", arXiv:2307.08691: the attention matrix is
-   never stored; the backward keeps the output and the row-wise log-sum-exp
-   (fp32, one value per query and head).
+.. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4 and Table 2.
 """
 
 from __future__ import annotations
@@ -32,50 +26,151 @@ import numpy as np
 
 from trainplan.model import pipeline as pl
 from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
-from trainplan.model.choices import Recompute, Schedule
+from trainplan.model.activations import (  # noqa: F401  (re-exported)
+    DROPOUT_MASK_BYTES,
+    LOGSUMEXP_BYTES,
+    activation_bytes_per_layer,
+    attention_score_coefficient,
+    logits_bytes,
+    recompute_working_bytes,
+    replicated_activation_coefficient,
+    sharded_activation_coefficient,
+)
+from trainplan.model.choices import Schedule
 from trainplan.model.config import Architecture, Layout
-from trainplan.model.constants import ACTIVATION_BYTES, PARAM_BYTES
+from trainplan.model.constants import PARAM_BYTES
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
-
-DROPOUT_MASK_BYTES = 1.0
-"""Bytes per element of a dropout mask (stored as uint8) [2]."""
-
-LOGSUMEXP_BYTES = 4.0
-"""Bytes per row statistic kept by FlashAttention for its backward (fp32) [3]."""
-
+from trainplan.model.published import korthikanti_table2_bytes  # noqa: F401  (re-exported)
 
 # --- model states -------------------------------------------------------------------------------
 
+def weight_bytes(params: ArrayLike, dp: ArrayLike, zero_stage: ArrayLike,
+                 bytes_per_param: ArrayLike = PARAM_BYTES) -> NDArrayFloat:
+    r"""
+    16-bit weights per GPU, sharded over the group at ZeRO stage 3.
 
-def weight_bytes(params, dp, zero_stage, bytes_per_param=PARAM_BYTES):
-    """16-bit weights per GPU: ``2 Psi``, sharded over ``dp`` at ZeRO stage 3 [1] [bytes]."""
+    Parameters
+    ----------
+    params : array_like
+        Parameters before sharding, :math:`\Psi` [-].
+    dp : array_like
+        GPUs the states are sharded over, :math:`N_d` [-].
+    zero_stage : array_like of int
+        ZeRO stage (0 to 3).
+    bytes_per_param : array_like
+        Bytes per weight, :math:`q_w` (2: 16-bit) [bytes].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`q_w \Psi`, divided by :math:`N_d` from stage 3 [bytes].
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 3.1 and 5, Table 1.
+    """
     shard = np.where(np.asarray(zero_stage) >= 3, as_float(dp), 1.0)
     return as_float(params) * bytes_per_param / shard
 
 
-def gradient_bytes(params, dp, zero_stage, bytes_per_param=2.0):
-    """Gradients per GPU: ``2 Psi`` (16-bit), sharded over ``dp`` from ZeRO stage 2 [1] [bytes].
+def gradient_bytes(params: ArrayLike, dp: ArrayLike, zero_stage: ArrayLike,
+                   bytes_per_param: ArrayLike = 2.0) -> NDArrayFloat:
+    r"""
+    Gradients per GPU, sharded over the group from ZeRO stage 2.
 
-    ``bytes_per_param`` is 2 for 16-bit gradients (the ZeRO paper), 4 when
-    gradients are accumulated and reduced in fp32 (Megatron ``main_grad``), 6
-    for a 16-bit ``.grad`` plus an fp32 accumulation buffer (DeepSpeed's
-    BF16 optimizer).
+    Parameters
+    ----------
+    params : array_like
+        Parameters before sharding, :math:`\Psi` [-].
+    dp : array_like
+        GPUs the states are sharded over, :math:`N_d` [-].
+    zero_stage : array_like of int
+        ZeRO stage (0 to 3).
+    bytes_per_param : array_like
+        2 for 16-bit gradients (the ZeRO paper), 4 when gradients are
+        accumulated and reduced in fp32 (Megatron ``main_grad``), 6 for a 16-bit
+        ``.grad`` plus an fp32 accumulation buffer (DeepSpeed's BF16 optimizer),
+        :math:`q_g` [bytes].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`q_g \Psi`, divided by :math:`N_d` from stage 2 [bytes].
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 3.1 and 5, Table 1.
     """
     shard = np.where(np.asarray(zero_stage) >= 2, as_float(dp), 1.0)
     return as_float(params) * as_float(bytes_per_param) / shard
 
 
-def optimizer_bytes(params, dp, zero_stage, bytes_per_param=12.0):
-    """Optimizer states per GPU: ``K Psi`` with ``K = 12`` for mixed-precision Adam
-    (fp32 master weights, momentum, variance), sharded over ``dp`` from ZeRO
-    stage 1 or the Megatron distributed optimizer [1] [bytes]."""
+def optimizer_bytes(params: ArrayLike, dp: ArrayLike, zero_stage: ArrayLike,
+                    bytes_per_param: ArrayLike = 12.0) -> NDArrayFloat:
+    r"""
+    Optimizer states per GPU, sharded from ZeRO stage 1 (or the distributed optimizer).
+
+    Parameters
+    ----------
+    params : array_like
+        Parameters before sharding, :math:`\Psi` [-].
+    dp : array_like
+        GPUs the states are sharded over, :math:`N_d` [-].
+    zero_stage : array_like of int
+        ZeRO stage (0 to 3; 1 is also Megatron's distributed optimizer).
+    bytes_per_param : array_like
+        :math:`K`, 12 for mixed-precision Adam (fp32 master weights, momentum,
+        variance) [bytes].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`K \Psi`, divided by :math:`N_d` from stage 1 [bytes].
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 3.1 and 5, Table 1.
+    """
     shard = np.where(np.asarray(zero_stage) >= 1, as_float(dp), 1.0)
     return as_float(params) * as_float(bytes_per_param) / shard
 
 
-def model_state_bytes(params, dp, zero_stage, weight_bytes_per_param=PARAM_BYTES,
-                      grad_bytes_per_param=2.0, optimizer_bytes_per_param=12.0):
-    """Weights + gradients + optimizer states per GPU [bytes]; ZeRO Table 1 [1]."""
+def model_state_bytes(params: ArrayLike, dp: ArrayLike, zero_stage: ArrayLike,
+                      weight_bytes_per_param: ArrayLike = PARAM_BYTES,
+                      grad_bytes_per_param: ArrayLike = 2.0,
+                      optimizer_bytes_per_param: ArrayLike = 12.0) -> NDArrayFloat:
+    r"""
+    Weights, gradients and optimizer states per GPU (ZeRO Table 1).
+
+    Parameters
+    ----------
+    params : array_like
+        Parameters before sharding, :math:`\Psi` [-].
+    dp : array_like
+        GPUs the states are sharded over, :math:`N_d` [-].
+    zero_stage : array_like of int
+        ZeRO stage (0 to 3).
+    weight_bytes_per_param, grad_bytes_per_param, optimizer_bytes_per_param : array_like
+        Bytes per parameter of each state, 2, 2 and :math:`K = 12` by default [bytes].
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes [bytes].
+
+    Notes
+    -----
+    With the defaults, the four rows of Table 1 of [1]_:
+
+    .. math::
+
+       M = (2 + 2 + K)\Psi,\ 4\Psi + \frac{K\Psi}{N_d},\ 2\Psi + \frac{(2 + K)\Psi}{N_d},\
+           \frac{(4 + K)\Psi}{N_d} \quad \text{(stages 0 to 3)}
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Table 1.
+    """
     return (
         weight_bytes(params, dp, zero_stage, weight_bytes_per_param)
         + gradient_bytes(params, dp, zero_stage, grad_bytes_per_param)
@@ -83,119 +178,47 @@ def model_state_bytes(params, dp, zero_stage, weight_bytes_per_param=PARAM_BYTES
     )
 
 
-# --- activations --------------------------------------------------------------------------------
+def zero3_gather_buffer_bytes(layer_params_rank: ArrayLike, largest_matrix_params_rank: ArrayLike,
+                              max_live_params: ArrayLike, zero_stage: ArrayLike,
+                              bytes_per_param: ArrayLike = PARAM_BYTES) -> NDArrayFloat:
+    r"""
+    Gathered (unsharded) parameters ZeRO-3 holds at once.
 
+    Parameters
+    ----------
+    layer_params_rank : array_like
+        One layer's parameters on one tensor-parallel rank, :math:`P_l^{(t)}` [-].
+    largest_matrix_params_rank : array_like
+        The largest weight matrix on one rank, :math:`P_{max}` [-].
+    max_live_params : array_like
+        DeepSpeed's ``stage3_max_live_parameters``, :math:`P_{live}` [-].
+    zero_stage : array_like of int
+        ZeRO stage; zero below 3.
+    bytes_per_param : array_like
+        Bytes per gathered weight, :math:`q_w` (2: 16-bit) [bytes].
 
-def replicated_activation_coefficient(dropout):
-    """Stored activations that tensor parallelism does not split, per ``s b h`` [bytes].
+    Returns
+    -------
+    numpy.ndarray
+        Bytes [bytes].
 
-    Two norm inputs (2 each), the QKV input (2), the MLP input (2) and, with
-    dropout, two dropout masks (1 each): 10 for GPT [2].
-    """
-    return 8.0 + 2.0 * DROPOUT_MASK_BYTES * np.where(dropout, 1.0, 0.0)
+    Notes
+    -----
+    One layer, capped at :math:`P_{live}` but never less than the largest
+    matrix, which must be whole to be used:
 
+    .. math::
 
-def sharded_activation_coefficient(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp):
-    """Stored activations that tensor parallelism splits ``t`` ways, per ``s b h`` [bytes].
+       M_{z3} = q_w \max\left(\min(P_l^{(t)}, P_{live}), P_{max}\right)
 
-    Q (2), K and V (2 kv/a each), the attention output-projection input (2),
-    the first MLP output (2 f/h, twice for a gated MLP) and the activation
-    output (2 f/h): 24 for GPT (``kv = a``, ``f = 4h``) [2].
-    """
-    kv_ratio = as_float(n_kv_heads) / as_float(n_heads)
-    f_ratio = as_float(ffn_hidden) / as_float(hidden)
-    attention = 2.0 + 4.0 * kv_ratio + 2.0
-    mlp = f_ratio * np.where(gated_mlp, 4.0, 2.0) + 2.0 * f_ratio
-    return attention + mlp
-
-
-def attention_score_coefficient(seq_len, hidden, n_heads, dropout):
-    """Stored attention-matrix activations per ``s b h`` [bytes]: ``5 a s / h`` with dropout
-    (softmax output 2, dropout mask 1, dropout output 2), ``2 a s / h`` without [2]."""
-    per_score = 2.0 + np.where(dropout, 3.0, 0.0)
-    return per_score * as_float(n_heads) * as_float(seq_len) / as_float(hidden)
-
-
-def activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads, ffn_hidden,
-                               gated_mlp, dropout, tp, seq_parallel, recompute, flash_attention):
-    """Activations one layer stores for one micro-batch on one GPU [bytes] [2] [3].
-
-    ``recompute``: a :class:`~trainplan.model.choices.Recompute` code. ``seq_len`` is the sequence
-    held by this GPU (divide by the context-parallel degree first).
-    With GPT settings this reproduces every row of Korthikanti Table 2.
-    """
-    s, b, h, t = as_float(seq_len), as_float(micro_batch), as_float(hidden), as_float(tp)
-    sbh = s * b * h
-    rc = np.asarray(recompute)
-    sp = np.asarray(seq_parallel, dtype=bool)
-    replicated = replicated_activation_coefficient(dropout) / np.where(sp, t, 1.0)
-    sharded = sharded_activation_coefficient(hidden, n_heads, n_kv_heads, ffn_hidden,
-                                             gated_mlp) / t
-    scores_stored = (rc == Recompute.NONE) & ~np.asarray(flash_attention, dtype=bool)
-    scores = np.where(scores_stored, attention_score_coefficient(seq_len, hidden, n_heads,
-                                                                 dropout) / t, 0.0)
-    lse = np.where(np.asarray(flash_attention, dtype=bool) & (rc < Recompute.FULL),
-                   LOGSUMEXP_BYTES * as_float(n_heads) / h / t, 0.0)
-    no_full = sbh * (replicated + sharded + scores + lse)
-    full = ACTIVATION_BYTES * sbh / np.where(sp, t, 1.0)
-    return np.where(rc == Recompute.FULL, full, no_full)
-
-
-def recompute_working_bytes(seq_len, micro_batch, hidden, n_heads, n_kv_heads, ffn_hidden,
-                            gated_mlp, dropout, tp, seq_parallel, recompute, flash_attention):
-    """Transient activations of the one layer being recomputed under full recomputation [bytes].
-
-    During the backward of a layer its activations are rebuilt as if nothing
-    were recomputed; zero unless ``recompute`` is full.
-    """
-    one_layer = activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads,
-                                           ffn_hidden, gated_mlp, dropout, tp, seq_parallel,
-                                           Recompute.NONE, flash_attention)
-    return np.where(np.asarray(recompute) == Recompute.FULL, one_layer, 0.0)
-
-
-def zero3_gather_buffer_bytes(layer_params_rank, largest_matrix_params_rank, max_live_params,
-                              zero_stage, bytes_per_param=PARAM_BYTES):
-    """Gathered (unsharded) parameters ZeRO-3 holds at once [bytes] [1].
-
-    One layer's parameters, capped at DeepSpeed's ``stage3_max_live_parameters``
-    but never less than the largest single weight matrix (which must be whole
-    to be used); zero below stage 3.
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5.3.
+    .. [2] DeepSpeed documentation, ZeRO configuration, ``stage3_max_live_parameters``.
     """
     live = np.maximum(np.minimum(as_float(layer_params_rank), as_float(max_live_params)),
                       as_float(largest_matrix_params_rank))
     return np.where(np.asarray(zero_stage) >= 3, live * bytes_per_param, 0.0)
-
-
-def logits_bytes(seq_len, micro_batch, vocab, tp, bytes_per_logit):
-    """Logits of one micro-batch on the last pipeline stage [bytes].
-
-    ``s b V / t`` logits, vocabulary-parallel over ``t`` ranks, times
-    ``bytes_per_logit`` (16-bit logits plus the fp32 copy the cross-entropy
-    keeps for its backward: 6).
-    """
-    return (as_float(seq_len) * as_float(micro_batch) * as_float(vocab) / as_float(tp)
-            * as_float(bytes_per_logit))
-
-
-def korthikanti_table2_bytes(seq_len, micro_batch, hidden, n_heads, tp, variant):
-    """Korthikanti et al. 2022 Table 2, bytes per layer, as published [2].
-
-    ``variant`` is one of ``"none"``, ``"tp"``, ``"tp+sp"``, ``"tp+selective"``,
-    ``"tp+sp+selective"``, ``"full"``, ``"full+sp"``.
-    """
-    s, b, h, a, t = (as_float(x) for x in (seq_len, micro_batch, hidden, n_heads, tp))
-    sbh = s * b * h
-    formulas = {
-        "none": sbh * (34.0 + 5.0 * a * s / h),
-        "tp": sbh * (10.0 + 24.0 / t + 5.0 * a * s / (h * t)),
-        "tp+sp": sbh * (34.0 / t + 5.0 * a * s / (h * t)),
-        "tp+selective": sbh * (10.0 + 24.0 / t),
-        "tp+sp+selective": sbh * 34.0 / t,
-        "full": 2.0 * sbh,
-        "full+sp": 2.0 * sbh / t,
-    }
-    return formulas[variant]
 
 
 def usable_bytes(capacity_bytes: ArrayLike, reserve_fraction: ArrayLike,
@@ -222,6 +245,11 @@ def usable_bytes(capacity_bytes: ArrayLike, reserve_fraction: ArrayLike,
     .. math::
 
        U = C (1 - r) - C_{ctx}
+
+    References
+    ----------
+    .. [1] PyTorch documentation, "CUDA semantics: memory management" (the
+       caching allocator reserves and fragments memory beyond what tensors hold).
     """
     return (as_float(capacity_bytes) * (1.0 - as_float(reserve_fraction))
             - as_float(cuda_context_bytes))
@@ -256,12 +284,29 @@ def _states_and_activations(params, inflight, logits, layout, act_layer, working
     return w, gr, op, act, other
 
 
+def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_live_params):
+    """One layer's activations, the recomputation working set, one micro-batch's logits and
+    the ZeRO-3 gather buffers."""
+    h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
+    shape = (layout.seq_local, layout.micro_batch, h, a, kv, f, arch.gated_mlp, arch.dropout, tp,
+             layout.seq_parallel, layout.recompute, layout.flash_attention)
+    act_layer = activation_bytes_per_layer(*shape)
+    working = recompute_working_bytes(*shape)
+    logits_mem = logits_bytes(layout.seq_local, layout.micro_batch, arch.vocab, tp,
+                              logits_bytes_per_element)
+    largest = largest_matrix_params_per_tp_rank(h, a, kv, f, arch.gated_mlp, arch.vocab, tp)
+    zero3 = zero3_gather_buffer_bytes(params.layer_per_rank, largest, zero3_max_live_params,
+                                      layout.zero_stage, PARAM_BYTES)
+    zero3 = np.where(layout.shard_group > 1, zero3, 0.0)   # nothing to gather
+    return act_layer, working, logits_mem, zero3
+
+
 def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
                  grad_bytes_per_param: ArrayLike, optimizer_bytes_per_param: ArrayLike,
                  logits_bytes_per_element: ArrayLike, zero3_max_live_params: ArrayLike,
                  usable: ArrayLike) -> MemoryBreakdown:
     r"""
-    Memory of the first and last pipeline stages on one GPU; the larger one is reported [1]_ [2]_.
+    Memory of the first and last pipeline stages on one GPU; the larger one is reported.
 
     Parameters
     ----------
@@ -270,12 +315,9 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
     layout : Layout
         Parallel layout, ZeRO stage, recomputation, schedule.
     params : StageParams
-        Parameters of each stage on one tensor-parallel rank (:func:`~trainplan.model.params.
-        stage_params`).
-    grad_bytes_per_param : array_like
-        Gradient bytes per parameter [bytes].
-    optimizer_bytes_per_param : array_like
-        Optimizer-state bytes per parameter, :math:`K` [bytes].
+        Parameters of each stage on one tensor-parallel rank.
+    grad_bytes_per_param, optimizer_bytes_per_param : array_like
+        Gradient and optimizer-state (:math:`K`) bytes per parameter [bytes].
     logits_bytes_per_element : array_like
         Bytes per logit kept on the last stage [bytes].
     zero3_max_live_params : array_like
@@ -289,9 +331,8 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
 
     Notes
     -----
-    Per stage, with :math:`n` micro-batches in flight (:mod:`~trainplan.model.pipeline`),
-    :math:`A_l` the activations of one layer (:func:`activation_bytes_per_layer`) and
-    :math:`A_w` the working set of a recomputed layer:
+    Per stage, states sharded over ``dp * cp``, :math:`n` micro-batches in flight,
+    :math:`A_l` one layer's activations, :math:`A_w` a recomputed layer's working set:
 
     .. math::
 
@@ -299,21 +340,16 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
            + M_{logits} + M_{ZeRO-3}
 
     The first stage keeps logits only without a pipeline; under GPipe the last
-    stage keeps every micro-batch's logits, 1F1B and interleaved free them
-    after each backward.
+    stage keeps every micro-batch's logits, 1F1B and interleaved one.
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Table 1.
+    .. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4.2.3 and Table 2.
     """
-    h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
+    act_layer, working, logits_mem, zero3 = _per_stage_terms(
+        arch, layout, params, logits_bytes_per_element, zero3_max_live_params)
     m, multi = layout.n_microbatches, layout.pipelined
-    shape = (layout.seq_local, layout.micro_batch, h, a, kv, f, arch.gated_mlp, arch.dropout, tp,
-             layout.seq_parallel, layout.recompute, layout.flash_attention)
-    act_layer = activation_bytes_per_layer(*shape)
-    working = recompute_working_bytes(*shape)
-    logits_mem = logits_bytes(layout.seq_local, layout.micro_batch, arch.vocab, tp,
-                              logits_bytes_per_element)
-    largest = largest_matrix_params_per_tp_rank(h, a, kv, f, arch.gated_mlp, arch.vocab, tp)
-    zero3 = zero3_gather_buffer_bytes(params.layer_per_rank, largest, zero3_max_live_params,
-                                      layout.zero_stage, PARAM_BYTES)
-    zero3 = np.where(layout.shard_group > 1, zero3, 0.0)   # nothing to gather
     common = (layout, act_layer, working, zero3, as_float(grad_bytes_per_param),
               as_float(optimizer_bytes_per_param))
     inflight = (layout.schedule, layout.pp, m, layout.vpp)

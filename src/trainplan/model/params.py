@@ -1,8 +1,11 @@
-"""Parameter counts of a decoder-only transformer from its architecture.
+r"""Parameter counts of a decoder-only transformer: the whole model and its pipeline stages.
 
 All functions broadcast over numpy arrays (scalars in, scalar out; columns in,
-columns out). Counts are numbers of parameters [1], as float64 so that 1e12
+columns out). Counts are numbers of parameters [1]_, as float64 so that 1e12
 parameter models and products with byte counts stay exact to well below 1 ppm.
+One layer's blocks are :mod:`~trainplan.model.blocks`; this module adds the
+embeddings, the LM head and the final norm, and places them on the stages.
+The layer functions and the published eq. (2) are re-exported here.
 
 References
 ----------
@@ -12,9 +15,6 @@ References
 .. [2] M. Shoeybi et al., "Megatron-LM", arXiv:1909.08053, Sec. 3 (which
    weights tensor parallelism splits: QKV and first MLP column-wise, attention
    output and second MLP row-wise, embedding along the vocabulary).
-.. [3] J. Ainslie et al., "GQA", arXiv:2305.13245 (key/value heads shared by
-   groups of query heads); N. Shazeer, "GLU Variants Improve Transformer",
-   arXiv:2002.05202 (gated MLP with three weight matrices).
 """
 
 from __future__ import annotations
@@ -24,109 +24,137 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model.blocks import (
+    attention_bias_params,
+    attention_weight_params,
+    head_dim,
+    layer_params,
+    layer_params_per_tp_rank,
+    layer_params_tp_sharded,
+    mlp_bias_params,
+    mlp_weight_params,
+    norm_params,
+)
 from trainplan.model.config import Architecture, Layout
+from trainplan.model.published import narayanan_eq2_params
+
+__all__ = [
+    "StageParams", "attention_bias_params", "attention_weight_params", "head_dim",
+    "largest_matrix_params_per_tp_rank", "layer_params", "layer_params_per_tp_rank",
+    "layer_params_tp_sharded", "mlp_bias_params", "mlp_weight_params", "narayanan_eq2_params",
+    "norm_params", "output_layer_params", "position_embedding_params", "stage_params",
+    "total_params", "word_embedding_params",
+]
 
 
-def head_dim(hidden, n_heads):
-    """Width of one attention head ``h / a`` [1]."""
-    return as_float(hidden) / as_float(n_heads)
+def word_embedding_params(vocab: ArrayLike, hidden: ArrayLike) -> NDArrayFloat:
+    r"""
+    Parameters of the input word-embedding table.
 
+    Parameters
+    ----------
+    vocab, hidden : array_like
+        Vocabulary :math:`V` and hidden size :math:`h` [-].
 
-def attention_weight_params(hidden, n_heads, n_kv_heads):
-    """Weights of one attention block [1] ([3] for grouped key/value heads).
+    Returns
+    -------
+    numpy.ndarray
+        :math:`V h` [-].
 
-    ``h*d*(a + 2*kv)`` for the Q, K, V projections plus ``a*d*h`` for the
-    output projection, with ``d = h/a``. For multi-head attention (kv = a) this
-    is ``4 h^2``.
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (2).
     """
-    h, a, kv = as_float(hidden), as_float(n_heads), as_float(n_kv_heads)
-    d = h / a
-    return h * d * (a + 2.0 * kv) + a * d * h
-
-
-def attention_bias_params(hidden, n_heads, n_kv_heads):
-    """Biases of one attention block: QKV bias ``d*(a + 2 kv)`` plus output bias ``h`` [1]."""
-    h, a, kv = as_float(hidden), as_float(n_heads), as_float(n_kv_heads)
-    return h / a * (a + 2.0 * kv) + h
-
-
-def mlp_weight_params(hidden, ffn_hidden, gated_mlp):
-    """Weights of one MLP block: ``2 h f``, or ``3 h f`` for a gated MLP [3]."""
-    return as_float(hidden) * as_float(ffn_hidden) * np.where(gated_mlp, 3.0, 2.0)
-
-
-def mlp_bias_params(hidden, ffn_hidden, gated_mlp):
-    """Biases of one MLP block: ``f`` (``2 f`` gated) for the first layer plus ``h``."""
-    return as_float(ffn_hidden) * np.where(gated_mlp, 2.0, 1.0) + as_float(hidden)
-
-
-def norm_params(hidden, layernorm):
-    """Parameters of one norm: ``2 h`` (LayerNorm: gain and bias) or ``h`` (RMSNorm)."""
-    return as_float(hidden) * np.where(layernorm, 2.0, 1.0)
-
-
-def layer_params(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, linear_bias, layernorm):
-    """Parameters of one transformer layer [1].
-
-    For a GPT layer (multi-head, ``f = 4h``, biases, LayerNorm) this is
-    ``12 h^2 + 13 h``, the per-layer term of Narayanan eq. (2).
-    """
-    weights = attention_weight_params(hidden, n_heads, n_kv_heads) + mlp_weight_params(
-        hidden, ffn_hidden, gated_mlp
-    )
-    biases = attention_bias_params(hidden, n_heads, n_kv_heads) + mlp_bias_params(
-        hidden, ffn_hidden, gated_mlp
-    )
-    return weights + np.where(linear_bias, biases, 0.0) + 2.0 * norm_params(hidden, layernorm)
-
-
-def layer_params_tp_sharded(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, linear_bias):
-    """Parameters of one layer that tensor parallelism splits across ranks [2].
-
-    All weight matrices, the QKV bias and the first MLP bias (column-parallel
-    layers). The row-parallel biases and the norms are replicated.
-    """
-    h = as_float(hidden)
-    weights = attention_weight_params(hidden, n_heads, n_kv_heads) + mlp_weight_params(
-        hidden, ffn_hidden, gated_mlp
-    )
-    column_biases = attention_bias_params(hidden, n_heads, n_kv_heads) - h + mlp_bias_params(
-        hidden, ffn_hidden, gated_mlp
-    ) - h
-    return weights + np.where(linear_bias, column_biases, 0.0)
-
-
-def layer_params_per_tp_rank(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, linear_bias,
-                             layernorm, tp):
-    """Parameters of one layer held by one tensor-parallel rank [2]."""
-    total = layer_params(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, linear_bias, layernorm)
-    sharded = layer_params_tp_sharded(hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp,
-                                      linear_bias)
-    return sharded / as_float(tp) + (total - sharded)
-
-
-def word_embedding_params(vocab, hidden):
-    """Input word-embedding table ``V h`` [1]."""
     return as_float(vocab) * as_float(hidden)
 
 
-def position_embedding_params(seq_len, hidden, learned_positions):
-    """Learned absolute position embedding ``s h`` [1]; zero for rotary positions."""
+def position_embedding_params(seq_len: ArrayLike, hidden: ArrayLike,
+                              learned_positions: ArrayLike) -> NDArrayFloat:
+    r"""
+    Parameters of a learned absolute position embedding; zero for rotary positions.
+
+    Parameters
+    ----------
+    seq_len : array_like
+        Sequence length, :math:`s` [tokens].
+    hidden : array_like
+        Hidden size, :math:`h` [-].
+    learned_positions : array_like of bool
+        Learned absolute positions rather than rotary embeddings.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`s h` or 0 [-].
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (2) (the :math:`s` in :math:`V + s`).
+    """
     return np.where(learned_positions, as_float(seq_len) * as_float(hidden), 0.0)
 
 
-def output_layer_params(vocab, hidden, tied_embeddings):
-    """Output (LM head) matrix ``V h``; zero when tied to the input embedding."""
+def output_layer_params(vocab: ArrayLike, hidden: ArrayLike,
+                        tied_embeddings: ArrayLike) -> NDArrayFloat:
+    r"""
+    Parameters of the output (LM head) matrix; zero when tied to the input embedding.
+
+    Parameters
+    ----------
+    vocab, hidden : array_like
+        Vocabulary :math:`V` and hidden size :math:`h` [-].
+    tied_embeddings : array_like of bool
+        The output layer shares the input embedding.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`V h` or 0 [-].
+
+    References
+    ----------
+    .. [1] O. Press, L. Wolf, "Using the Output Embedding to Improve Language
+       Models", arXiv:1608.05859 (tied embeddings).
+    """
     return np.where(tied_embeddings, 0.0, as_float(vocab) * as_float(hidden))
 
 
-def total_params(n_layers, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, vocab, seq_len,
-                 tied_embeddings, linear_bias, layernorm, learned_positions):
-    """All parameters of the model [1].
+def total_params(n_layers: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
+                 n_kv_heads: ArrayLike, ffn_hidden: ArrayLike, gated_mlp: ArrayLike,
+                 vocab: ArrayLike, seq_len: ArrayLike, tied_embeddings: ArrayLike,
+                 linear_bias: ArrayLike, layernorm: ArrayLike,
+                 learned_positions: ArrayLike) -> NDArrayFloat:
+    r"""
+    All parameters of the model.
 
-    Layers, embeddings (word, position), untied output layer and the final
-    norm. With the GPT settings this is Narayanan eq. (2) plus the final
-    LayerNorm's ``2 h``, which eq. (2) leaves out.
+    Parameters
+    ----------
+    n_layers, hidden, n_heads, n_kv_heads, ffn_hidden, vocab : array_like
+        :math:`L`, :math:`h`, :math:`a`, :math:`k_v`, :math:`f`, :math:`V` [-].
+    seq_len : array_like
+        Sequence length, :math:`s` [tokens].
+    gated_mlp, tied_embeddings, linear_bias, layernorm, learned_positions : array_like of bool
+        The architecture switches (see :func:`~trainplan.model.blocks.layer_params`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Parameters [-].
+
+    Notes
+    -----
+    Layers (:func:`~trainplan.model.blocks.layer_params`), word and position
+    embeddings, the untied output layer and the final norm. With the GPT
+    settings this is eq. (2) of [1]_ plus the final LayerNorm's :math:`2 h`,
+    which eq. (2) leaves out:
+
+    .. math::
+
+       P = L P_l + V h + [\text{learned}]\, s h + [\text{untied}]\, V h + P_{norm}
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (2).
     """
     return (
         as_float(n_layers)
@@ -138,18 +166,12 @@ def total_params(n_layers, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, v
     )
 
 
-def narayanan_eq2_params(n_layers, hidden, vocab, seq_len):
-    """Narayanan et al. 2021 eq. (2): ``12 l h^2 (1 + 13/(12h) + (V+s)/(12 l h))`` [1]."""
-    l, h, v, s = as_float(n_layers), as_float(hidden), as_float(vocab), as_float(seq_len)
-    return 12.0 * l * h**2 * (1.0 + 13.0 / (12.0 * h) + (v + s) / (12.0 * l * h))
-
-
 def largest_matrix_params_per_tp_rank(hidden: ArrayLike, n_heads: ArrayLike,
                                       n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
                                       gated_mlp: ArrayLike, vocab: ArrayLike,
                                       tp: ArrayLike) -> NDArrayFloat:
     r"""
-    Parameters of the largest weight matrix one tensor-parallel rank holds [1]_ [2]_.
+    Parameters of the largest weight matrix one tensor-parallel rank holds.
 
     The fused QKV projection, the first MLP layer (gate and up projections
     fused when gated) or the (vocabulary-parallel) embedding, whichever is
@@ -183,6 +205,11 @@ def largest_matrix_params_per_tp_rank(hidden: ArrayLike, n_heads: ArrayLike,
 
        P_{max} = \max\left(h \left(h + 2 k_v \frac{h}{a}\right),\ \gamma h f,\
                  V h\right) / t
+
+    References
+    ----------
+    .. [1] M. Shoeybi et al., "Megatron-LM", arXiv:1909.08053, Sec. 3.
+    .. [2] J. Ainslie et al., "GQA", arXiv:2305.13245.
     """
     h, a, kv, f = as_float(hidden), as_float(n_heads), as_float(n_kv_heads), as_float(ffn_hidden)
     return np.maximum(np.maximum(h * (h + 2.0 * kv * h / a),
@@ -208,7 +235,7 @@ class StageParams:
 
 def stage_params(arch: Architecture, layout: Layout) -> StageParams:
     r"""
-    Parameters held by the first and last pipeline stages on one tensor-parallel rank [1]_ [2]_.
+    Parameters held by the first and last pipeline stages on one tensor-parallel rank.
 
     The first stage holds its :math:`L/p` layers and the word and position
     embeddings; the last its layers, the LM head (its own copy of a tied
@@ -239,6 +266,11 @@ def stage_params(arch: Architecture, layout: Layout) -> StageParams:
              + [p = 1]\left(\frac{P_{head}}{t} + P_{norm}\right)
 
        P_p = \frac{L}{p} P_l^{(t)} + \frac{P_{head}}{t} + P_{norm} \quad (p > 1)
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, Sec. 2.2.
+    .. [2] M. Shoeybi et al., "Megatron-LM", arXiv:1909.08053, Sec. 3.
     """
     h, a, kv, f = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden
     tp, layers, multi = layout.tp, layout.layers_per_stage, layout.pipelined

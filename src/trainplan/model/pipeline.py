@@ -91,8 +91,9 @@ bubble_fraction.__doc__ = r"""
 """
 
 pipeline_efficiency.__doc__ = r"""
-    Share of the pipelined time spent computing [1]_ (not the ``(m/p)/(m+p-1)`` of the
-    notebook this project replaced).
+    Share of the pipelined time spent computing.
+
+    Not the ``(m/p)/(m+p-1)`` of the notebook this project replaced [1]_.
 """ + _PMV + r"""
     Returns
     -------
@@ -212,6 +213,21 @@ inflight_microbatches_last_stage.__doc__ = r"""
                   \end{cases}
 """
 
+
+_REFERENCES = r"""
+    References
+    ----------
+    .. [1] Y. Huang et al., "GPipe: Efficient Training of Giant Neural Networks
+       using Pipeline Parallelism", arXiv:1811.06965.
+    .. [2] D. Narayanan et al., "Memory-Efficient Pipeline-Parallel DNN
+       Training", arXiv:2006.09503.
+    .. [3] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2.2; V. Korthikanti
+       et al., arXiv:2205.05198, Sec. 4.2.3.
+"""
+
+for _function in (bubble_time_ratio, bubble_fraction, pipeline_efficiency,
+                  inflight_microbatches_first_stage, inflight_microbatches_last_stage):
+    _function.__doc__ += _REFERENCES
 
 # --- stage times --------------------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ its own module:
 2. memory of the busiest stage (:func:`~trainplan.model.memory.stage_memory`);
 3. compute of one layer and of the first and last stages for one micro-batch
    (:mod:`~trainplan.model.compute`);
-4. communication by dimension, TP, CP, DP/ZeRO and PP
-   (:mod:`~trainplan.model.communication`);
+4. communication by dimension: TP and CP inside the layers
+   (:mod:`~trainplan.model.communication`), DP/ZeRO and PP outside them
+   (:mod:`~trainplan.model.step_communication`);
 5. the pipeline: stage times and bubble (:func:`~trainplan.model.pipeline.stage_times`);
 6. step time, throughput and cost (:mod:`~trainplan.model.throughput`);
 7. feasibility flags (:func:`~trainplan.model.feasibility.step_flags`).
@@ -33,6 +34,7 @@ from trainplan.model import flops as fl
 from trainplan.model import memory as me
 from trainplan.model import params as pa
 from trainplan.model import pipeline as pl
+from trainplan.model import step_communication as sc
 from trainplan.model import throughput as tu
 from trainplan.model._array import ArrayLike
 from trainplan.model.config import Architecture, Gpu, Layout, Links
@@ -43,11 +45,31 @@ __all__ = ["BOTTLENECKS", "StepResult", "bottleneck_code", "evaluate_arrays"]
 
 
 def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
-    """Evaluate the step model on broadcasting arrays; see the module docstring.
+    r"""
+    Evaluate the step model on broadcasting arrays (see the module docstring).
 
-    Returns a :class:`~trainplan.model.result.StepResult`; its
-    :meth:`~trainplan.model.result.StepResult.as_dict` gives the output columns
-    of :mod:`trainplan.schema.outputs`, broadcast to their common shape.
+    Parameters
+    ----------
+    x : mapping of str to array_like
+        One array per input of :mod:`trainplan.schema.inputs`, resolved, with
+        the units of its name (bytes, byte/s, FLOP/s, s; codes for the choices).
+
+    Returns
+    -------
+    StepResult
+        :meth:`~trainplan.model.result.StepResult.as_dict` gives the output
+        columns of :mod:`trainplan.schema.outputs`, broadcast to their common shape.
+
+    Notes
+    -----
+    .. math::
+
+       T = m\,T_{stage} + T_{bubble} + T_{pp} + T_{dp} + T_{opt} + T_{0}
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2.2 and 5.1.
+    .. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4 and 5.
     """
     g = {k: np.asarray(v) for k, v in x.items()}
     arch = Architecture.from_arrays(g)
@@ -65,13 +87,13 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     tp = cc.tensor_parallel(arch, lay, links, layer, g["tp_algorithm"], g["tp_comm_overlap"],
                             g["tp_async_backward"])
     cp = cc.context_parallel(arch, lay, links, layer)
-    shard = cc.shard_collectives(lay, links, par.per_gpu, g["dp_algorithm"],
+    shard = sc.shard_collectives(lay, links, par.per_gpu, g["dp_algorithm"],
                                  g["grad_reduce_bytes_per_param"])
-    zero3 = cc.zero3_exposed(lay, links, shard, stages, layer)
+    zero3 = sc.zero3_exposed(lay, links, shard, stages, layer)
     times = pl.stage_times(lay, layer.total_s, tp.exposed_layer_s, cp.exposed_layer_s,
                            stages.first_s, stages.last_s, zero3)
-    pp = cc.pipeline_parallel(arch, lay, links)
-    dp = cc.data_parallel(lay, links, layer, shard, zero3[0], zero3[1], times.last_slowest,
+    pp = sc.pipeline_parallel(arch, lay, links)
+    dp = sc.data_parallel(lay, links, layer, shard, zero3[0], zero3[1], times.last_slowest,
                           g["overlap_grad_reduce"], g["overlap_param_gather"])
     optimizer_s = cm.optimizer_step_s(par.per_gpu, lay.shard_group, lay.zero_stage,
                                       g["adam_step_bytes_per_param"], gpu.hbm_byte_s)
@@ -81,8 +103,16 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     rate = tu.throughput(step_s, flop.tokens, flop.model, flop.hardware, lay.n_gpus, peak)
     cost = tu.training_cost(g["tokens_budget"], rate.tokens_per_s, lay.n_gpus,
                             g["price_per_gpu_hour_usd"], g["tdp_w"])
+    flags = fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s)
+    return _result(par, lay.n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, step_s,
+                   rate, cost, flags)
+
+
+def _result(par, n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, step_s, rate, cost,
+            flags) -> StepResult:
+    """The stages' results as the output fields."""
     return StepResult(
-        params_total=par.total, params_per_gpu=par.per_gpu, n_microbatches=lay.n_microbatches,
+        params_total=par.total, params_per_gpu=par.per_gpu, n_microbatches=n_microbatches,
         model_flop_per_step=flop.model, hardware_flop_per_step=flop.hardware,
         memory_weights_bytes=mem.weights, memory_gradients_bytes=mem.gradients,
         memory_optimizer_bytes=mem.optimizer, memory_activations_bytes=mem.activations,
@@ -99,5 +129,5 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
         tokens_per_s=rate.tokens_per_s, achieved_tflop_s_per_gpu=rate.achieved_tflop_s_per_gpu,
         mfu=rate.mfu, hfu=rate.hfu, time_to_train_days=cost.time_to_train_days,
         gpu_hours=cost.gpu_hours, cost_usd=cost.cost_usd, energy_mwh=cost.energy_mwh,
-        infeasible_flags=fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s),
+        infeasible_flags=flags,
     )

@@ -65,6 +65,11 @@ def step_time_s(n_microbatches: ArrayLike, slowest_stage_s: ArrayLike, bubble_s:
     .. math::
 
        T = m\,T_{stage} + T_{bubble} + T_{pp} + T_{dp} + T_{opt} + T_{0}
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+       Clusters Using Megatron-LM", SC21, arXiv:2104.04473, Sec. 2.2 and 5.1.
     """
     return (as_float(n_microbatches) * slowest_stage_s + bubble_s + pp_exposed_s + dp_exposed_s
             + optimizer_s + as_float(overhead_s))
@@ -113,6 +118,12 @@ def throughput(step_s: ArrayLike, tokens_per_step: ArrayLike, model_flop: ArrayL
     .. math::
 
        \text{MFU} = \frac{F}{T N P}, \quad \text{HFU} = \frac{F_{hw}}{T N P}
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+       Clusters Using Megatron-LM", SC21, arXiv:2104.04473, Sec. 5.1.
+    .. [2] A. Chowdhery et al., "PaLM", arXiv:2204.02311, Appendix B.
     """
     step, n, peak = as_float(step_s), as_float(n_gpus), as_float(peak_flop_s)
     achieved = model_flop / (step * n)
@@ -161,6 +172,12 @@ def training_cost(tokens_budget: ArrayLike, tokens_per_s: ArrayLike, n_gpus: Arr
 
        t = D / \text{tokens/s}, \quad \text{GPU-hours} = N t / 3600, \quad
        E = N\,\text{TDP}\, t / 3.6 \times 10^9\ \text{[MWh]}
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+       Clusters Using Megatron-LM", SC21, arXiv:2104.04473, eq. (4) (end-to-end
+       training time from the throughput).
     """
     train_s = as_float(tokens_budget) / tokens_per_s
     n = as_float(n_gpus)

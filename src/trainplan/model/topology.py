@@ -47,6 +47,10 @@ def members_per_domain(group_size: ArrayLike, stride: ArrayLike,
 
        g_{in} = \min\left(g, \max\left(1, \lfloor D / S \rfloor\right)\right)
 
+    References
+    ----------
+    .. [1] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+       Clusters Using Megatron-LM", SC21, arXiv:2104.04473, Sec. 3 (rank order).
     """
     g, stride, d = as_float(group_size), as_float(stride), as_float(domain_gpus)
     return np.minimum(g, np.maximum(1.0, np.floor(d / stride)))
@@ -78,6 +82,11 @@ def domains_spanned(group_size: ArrayLike, stride: ArrayLike,
        g_{out} = \lceil g / g_{in} \rceil
 
     with :math:`g_{in}` from :func:`members_per_domain`.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+       Clusters Using Megatron-LM", SC21, arXiv:2104.04473, Sec. 3 (rank order).
     """
     return np.ceil(as_float(group_size) / members_per_domain(group_size, stride, domain_gpus))
 
@@ -154,6 +163,11 @@ def flat_bandwidth(members: ArrayLike, domains: ArrayLike, intra_byte_s: ArrayLi
 
        \beta = \begin{cases} \min(B_{in}, B_{nic}) & g_{out} > 1 \\ B_{in} & g_{out} = 1
                \end{cases}
+
+    References
+    ----------
+    .. [1] NVIDIA nccl-tests ``PERFORMANCE.md`` (bus bandwidth: a flat ring runs at the
+       speed of its slowest link).
     """
     across = np.minimum(as_float(intra_byte_s), as_float(nic_byte_s_per_gpu))
     del members
@@ -174,8 +188,29 @@ class Group:
 
 
 def place_group(group_size: ArrayLike, stride: ArrayLike, links: Links) -> Group:
-    """Members per domain, domains spanned and in-domain bandwidth of a group
-    (:func:`members_per_domain`, :func:`domains_spanned`, :func:`intra_domain_bandwidth`)."""
+    r"""
+    Place a parallel group on the scale-up domains: members per domain, domains, bandwidth.
+
+    Parameters
+    ----------
+    group_size : array_like
+        Members of the group, :math:`g` [-].
+    stride : array_like
+        Product of the parallel degrees laid out inside the group, :math:`S` [-].
+    links : Links
+        Domain size, scale-up and peer-link bandwidths, mesh or switch.
+
+    Returns
+    -------
+    Group
+        :math:`g_{in}` (:func:`members_per_domain`), :math:`g_{out}`
+        (:func:`domains_spanned`) and the in-domain bandwidth
+        (:func:`intra_domain_bandwidth`).
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 3 (rank order).
+    """
     members = members_per_domain(group_size, stride, links.domain_gpus)
     domains = domains_spanned(group_size, stride, links.domain_gpus)
     intra = intra_domain_bandwidth(members, links.scaleup_byte_s, links.peer_byte_s, links.mesh)

@@ -1,0 +1,270 @@
+r"""Communication outside the layers: data parallelism / ZeRO and pipeline point-to-point.
+
+Data parallelism (DP) reduces gradients once per step, and ZeRO [1]_
+reduce-scatters them and gathers the parameters (every micro-batch at stage 3,
+behind the stage's compute); pipeline parallelism (PP) sends each
+micro-batch's activations and their gradients between stages [2]_. The
+communication inside the layers (tensor and context parallelism) is
+:mod:`~trainplan.model.communication`, whose overlap rule
+(:func:`~trainplan.model.communication.exposed_after_overlap`) and result
+(:class:`~trainplan.model.communication.DimensionComm`) this module shares.
+
+References
+----------
+.. [1] S. Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training
+   Trillion Parameter Models", SC20, arXiv:1910.02054, Sec. 5 and 7.
+.. [2] D. Narayanan et al., "Efficient Large-Scale Language Model Training on
+   GPU Clusters Using Megatron-LM", SC21, arXiv:2104.04473, Sec. 2.2 and 4.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainplan.model import collectives as co
+from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
+from trainplan.model.choices import Recompute
+from trainplan.model.communication import DimensionComm, exposed_after_overlap
+from trainplan.model.compute import LayerCompute, StageCompute
+from trainplan.model.config import Architecture, Layout, Links
+from trainplan.model.constants import (
+    ACTIVATION_BYTES,
+    PARAM_BYTES,
+    PP_TRANSFERS_PER_MICROBATCH,
+    ZERO3_GATHERS,
+)
+from trainplan.model.topology import domains_spanned, place_group
+
+
+@dataclass(frozen=True)
+class ShardCollectives:
+    """The collectives of the data-parallel / ZeRO group over the busiest stage [s], [bytes]."""
+
+    param_bytes: NDArrayFloat
+    """16-bit parameters of the stage [bytes]."""
+    grad_bytes: NDArrayFloat
+    """Gradients of the stage as reduced [bytes]."""
+    param_allgather_s: NDArrayFloat
+    grad_reduce_scatter_s: NDArrayFloat
+    grad_allreduce_s: NDArrayFloat
+    zero3_gathers: NDArrayFloat
+    """Parameter gathers per micro-batch under ZeRO-3 (2, 3 with full recomputation)."""
+    zero3_microbatch_s: NDArrayFloat
+    """ZeRO-3 gathers and gradient reduce-scatter of one micro-batch (0 below stage 3)."""
+
+
+def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
+                      algorithm: ArrayLike,
+                      grad_reduce_bytes_per_param: ArrayLike) -> ShardCollectives:
+    r"""
+    Parameter all-gather and gradient reduction of the ZeRO / data-parallel group [1]_.
+
+    Parameters
+    ----------
+    layout : Layout
+        Degrees (the group is ``dp * cp`` ranks of stride :math:`t`), ZeRO stage,
+        recomputation.
+    links : Links
+        Links.
+    params_per_gpu : array_like
+        Parameters of the busiest stage on one tensor-parallel rank, :math:`\Psi` [-].
+    algorithm : array_like of int
+        :class:`~trainplan.model.choices.Algorithm` of the group.
+    grad_reduce_bytes_per_param : array_like
+        Bytes per parameter of the gradient reduction [bytes].
+
+    Returns
+    -------
+    ShardCollectives
+
+    Notes
+    -----
+    ZeRO-3 gathers the stage's parameters for the forward and the backward (and
+    the recomputed forward) and reduce-scatters its gradients, every
+    micro-batch:
+
+    .. math::
+
+       t_{z3} = (2 + [\text{full}])\, T_{ag}(2 \Psi) + T_{rs}(q \Psi)
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5 and 7.
+    """
+    group = place_group(layout.shard_group, layout.tp, links)
+    args = (layout.shard_group, group.members, group.domains, group.intra_byte_s,
+            links.nic_byte_s_per_gpu, links.latency_in_s, links.latency_out_s)
+    param_msg = params_per_gpu * PARAM_BYTES
+    grad_msg = params_per_gpu * as_float(grad_reduce_bytes_per_param)
+    ag_param = co.allgather_s(algorithm, param_msg, *args)
+    rs_grad = co.allgather_s(algorithm, grad_msg, *args)
+    gathers = ZERO3_GATHERS + np.where(layout.recompute == Recompute.FULL, 1.0, 0.0)
+    zero3 = np.where(layout.zero_stage >= 3, gathers * ag_param + rs_grad, 0.0)
+    return ShardCollectives(param_bytes=param_msg, grad_bytes=grad_msg,
+                            param_allgather_s=ag_param, grad_reduce_scatter_s=rs_grad,
+                            grad_allreduce_s=co.allreduce_s(algorithm, grad_msg, *args),
+                            zero3_gathers=gathers, zero3_microbatch_s=zero3)
+
+
+def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages: StageCompute,
+                  layer: LayerCompute) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
+    r"""
+    ZeRO-3 communication of one micro-batch left exposed on the first, last and a middle stage.
+
+    Prefetching hides the gathers behind the stage's compute
+    (:func:`exposed_after_overlap` with the stage's compute time as the window; a
+    middle stage's window is its layers only).
+
+    Parameters
+    ----------
+    layout : Layout
+        ZeRO stage, layers per stage.
+    links : Links
+        The overlap efficiency.
+    shard : ShardCollectives
+        The group's collectives (:func:`shard_collectives`).
+    stages : StageCompute
+        Compute of the first and last stages.
+    layer : LayerCompute
+        One layer's compute.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Exposed time on the first, last and a middle stage [s].
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5.3 and 7.2.
+    """
+    eta, z3 = links.overlap_efficiency, shard.zero3_microbatch_s
+    middle = np.where(layout.zero_stage >= 3, exposed_after_overlap(
+        z3, layout.layers_per_stage * layer.total_s, eta), 0.0)
+    return (exposed_after_overlap(z3, stages.first_s, eta),
+            exposed_after_overlap(z3, stages.last_s, eta), middle)
+
+
+def data_parallel(layout: Layout, links: Links, layer: LayerCompute, shard: ShardCollectives,
+                  zero3_exposed_first_s: ArrayLike, zero3_exposed_last_s: ArrayLike,
+                  last_slowest: NDArrayBool, overlap_grad_reduce: ArrayLike,
+                  overlap_param_gather: ArrayLike) -> DimensionComm:
+    r"""
+    Data-parallel / ZeRO communication of one step, and the part left exposed.
+
+    Parameters
+    ----------
+    layout, links, layer : Layout, Links, LayerCompute
+        ZeRO stage, group size, micro-batches, layers per stage; the overlap
+        efficiency :math:`\eta`; one layer's compute (the windows).
+    shard : ShardCollectives
+        The group's collectives (:func:`shard_collectives`).
+    zero3_exposed_first_s, zero3_exposed_last_s : array_like
+        ZeRO-3 time per micro-batch left exposed on the first and last stage [s].
+    last_slowest, overlap_grad_reduce, overlap_param_gather : array_like of bool
+        The last stage sets the pace; the gradient reduction overlaps the backward;
+        the parameter all-gather (ZeRO 1 and 2) overlaps the next forward.
+
+    Returns
+    -------
+    DimensionComm
+        ``exposed_s`` includes the ZeRO-3 gathers of every micro-batch, which lie
+        inside the stage times; ``exposed_after_stages_s`` is the part the step adds.
+
+    Notes
+    -----
+    Stage 0 all-reduces the gradients once per step; stage 1 reduce-scatters
+    them and all-gathers the parameters; DeepSpeed's stage 2 reduce-scatters
+    after every micro-batch; stage 3 moves everything per micro-batch
+    (:func:`zero3_exposed`). Before overlap, for a group of more than one:
+
+    .. math::
+
+       t_{dp} = T_{ar}(q \Psi),\ T_{rs}(q \Psi) + T_{ag}(2 \Psi),\
+                m\,T_{rs}(q \Psi) + T_{ag}(2 \Psi),\ m\,t_{z3} \quad \text{(stages 0 to 3)}
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 7.
+    .. [2] S. Li et al., "PyTorch Distributed", VLDB 13(12), 2020, arXiv:2006.15704.
+    """
+    zero, m, eta = layout.zero_stage, layout.n_microbatches, links.overlap_efficiency
+    grad_reduce = np.where(zero == 0, shard.grad_allreduce_s, shard.grad_reduce_scatter_s)
+    grad_reduce = np.where(zero == 2, m * shard.grad_reduce_scatter_s, grad_reduce)
+    windows = np.where(zero == 2, m, 1.0) * (layout.layers_per_stage * layer.backward_s)
+    reduce_exposed = np.where(np.asarray(overlap_grad_reduce).astype(bool),
+                              exposed_after_overlap(grad_reduce, windows, eta), grad_reduce)
+    gather_needed = (zero == 1) | (zero == 2)
+    ag_param = shard.param_allgather_s
+    gather_exposed = np.where(np.asarray(overlap_param_gather).astype(bool), exposed_after_overlap(
+        ag_param, layout.layers_per_stage * layer.forward_s, eta), ag_param)
+    outside = np.where(zero >= 3, 0.0, reduce_exposed + np.where(gather_needed,
+                                                                  gather_exposed, 0.0))
+    outside = np.where(layout.shard_group > 1, outside, 0.0)
+    inside = m * np.where(last_slowest, zero3_exposed_last_s, zero3_exposed_first_s)
+    time = np.where(zero >= 3, m * shard.zero3_microbatch_s, np.where(
+        layout.shard_group > 1, grad_reduce + np.where(gather_needed, ag_param, 0.0), 0.0))
+    return DimensionComm(bytes_per_step=_data_parallel_bytes(layout, shard), time_s=time,
+                         exposed_s=outside + inside, exposed_after_stages_s=outside)
+
+
+def _data_parallel_bytes(layout, shard):
+    """Bytes a GPU sends per step in the data-parallel / ZeRO group."""
+    zero, m, g = layout.zero_stage, layout.n_microbatches, layout.shard_group
+    grad_volume = np.where(zero == 0, co.allreduce_volume_bytes(shard.grad_bytes, g),
+                           co.allgather_volume_bytes(shard.grad_bytes, g) * np.where(
+                               zero == 2, m, 1.0))
+    param_volume = np.where((zero == 1) | (zero == 2),
+                            co.allgather_volume_bytes(shard.param_bytes, g), 0.0)
+    zero3_volume = m * (shard.zero3_gathers * co.allgather_volume_bytes(shard.param_bytes, g)
+                        + co.allgather_volume_bytes(shard.grad_bytes, g))
+    volume = np.where(zero >= 3, zero3_volume, grad_volume + param_volume)
+    return np.where(g > 1, volume, 0.0)
+
+
+def pipeline_parallel(arch: Architecture, layout: Layout, links: Links) -> DimensionComm:
+    r"""
+    Pipeline point-to-point transfers of one step [1]_.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Degrees (stages are ``t c d`` ranks apart), micro-batches, chunks :math:`v`.
+    links : Links
+        Links.
+
+    Returns
+    -------
+    DimensionComm
+        ``exposed_s`` is the time on the critical path.
+
+    Notes
+    -----
+    A transfer carries one micro-batch's activations, :math:`n = b (s/c) h / t`
+    16-bit elements (scatter-gather / sequence-parallel), on the NIC when
+    consecutive stages sit in different domains (the slowest hop sets the pace),
+    else on the scale-up link:
+
+    .. math::
+
+       t_{exposed} = 2 (v m + p - 1)\,(\alpha + n/\beta), \quad
+       t = 2 v m\,(\alpha + n/\beta), \quad V = 2 v m\, n
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+       Clusters Using Megatron-LM", SC21, arXiv:2104.04473, Sec. 2.2 and 4.1 (scatter/gather).
+    """
+    tp, pp, v, m = layout.tp, layout.pp, layout.vpp, layout.n_microbatches
+    msg = layout.tokens_microbatch * arch.hidden * ACTIVATION_BYTES / tp
+    cross = domains_spanned(pp, tp * layout.cp * layout.dp, links.domain_gpus) > 1
+    bandwidth = np.where(cross, links.nic_byte_s_per_gpu,
+                         np.where(links.mesh, links.peer_byte_s, links.scaleup_byte_s))
+    one = co.p2p_s(msg, bandwidth, np.where(cross, links.latency_out_s, links.latency_in_s))
+    multi, k = layout.pipelined, PP_TRANSFERS_PER_MICROBATCH
+    return DimensionComm(bytes_per_step=np.where(multi, k * v * m * msg, 0.0),
+                         time_s=np.where(multi, k * v * m * one, 0.0),
+                         exposed_s=np.where(multi, k * (v * m + pp - 1.0) * one, 0.0))
