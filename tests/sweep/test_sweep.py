@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import TEST_SWEEPS
@@ -117,9 +118,24 @@ def test_ranges_expand_inclusively(tmp_path):
     assert load_sweep(path).axis("n_gpus").values == [64, 128, 256, 512, 1024]
 
 
-def test_shipped_sweeps_are_valid():
-    for path in sorted((ROOT / "sweeps").glob("*.yaml")):
-        Grid(load_sweep(path))
+SHIPPED = sorted((ROOT / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_sweeps_resolve_to_a_grid_of_their_declared_size(path):
+    sweep = load_sweep(path)
+    grid = Grid(sweep)
+    assert grid.size == sweep.size > 1
+    assert grid.shape == tuple(len(a.values) for a in sweep.axes)
+    for name, array in grid.values.items():          # every input broadcasts to the grid
+        assert np.broadcast_shapes(np.shape(array), grid.shape) == grid.shape, name
+    assert set(sweep.scenario) <= set(grid.names)
+
+
+def test_the_six_sweeps_are_shipped():
+    assert [p.stem for p in SHIPPED] == [
+        "exhaustive_search_all", "exhaustive_search_best", "gpu_generations",
+        "llama3_h100_scaling", "network_sensitivity", "original_study"]
 
 
 def test_checked_in_schema_is_generated_from_the_inputs():
