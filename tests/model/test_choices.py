@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from trainplan.model import choices as ch
-from trainplan.schema import inputs
 
 
 def test_words_map_to_the_enum_values_in_order():
@@ -16,10 +15,6 @@ def test_words_map_to_the_enum_values_in_order():
     assert ch.RECOMPUTE_NAMES == {"none": 0, "selective": 1, "full": 2}
     assert ch.SCHEDULE_NAMES == {"gpipe": 0, "1f1b": 1, "interleaved": 2}
     assert ch.ALGORITHM_NAMES == {"ring": 0, "tree": 1, "rhd": 2, "hierarchical": 3}
-
-
-def test_the_input_table_uses_the_same_codes():
-    assert inputs.RECOMPUTE_NAMES == ch.RECOMPUTE_NAMES
 
 
 REGISTRY = {0: lambda x: x + 1.0, 1: lambda x: x * 10.0}

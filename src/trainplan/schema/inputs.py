@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainplan import units
+from trainplan.model.choices import RECOMPUTE_NAMES
 from trainplan.model.collectives import ALGORITHM_NAMES
 from trainplan.model.pipeline import SCHEDULE_NAMES
 
-RECOMPUTE_NAMES = {"none": 0, "selective": 1, "full": 2}
 PRECISION_NAMES = ("bf16", "fp16", "fp8")
 
 
