@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from trainplan import catalog
+from trainplan.analysis.answer import answer
 from trainplan.analysis.guidelines import (
     BANDS,
     NOTES,
@@ -155,7 +156,8 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
     -------
     dict
         The sweep's description, assumptions and models; the ``reference`` scenario (label,
-        best summary, full configuration), every scenario's winner, the reference's
+        best summary, full configuration), the ``answer`` over the scenario axes
+        (:func:`~trainplan.analysis.answer.answer`), every scenario's winner, the reference's
         ``rankings``, ``use_cases`` and ``implementation`` notes, and the ``scaling``
         guidelines and ``scaling_efficiency`` over the whole table. Without any scenario
         winner, ``reference`` is None and the lists are empty.
@@ -165,8 +167,9 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
     result = _describe(sweep, counts)
     result["models"] = models_table(best) if best.height else []
     if ref is None:
-        result.update({"reference": None, "scenarios": [], "rankings": {}, "use_cases": [],
-                       "scaling": [], "scaling_efficiency": [], "implementation": []})
+        result.update({"reference": None, "answer": None, "scenarios": [], "rankings": {},
+                       "use_cases": [], "scaling": [], "scaling_efficiency": [],
+                       "implementation": []})
         return result
     rows = best.filter(pl.col("scenario_id") == ref)
     top = rows.filter(pl.col("rank_in_scenario") == 1).row(0, named=True)
@@ -174,6 +177,7 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
         "reference": {"scenario_id": ref, "label": scenario_label(top, columns),
                       "best": summary_of(top),
                       "config": {k: _jsonable(v) for k, v in top.items()}},
+        "answer": answer(best, columns),
         "scenarios": scenarios(best, columns),
         "rankings": rankings(rows),
         "use_cases": use_cases(rows, best),

@@ -37,3 +37,15 @@ def test_num_yesno_and_missing_values():
     assert report.na(Undefined()) == "–" and report.na("  ") == "–"
     assert report.duration(-0.5) == "-0.5 s" and report.days(0.5) == "12.0 h"
     assert report.money(-250.0) == "-$250"
+
+
+def test_money_short_keeps_three_significant_figures():
+    from trainplan.render.report.filters import money_short
+
+    assert money_short(11_912_345) == "$11.9 M"
+    assert money_short(819_112) == "$819 k"
+    assert money_short(2_500_000_000) == "$2.50 B"
+    assert money_short(42.4) == "$42"
+    assert money_short(-1_500) == "-$1.50 k"
+    assert money_short(None) == "–"
+

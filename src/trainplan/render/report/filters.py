@@ -99,6 +99,24 @@ def money(value: Any) -> str:
     return f"{sign}${abs(x):,.2f}" if abs(x) < 100 else f"{sign}${abs(x):,.0f}"
 
 
+_SCALES = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def money_short(value: Any) -> str:
+    """US dollars in three significant figures with a scale: ``$11.9 M``, ``$819 k``,
+    ``$42``."""
+    x = _float(value)
+    if x is None:
+        return DASH
+    sign = "-" if x < 0 else ""
+    for scale, suffix in _SCALES:
+        if abs(x) >= scale:
+            scaled = abs(x) / scale
+            digits = 0 if scaled >= 100 else 1 if scaled >= 10 else 2
+            return f"{sign}${scaled:.{digits}f} {suffix}"
+    return f"{sign}${abs(x):.0f}"
+
+
 def yesno(value: Any) -> str:
     """``yes`` or ``no`` for a truth value, a string as it is, or "–"."""
     if is_missing(value):
@@ -109,5 +127,6 @@ def yesno(value: Any) -> str:
 
 
 FILTERS = {"na": na, "num": num, "count": count, "gib": gib, "duration": duration,
-           "days": days, "percent": percent, "money": money, "yesno": yesno}
+           "days": days, "percent": percent, "money": money, "money_short": money_short,
+           "yesno": yesno}
 """The filters by the name the templates use."""

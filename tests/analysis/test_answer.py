@@ -1,0 +1,77 @@
+"""The answer over a sweep's scenario axes: winners, runner-ups, margins and the matrix."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from trainplan.analysis.answer import answer, axis_title, short_strategy
+
+
+def _best(row, *specs: dict) -> pl.DataFrame:
+    """A best.parquet of hand-made rows (extra columns beyond the fixture's defaults)."""
+    rows = []
+    for spec in specs:
+        extra = {k: spec.pop(k) for k in ("scaleout_gbit_s_per_node", "tokens_budget")
+                 if k in spec}
+        rows.append({**row(**spec), "tokens_budget": 1e12, "scaleout_gbit_s_per_node": 400.0,
+                     **extra})
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.col("config_id", "scenario_id", "rank_in_scenario").cast(pl.Int64))
+
+
+@pytest.fixture
+def two_axes(row) -> pl.DataFrame:
+    """Two GPU counts x two networks; in the (16, 800) scenario nothing fits."""
+    specs = []
+    for sid, (n, net) in enumerate([(8, 400.0), (8, 800.0), (16, 400.0), (16, 800.0)]):
+        if (n, net) == (16, 800.0):
+            specs.append({"config_id": 40, "scenario_id": sid, "n_gpus": float(n),
+                          "scaleout_gbit_s_per_node": net, "feasible": False,
+                          "reason": "does not fit in GPU memory"})
+            continue
+        specs += [
+            {"config_id": 10 * sid, "scenario_id": sid, "rank_in_scenario": 1, "n_gpus": float(n),
+             "scaleout_gbit_s_per_node": net, "strategy": "2D (DP x TP)", "tp": 2.0,
+             "step_time_s": 2.0, "cost_usd": 3.0e6, "time_to_train_days": 20.0 + sid},
+            {"config_id": 10 * sid + 1, "scenario_id": sid, "rank_in_scenario": 2,
+             "n_gpus": float(n), "scaleout_gbit_s_per_node": net, "strategy": "DP",
+             "step_time_s": 2.5, "cost_usd": 3.75e6},
+        ]
+    return _best(row, *specs)
+
+
+def test_each_scenario_gets_its_winner_cost_per_trillion_tokens_and_runner_up(two_axes):
+    rows = answer(two_axes, ["n_gpus", "scaleout_gbit_s_per_node"])["rows"]
+    assert [r["scenario_id"] for r in rows] == [0, 1, 2, 3]
+    first = rows[0]
+    assert first["strategy_short"] == "2D" and first["layout"].startswith("tp=2")
+    assert first["usd_per_trillion_tokens"] == 3.0e6          # 1 T tokens cost 3 M USD
+    assert first["runner_up"]["strategy"] == "DP"
+    assert first["runner_up"]["margin_pct"] == pytest.approx(25.0)   # 2.5 s vs 2.0 s
+    assert first["values"] == {"n_gpus": "8", "scaleout_gbit_s_per_node": "400"}
+    assert rows[3]["feasible"] is False and "memory" in rows[3]["reason"]
+
+
+def test_two_axes_read_as_one_matrix_with_the_wider_axis_across(two_axes, row):
+    matrix = answer(two_axes, ["n_gpus", "scaleout_gbit_s_per_node"])["matrix"]
+    assert matrix["across"] == "n_gpus"                       # equal counts: the first axis
+    assert matrix["heads"] == ["8", "16"]
+    assert [line["values"] for line in matrix["lines"]] == [["400"], ["800"]]
+    cells = matrix["lines"][1]["cells"]
+    assert cells[0]["time_to_train_days"] == 21.0 and cells[1]["feasible"] is False
+
+
+def test_one_axis_is_a_list_and_a_winner_alone_has_no_runner_up(row):
+    best = _best(row, {"config_id": 1, "scenario_id": 0, "rank_in_scenario": 1})
+    result = answer(best, ["gpu"])
+    assert result["matrix"] is None
+    assert result["rows"][0]["runner_up"] is None
+    assert result["rows"][0]["usd_per_trillion_tokens"] is None    # no price: NaN cost
+
+
+def test_labels():
+    assert short_strategy("3D (DP x TP x PP) + CP") == "3D + CP"
+    assert short_strategy("DP") == "DP"
+    assert axis_title("scaleout_gbit_s_per_node") == "scaleout_gbit_s_per_node [Gb/s]"
+    assert axis_title("gpu") == "gpu"
