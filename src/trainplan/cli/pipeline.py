@@ -80,7 +80,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
     if ref is not None:
         figures = render_figures(best, pl.read_parquet(args.tp_pp),
                                  pl.read_parquet(args.pareto), out_dir,
-                                 ref["scenario_id"], ref["label"])
+                                 ref["scenario_id"], ref["label"],
+                                 axes=analysis.get("scenario_columns") or ())
     atomic.write_text(args.manifest, json.dumps(figures, indent=1) + "\n")
     print(f"wrote {len(figures)} figures to {out_dir}")
     return 0

@@ -2,7 +2,8 @@
 
 :func:`render_figures` draws the figures a report shows from the final tables
 of a sweep (``best``, ``tp_pp`` and ``pareto``, see :mod:`trainplan.sweep.summaries`):
-the strategy comparisons of one reference scenario (:mod:`.strategies`: memory,
+the answer along the sweep's scenario axes (:mod:`.answer`), the strategy comparisons of
+one reference scenario (:mod:`.strategies`: memory,
 communication, efficiency, throughput, memory reduction, ranking, step-time
 breakdown) and the figures across scenarios (:mod:`.scenarios`: scaling with the
 GPU count, the TP x PP heatmap and the time-cost frontier). Rows belong to a
@@ -24,7 +25,7 @@ import matplotlib
 import polars as pl
 
 from trainplan import atomic
-from trainplan.render.figures import scenarios, strategies
+from trainplan.render.figures import answer, scenarios, strategies
 from trainplan.render.figures._draw import Drawn, png_bytes, short_reason
 from trainplan.render.figures._style import (
     CP_SUFFIX,
@@ -42,6 +43,7 @@ __all__ = ["COMM_PARTS", "CP_SUFFIX", "DPI", "FIGSIZE", "FIGURES", "MEMORY_PARTS
            "STRATEGY_ORDER", "render_figures", "short_reason", "strategy_key", "strategy_order"]
 
 FIGURES: tuple[tuple[str, Callable[[Context], Drawn | None]], ...] = (
+    ("answer", answer.answer),
     ("memory_breakdown", strategies.memory_breakdown),
     ("communication_volume", strategies.communication_volume),
     ("compute_efficiency", strategies.compute_efficiency),
@@ -58,7 +60,8 @@ FIGURES: tuple[tuple[str, Callable[[Context], Drawn | None]], ...] = (
 
 def render_figures(best: pl.DataFrame, tp_pp: pl.DataFrame, pareto: pl.DataFrame,
                    out_dir: Path, scenario_id: int, scenario_label: str, *,
-                   names: Collection[str] | None = None) -> list[dict]:
+                   names: Collection[str] | None = None,
+                   axes: Collection[str] = ()) -> list[dict]:
     """Draw the report's figures as PNG files in ``out_dir``.
 
     Parameters
@@ -80,6 +83,9 @@ def render_figures(best: pl.DataFrame, tp_pp: pl.DataFrame, pareto: pl.DataFrame
         Human-readable name of the reference scenario, used in titles.
     names : collection of str, optional
         Draw only these figures (names of :data:`FIGURES`); default: all of them.
+    axes : collection of str, optional
+        The sweep's scenario axes, for the ``answer`` figure along them (none: no such
+        figure).
 
     Returns
     -------
@@ -96,7 +102,7 @@ def render_figures(best: pl.DataFrame, tp_pp: pl.DataFrame, pareto: pl.DataFrame
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(best=best, tp_pp=tp_pp, pareto=pareto, ref=reference(best, scenario_id),
-                  scenario_id=scenario_id, label=scenario_label)
+                  scenario_id=scenario_id, label=scenario_label, axes=tuple(axes))
     written = []
     with matplotlib.rc_context(RC):
         for name, draw in FIGURES:

@@ -26,6 +26,8 @@ class Context:
     ref: pl.DataFrame
     scenario_id: int
     label: str
+    axes: tuple[str, ...] = ()
+    """The sweep's scenario axes (the varied inputs its question is about)."""
 
 
 def col(df: pl.DataFrame, name: str) -> np.ndarray:
