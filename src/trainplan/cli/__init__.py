@@ -60,7 +60,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"{path}: no configurations to evaluate (the table is empty)")
     result = evaluate(table, where=f"{path}: ")
     warning = unknown_columns_warning(table.columns, INPUT_BY_NAME,
-                                      "not model inputs; carried through unchanged")
+                                      "not model inputs, carried through unchanged")
     if warning:
         warn(f"{path}: {warning}")
     atomic.write_parquet(result, args.out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,13 @@ def _writable_dir(folder: Path, what: str) -> None:
         raise UsageError(f"{what}: directory {str(folder)!r} does not exist")
     if not folder.is_dir():
         raise UsageError(f"{what}: {str(folder)!r} is not a directory")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{what}: directory {str(folder)!r} is not writable")
+    try:   # a real probe: root passes os.access on read-only folders
+        fd, probe = tempfile.mkstemp(prefix=".trainplan-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UsageError(f"{what}: directory {str(folder)!r} is not writable "
+                         f"({_reason(err)})") from None
 
 
 def output_file(path: str | Path) -> Path:

@@ -64,16 +64,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_shard(args: argparse.Namespace) -> int:
-    from trainplan.sweep.shard import run_shard
+    from trainplan.sweep.shard import n_shards, run_shard
 
-    input_file(args.sweep)
     output_file(args.summary)
     output_file(args.counts)
     if args.points:
         output_dir(args.points)
     distinct_outputs(args.summary, args.counts, args.points)
-    if args.shard < 0:
-        raise UsageError(f"--shard {args.shard}: allowed: 0 up to the sweep's shard count - 1")
+    n = n_shards(_load_sweep(args.sweep))
+    if not 0 <= args.shard < n:
+        raise UsageError(f"{args.sweep}: --shard {args.shard} is out of range; allowed: 0 to "
+                         f"{n - 1} (the sweep has {n} shard(s))")
     counts = run_shard(args.sweep, args.shard, args.summary, args.points, args.counts)
     print(f"shard {args.shard}: {counts['configurations']:,} configurations, "
           f"{counts['feasible']:,} feasible")

@@ -77,7 +77,7 @@ def unknown_columns_warning(columns: list[str], known, what: str) -> str | None:
     for name in unknown:
         close = difflib.get_close_matches(name, sorted(known), n=1)
         parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return f"unknown column(s) {', '.join(parts)} {what}"
+    return f"unknown column(s) {', '.join(parts)}: {what}"
 
 
 def _integer_problem(text: str) -> str | None:
@@ -164,8 +164,8 @@ def check_runs(runs: pl.DataFrame, where: str = "") -> list[str]:
                 raise RunTableError(f"{where}row {i + 1}{_row_id(runs, i)}: column {column!r}: "
                                     f"value {value!r} {problem}")
     warning = unknown_columns_warning(runs.columns, KNOWN_COLUMNS,
-                                      "ignored; a run table has the columns of "
-                                      "published_runs.csv")
+                                      "ignored (a run table has the columns of "
+                                      "published_runs.csv)")
     return [f"{where}{warning}"] if warning else []
 
 
