@@ -80,47 +80,41 @@ def unknown_columns_warning(columns: list[str], known, what: str) -> str | None:
     return f"unknown column(s) {', '.join(parts)}: {what}"
 
 
-def _integer_problem(text: str) -> str | None:
-    """Why ``text`` is not a whole number >= 1; None if it is."""
+def _is_count(text: str) -> bool:
+    """Whether ``text`` is a whole number >= 1 (``24`` or ``24.0``)."""
     try:
         value = float(text)
     except ValueError:
-        return "is not a number"
-    if not math.isfinite(value) or value != int(value) or value < 1:
-        return "is not a whole number >= 1"
-    return None
+        return False
+    return math.isfinite(value) and value == int(value) and value >= 1
 
 
-def _number_problem(text: str) -> str | None:
-    """Why ``text`` is not a finite number > 0; None if it is."""
+def _is_positive(text: str) -> bool:
+    """Whether ``text`` is a finite number > 0."""
     try:
         value = float(text)
     except ValueError:
-        return "is not a number"
-    if not math.isfinite(value) or value <= 0:
-        return "is not a finite number > 0"
-    return None
+        return False
+    return math.isfinite(value) and value > 0
 
 
-def _cell_problem(column: str, text: str) -> str | None:
-    """What is wrong with one non-blank cell (the allowed values included); None if fine."""
+def _allowed(column: str, text: str) -> str | None:
+    """What ``column`` allows when the non-blank cell ``text`` is not that; None if fine."""
     if column in INTEGER_COLUMNS:
-        problem = _integer_problem(text)
-        return problem and f"{problem}; allowed: a whole number >= 1 or blank"
+        return None if _is_count(text) else "a whole number >= 1"
     if column in NUMBER_COLUMNS:
-        problem = _number_problem(text)
-        return problem and f"{problem}; allowed: a finite number > 0 or blank"
+        return None if _is_positive(text) else "a finite number > 0"
     if column in SETTING_COLUMNS:
         parser, allowed = SETTING_COLUMNS[column]
         try:
             parser(text)
         except ValueError:
-            return f"is not a recognised setting; allowed: {allowed}, or blank"
+            return allowed
         return None
     if column == "activation" and text.strip().lower() not in ACTIVATIONS:
-        return f"is not a known activation; allowed: {', '.join(ACTIVATIONS)}, or blank"
+        return ", ".join(ACTIVATIONS)
     if column == "measured_oom" and text.strip().lower() not in ("yes", "no"):
-        return "is not yes or no; allowed: yes, no, or blank"
+        return "yes or no"
     return None
 
 
@@ -159,10 +153,11 @@ def check_runs(runs: pl.DataFrame, where: str = "") -> list[str]:
         for column, value in row.items():
             if value is None or not str(value).strip():
                 continue
-            problem = _cell_problem(column, str(value))
-            if problem:
+            allowed = _allowed(column, str(value))
+            if allowed:
                 raise RunTableError(f"{where}row {i + 1}{_row_id(runs, i)}: column {column!r}: "
-                                    f"value {value!r} {problem}")
+                                    f"value {value!r} is not allowed; allowed: {allowed}, "
+                                    "or a blank cell")
     warning = unknown_columns_warning(runs.columns, KNOWN_COLUMNS,
                                       "ignored (a run table has the columns of "
                                       "published_runs.csv)")
