@@ -57,6 +57,9 @@ def paths(stage, tmp_path) -> dict[str, str]:
     (tmp_path / "list.json").write_text("[1, 2]\n")
     (tmp_path / "keys.json").write_text('{"name": "x"}\n')
     (tmp_path / "bad.yaml").write_text("parallel: [1\n")
+    (tmp_path / "bin.yaml").write_bytes(b"title: \xff\xfe\x00\n")
+    os.mkfifo(tmp_path / "fifo.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
     (tmp_path / "c.txt").write_text("model,gpu\n")
     (tmp_path / "bin.csv").write_bytes(b"\x00\xff\xfe\x81\x00garbage\x00")
     # a folder the process cannot write to: /sys refuses even root, who ignores file modes
@@ -101,6 +104,7 @@ CASES = [
     ("check-missing", "check {tmp}/missing.yaml", "{tmp}/missing.yaml"),
     ("check-directory", "check {tmp}/adir.parquet", "{tmp}/adir.parquet"),
     ("check-bad-sweep", "check {tmp}/bad.yaml", "{tmp}/bad.yaml"),
+    ("check-binary-sweep", "check {tmp}/bin.yaml", "{tmp}/bin.yaml"),
     ("shard-bad-sweep", SHARD.replace("{sweep}", "{tmp}/bad.yaml"), "{tmp}/bad.yaml"),
     ("shard-out-of-range", SHARD.replace("--shard 0", "--shard 7"), "{sweep}"),
     ("shard-summary-nowhere", SHARD.replace("{o}/s.parquet", "{nowhere}"), "{nowhere}"),
@@ -210,6 +214,15 @@ def test_no_traceback_from_the_installed_command(argv, named, paths):
     assert proc.stderr.startswith(f"trainplan: error: {named.format(**paths)}: ")
     assert "Traceback" not in proc.stderr
     _nothing_written(paths)
+
+
+@pytest.mark.parametrize("name", ["fifo.yaml", "zero.yaml"])
+def test_a_sweep_that_is_not_a_regular_file_is_refused_without_reading(name, paths):
+    proc = subprocess.run([sys.executable, "-m", "trainplan.cli", "check",
+                           f"{paths['tmp']}/{name}"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == f"trainplan: error: {paths['tmp']}/{name}: is not a regular file " \
+                          "(a device, FIFO or socket)\n"
 
 
 def test_evaluate_names_columns_that_are_not_inputs(tmp_path, capsys):

@@ -44,10 +44,13 @@ ANALYSIS_KEYS = ("name", "title", "description", "grid_size", "counts", "referen
 
 
 def _load_sweep(path: str):
-    """The sweep at ``path`` (checked to be a readable file first)."""
+    """The sweep at ``path`` (checked to be a readable regular file first)."""
     from trainplan.sweep.file import load_sweep
 
-    return load_sweep(input_file(path))
+    try:
+        return load_sweep(input_file(path))
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
