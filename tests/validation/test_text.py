@@ -91,5 +91,5 @@ def test_cli_reports_a_bad_file_without_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "trainplan.cli", "validate", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode == 2
-    assert "not a published-runs table" in proc.stderr
+    assert "not a run table: missing column(s) row_id, gpu" in proc.stderr
     assert "Traceback" not in proc.stderr

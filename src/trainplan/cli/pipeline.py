@@ -9,27 +9,56 @@
 ``trainplan index ...``                       reports/index.html
 
 Every command takes each file it reads and writes as an explicit argument (the rules declare
-the same files), so none of them looks into a folder by convention.
+the same files), so none of them looks into a folder by convention. Each checks the files it
+reads and the places it writes before any work (:mod:`trainplan.cli._files`), so a bad path
+ends in one ``trainplan: error:`` line with nothing written.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
-import polars as pl
-
 from trainplan import atomic
+from trainplan.cli._files import (
+    UsageError,
+    check_parquet,
+    distinct_outputs,
+    input_file,
+    output_dir,
+    output_file,
+    read_json,
+    read_parquet,
+)
+
+SHARD_COUNTS_KEYS = ("configurations", "feasible", "flags")
+"""Keys of a shard's counts JSON (written by ``trainplan shard``)."""
+
+COUNTS_KEYS = ("configurations", "feasible", "reasons")
+"""Keys of a sweep's counts JSON (written by ``trainplan combine``)."""
+
+ANALYSIS_KEYS = ("name", "title", "description", "grid_size", "counts", "reference")
+"""Keys of ``analysis.json`` the figures, report and index stages read."""
+
+
+def _load_sweep(path: str):
+    """The sweep at ``path`` (checked to be a readable regular file first)."""
+    from trainplan.sweep.file import load_sweep
+
+    try:
+        return load_sweep(input_file(path))
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from trainplan.sweep.file import load_sweep
     from trainplan.sweep.grid import Grid
     from trainplan.sweep.shard import n_shards
 
     for path in args.sweeps:
-        sweep = load_sweep(path)
+        sweep = _load_sweep(path)
         Grid(sweep)   # resolves every value against the catalogs and the input rules
         dims = " x ".join(f"{a.name} {len(a.values)}" for a in sweep.axes) or "a single point"
         print(f"{path}: ok: {sweep.size:,} configurations ({dims}); keep {sweep.keep}; "
@@ -38,8 +67,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_shard(args: argparse.Namespace) -> int:
-    from trainplan.sweep.shard import run_shard
+    from trainplan.sweep.shard import n_shards, run_shard
 
+    output_file(args.summary)
+    output_file(args.counts)
+    if args.points:
+        output_dir(args.points)
+    distinct_outputs(args.summary, args.counts, args.points)
+    n = n_shards(_load_sweep(args.sweep))
+    if not 0 <= args.shard < n:
+        raise UsageError(f"{args.sweep}: --shard {args.shard} is out of range; allowed: 0 to "
+                         f"{n - 1} (the sweep has {n} shard(s))")
     counts = run_shard(args.sweep, args.shard, args.summary, args.points, args.counts)
     print(f"shard {args.shard}: {counts['configurations']:,} configurations, "
           f"{counts['feasible']:,} feasible")
@@ -49,8 +87,15 @@ def cmd_shard(args: argparse.Namespace) -> int:
 def cmd_combine(args: argparse.Namespace) -> int:
     from trainplan.sweep.combine import combine
 
+    for path in args.summaries:
+        check_parquet(path)
+    for path in args.counts:
+        read_json(path, SHARD_COUNTS_KEYS)
     outputs = {"best": args.best, "tp_pp": args.tp_pp, "pareto": args.pareto,
                "counts": args.counts_out}
+    for path in outputs.values():
+        output_file(path)
+    distinct_outputs(*outputs.values())
     paths = combine(args.summaries, args.counts, outputs)
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
@@ -58,29 +103,41 @@ def cmd_combine(args: argparse.Namespace) -> int:
 
 def cmd_analyse(args: argparse.Namespace) -> int:
     from trainplan.analysis import analyse
-    from trainplan.sweep.file import load_sweep
 
-    best = pl.read_parquet(args.best)
-    counts = json.loads(Path(args.counts).read_text())
-    result = analyse(load_sweep(args.sweep), best, counts)
+    output_file(args.out)
+    sweep = _load_sweep(args.sweep)
+    best = read_parquet(args.best)
+    counts = read_json(args.counts, COUNTS_KEYS)
+    result = analyse(sweep, best, counts)
     atomic.write_text(args.out, json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
     print(f"wrote {args.out}")
     return 0
 
 
+def _reference(analysis: dict, path: str) -> dict | None:
+    """The analysis' reference scenario (None if it has none); checked to be an object."""
+    ref = analysis["reference"]
+    if ref is not None and not (isinstance(ref, dict) and "scenario_id" in ref
+                                and "label" in ref):
+        raise UsageError(f"{path}: key 'reference' is not a scenario object; expected the "
+                         "output of 'trainplan analyse'")
+    return ref
+
+
 def cmd_figures(args: argparse.Namespace) -> int:
     from trainplan.render.figures import render_figures
 
-    analysis = json.loads(Path(args.analysis).read_text())
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ref = analysis.get("reference")
+    analysis = read_json(args.analysis, ANALYSIS_KEYS)
+    ref = _reference(analysis, args.analysis)
+    best = read_parquet(args.best)
+    tp_pp, pareto = read_parquet(args.tp_pp), read_parquet(args.pareto)
+    out_dir = output_dir(args.out_dir)
+    output_file(args.manifest)
+    distinct_outputs(args.out_dir, args.manifest)
+    out_dir.mkdir(exist_ok=True)
     figures = []
-    best = pl.read_parquet(args.best)
     if ref is not None:
-        figures = render_figures(best, pl.read_parquet(args.tp_pp),
-                                 pl.read_parquet(args.pareto), out_dir,
-                                 ref["scenario_id"], ref["label"],
+        figures = render_figures(best, tp_pp, pareto, out_dir, ref["scenario_id"], ref["label"],
                                  axes=analysis.get("scenario_columns") or ())
     atomic.write_text(args.manifest, json.dumps(figures, indent=1) + "\n")
     print(f"wrote {len(figures)} figures to {out_dir}")
@@ -91,10 +148,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from trainplan.launch import launch_material
     from trainplan.render.report import write_report
 
-    analysis = json.loads(Path(args.analysis).read_text())
-    figures = json.loads(Path(args.figures).read_text())
-    validation = json.loads(Path(args.validation).read_text())
-    ref = analysis.get("reference")
+    analysis = read_json(args.analysis, ANALYSIS_KEYS)
+    figures = read_json(args.figures)
+    if not isinstance(figures, list):
+        raise UsageError(f"{args.figures}: expected a JSON list of figures (the manifest "
+                         f"'trainplan figures' writes); found a {type(figures).__name__}")
+    validation = read_json(args.validation, ("rows", "summary"))
+    for path in (args.html, args.pdf):
+        output_file(path)
+    distinct_outputs(args.html, args.pdf)
+    ref = _reference(analysis, args.analysis)
     launch = launch_material(ref["config"]) if ref else {"torchrun": "", "deepspeed_config": None,
                                                          "deepspeed": None, "notes": []}
     write_report(analysis, figures, launch, validation, Path(args.html), Path(args.pdf))
@@ -102,38 +165,53 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _index_entry(path: str, out: Path) -> dict:
+    """One report's line in the index, from its ``analysis.json`` (next to the report)."""
+    analysis = read_json(path, ANALYSIS_KEYS)
+    folder = Path(path).parent
+    ref = _reference(analysis, path)
+    try:
+        html = str((folder / "report.html").relative_to(out.parent))
+        pdf = str((folder / "report.pdf").relative_to(out.parent))
+    except ValueError:
+        raise UsageError(f"{path}: not inside the index's folder {str(out.parent)!r}; the "
+                         "index links each report by a relative path") from None
+    return {
+        "name": analysis["name"], "title": analysis["title"],
+        "description": analysis["description"], "html": html, "pdf": pdf,
+        "grid_size": analysis["grid_size"], "feasible": analysis["counts"]["feasible"],
+        "best_label": f"{ref['label']}: {ref['best']['strategy']}, "
+                      f"{ref['best']['layout']}" if ref else "no feasible configuration",
+    }
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from trainplan.render.report import write_index
 
-    out = Path(args.out)
-    entries = []
-    for path in args.analyses:
-        analysis = json.loads(Path(path).read_text())
-        folder = Path(path).parent
-        ref = analysis.get("reference")
-        entries.append({
-            "name": analysis["name"], "title": analysis["title"],
-            "description": analysis["description"],
-            "html": str((folder / "report.html").relative_to(out.parent)),
-            "pdf": str((folder / "report.pdf").relative_to(out.parent)),
-            "grid_size": analysis["grid_size"], "feasible": analysis["counts"]["feasible"],
-            "best_label": f"{ref['label']}: {ref['best']['strategy']}, "
-                          f"{ref['best']['layout']}" if ref else "no feasible configuration",
-        })
+    out = output_file(args.out)
+    entries = [_index_entry(path, out) for path in args.analyses]
     write_index(sorted(entries, key=lambda e: e["name"]), out)
     print(f"wrote {out}")
     return 0
 
 
 def cmd_validation(args: argparse.Namespace) -> int:
+    from trainplan.cli import predict_checked
     from trainplan.validation import runs
     from trainplan.validation import text as vreport
 
     path = Path(args.runs) if args.runs else runs.shipped_runs_path()
-    results = runs.predict_runs(runs.read_runs(path))
-    atomic.write_parquet(results, args.out)
-    atomic.write_text(args.text, vreport.format_text(results) + "\n")
-    atomic.write_text(args.json, json.dumps(vreport.summary_json(results), indent=1) + "\n")
+    for out in (args.out, args.text, args.json):
+        output_file(out)
+    distinct_outputs(args.out, args.text, args.json)
+    results = predict_checked(path)
+    table = io.BytesIO()
+    results.write_parquet(table, statistics=True)
+    atomic.write_many([
+        (args.out, table.getvalue()),
+        (args.text, (vreport.format_text(results) + "\n").encode("utf-8")),
+        (args.json, (json.dumps(vreport.summary_json(results), indent=1) + "\n").encode()),
+    ])
     print(vreport.summary_line(results))
     return 0
 

@@ -2,7 +2,8 @@
 
 A run table has the columns of ``published_runs.csv`` (shipped in
 ``trainplan/validation/data``); rows may come in any order, extra columns are
-ignored and blank cells mean "not stated". Each row becomes one configuration
+ignored (the command line names them; :mod:`trainplan.validation.check` checks a table first)
+and blank cells mean "not stated". Each row becomes one configuration
 (:func:`~trainplan.validation.spec.run_spec`), its blank tuning knobs searched;
 all candidates of all rows are evaluated at once.
 
