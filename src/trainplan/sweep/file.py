@@ -105,7 +105,9 @@ def _options(schema: dict) -> str:
     """The alternatives of an ``anyOf`` schema, in words."""
     options = []
     for sub in schema["anyOf"]:
-        if "$ref" in sub:
+        if "anyOf" in sub:
+            options.append(_options(sub))
+        elif "$ref" in sub:
             options.append("a range {from, to, step|times}")
         elif sub.get("type") == "array":
             options.append("a list of them")
@@ -126,6 +128,16 @@ def _options(schema: dict) -> str:
             options.append(f"{'an' if sub.get('type') == 'integer' else 'a'} "
                            f"{sub.get('type', 'value')}{rng}")
     return "; or ".join(options)
+
+
+def _nested(error) -> list:
+    """Every error under an ``anyOf`` error, nested ``anyOf``s included."""
+    out, stack = [], list(error.context or [])
+    while stack:
+        sub = stack.pop()
+        out.append(sub)
+        stack.extend(sub.context or [])
+    return out
 
 
 def _best_error(errors):
@@ -182,7 +194,7 @@ def load_sweep(path: str | Path) -> Sweep:
     if errors:
         err = _best_error(errors)
         if err.validator == "anyOf" and err.context:
-            deeper = [c for c in err.context if len(c.absolute_path) > len(err.absolute_path)]
+            deeper = [c for c in _nested(err) if len(c.absolute_path) > len(err.absolute_path)]
             if deeper and not isinstance(err.instance, (str, int, float, bool)):
                 err = _best_error(deeper)
         raise SweepError(f"{where}: {path_text(err.absolute_path)}: {_schema_message(err)}")
