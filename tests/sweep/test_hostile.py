@@ -290,3 +290,8 @@ def test_a_billion_layouts_kept_best_in_large_shards_is_accepted(tmp_path):
     sweep = load_sweep(path)
     assert sweep.size == 10**9 and n_shards(sweep) <= limits.MAX_JOBS
     assert limits.estimated_core_hours(sweep.size, "best") < limits.MAX_CORE_HOURS
+
+
+def test_line_breaks_in_keys_and_values_stay_on_one_line(tmp_path):
+    refused(sweep_file(tmp_path, "? '\n\n  '\n: 0: null\n"), "key '0' is not allowed")
+    refused(sweep_file(tmp_path, TINY + 'reference: {"a\\nb": 1}\n'), "reference.'a\\nb'")

@@ -168,6 +168,12 @@ def expand_values(value: Any, where: str) -> list[Any]:
     return [value]
 
 
+def _listing(values: list) -> str:
+    """The first values of a list, for a message."""
+    text = ", ".join(map(str, values[:12])) + (", ..." if len(values) > 12 else "")
+    return text or "(not varied)"
+
+
 def _where(path: Path) -> str:
     """The file as messages name it (``repr`` if its name holds unprintable characters)."""
     text = str(path)
@@ -211,7 +217,7 @@ def _model_records(raw_model: Any, where: str) -> list[dict[str, Any]]:
         key = f"{where}: model" + (f"[{i}]" if isinstance(raw_model, list) else "")
         if isinstance(item, str):
             if catalog.find_model(item) is None:
-                raise SweepError(f"{key}: unknown model {item!r}; known models: "
+                raise SweepError(f"{key}: unknown model {show(item)}; known models: "
                                  f"{', '.join(catalog.model_names())} (or give the dimensions "
                                  "inline)")
             records.append({"model": catalog.model(item)["name"]})
@@ -220,14 +226,14 @@ def _model_records(raw_model: Any, where: str) -> list[dict[str, Any]]:
         if "base" in item:
             base = catalog.find_model(item["base"])
             if base is None:
-                raise SweepError(f"{key}.base: unknown model {item['base']!r}; known models: "
+                raise SweepError(f"{key}.base: unknown model {show(item['base'])}; known models: "
                                  f"{', '.join(catalog.model_names())}")
             record.update({k: v for k, v in catalog_model_values(base).items()
                            if k != "seq_len"})
         record.update({k: v for k, v in item.items() if k not in ("name", "base")})
         missing = [k for k in ARCH_COLUMNS if k not in record]
         if missing:
-            raise SweepError(f"{key}: inline model {item['name']!r} lacks {', '.join(missing)} "
+            raise SweepError(f"{key}: inline model {show(item['name'])} lacks {', '.join(missing)} "
                              "(give them, or 'base: <catalog model>')")
         limits.check_model(record, key)
         records.append(record)
@@ -253,8 +259,8 @@ def _sections(raw: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]
     for i, name in enumerate(expand_values(hardware["gpu"], f"{where}: hardware.gpu")):
         if catalog.find_gpu(name) is None:
             suffix = f"[{i}]" if isinstance(hardware["gpu"], list) else ""
-            raise SweepError(f"{where}: hardware.gpu{suffix}: unknown GPU {name!r}; known GPUs: "
-                             f"{', '.join(catalog.gpu_names())}")
+            raise SweepError(f"{where}: hardware.gpu{suffix}: unknown GPU {show(name)}; known "
+                             f"GPUs: {', '.join(catalog.gpu_names())}")
     hardware["gpu"] = [catalog.gpu(g)["name"] for g in expand_values(hardware["gpu"], where)]
     parallel = dict(raw.get("parallel") or {})
     if parallel.get("dp") == "auto":
@@ -269,15 +275,15 @@ def _scenario(raw: dict[str, Any], axes: list[Axis], where: str) -> list[str]:
     scenario = raw.get("scenario") or [n for n in names if n not in LAYOUT_AXES]
     for name in scenario:
         if name not in names:
-            raise SweepError(f"{where}: scenario: {name!r} is not a varied input of this sweep; "
-                             f"varied inputs: {', '.join(names) or '(none)'}")
+            raise SweepError(f"{where}: scenario: {show(name)} is not a varied input of this "
+                             f"sweep; varied inputs: {', '.join(names) or '(none)'}")
     for key, value in (raw.get("reference") or {}).items():
         axis = next((a for a in axes if a.name == key), None)
         values = [v["model"] for v in axis.values] if axis and key == "model" else \
             (axis.values if axis else [])
         if value not in values:
-            raise SweepError(f"{where}: reference.{key}: {value!r} is not a value of a varied "
-                             f"input; allowed: {', '.join(map(str, values)) or '(not varied)'}")
+            raise SweepError(f"{where}: {path_text(('reference', key))}: {show(value)} is not a "
+                             f"value of a varied input; allowed: {_listing(values)}")
     return list(scenario)
 
 

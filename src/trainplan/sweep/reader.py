@@ -39,10 +39,15 @@ MAX_NODES = 10_000
 _SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _STR = "tag:yaml.org,2002:str"
+_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
 class SweepError(ValueError):
-    """A sweep file that cannot be used; the message says where and what is allowed."""
+    """A sweep file that cannot be used; the message says where and what is allowed, on one
+    line (any line break a key or value brings is replaced by a space)."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).splitlines()))
 
 
 class ReadError(ValueError):
@@ -91,7 +96,11 @@ def path_text(path: tuple) -> str:
     """A key path as the messages write it: ``parallel.tp[1]``; ``(top level)`` if empty."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        name = part if _NAME.fullmatch(part) else show(part, 40)
+        out += f".{name}" if out else name
     return out or "(top level)"
 
 
