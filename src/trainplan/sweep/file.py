@@ -18,28 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 
 from trainplan import catalog
 from trainplan.schema.catalog_fill import catalog_model_values
 from trainplan.schema.inputs import ARCH_COLUMNS, LAYOUT_AXES
+from trainplan.sweep import limits
+from trainplan.sweep.reader import ReadError, SweepError, path_text, read_document, show
 from trainplan.sweep.schema import DEFAULT_MAX_GRID_SIZE, DEFAULT_SHARD_SIZE, build_schema
 
+__all__ = ["NAME_PATTERN", "Axis", "Sweep", "SweepError", "expand_values", "load_sweep"]
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 numbers: ``1e12`` and ``1.5e3`` are floats (PyYAML's YAML 1.1 reads them as
-    strings), and integers with ``_`` separators are integers."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
-
-
-class SweepError(ValueError):
-    """A sweep file that cannot be used; the message says where and what is allowed."""
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+"""A sweep's name (its file name without ``.yaml``): it names folders and Snakemake
+wildcards and reaches shell commands, so only letters, digits, ``_``, ``.`` and ``-``."""
 
 
 @dataclass
@@ -78,47 +70,74 @@ class Sweep:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def _path_text(path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def _schema_message(error) -> str:
     """One readable sentence for a jsonschema error (the most specific one)."""
-    if error.validator == "additionalProperties":
+    kind, limit, value = error.validator, error.validator_value, error.instance
+    if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
-        return f"unknown key {extra[0]!r}; allowed keys: {', '.join(allowed)}"
-    if error.validator == "required":
+        extra = sorted(set(value) - set(allowed))
+        return f"unknown key {show(extra[0])}; allowed keys: {', '.join(allowed)}"
+    if kind == "required":
         return error.message.replace("is a required property", "is required")
-    if error.validator == "anyOf":
-        options = []
-        for sub in error.schema["anyOf"]:
-            if "$ref" in sub:
-                options.append("a range {from, to, step|times}")
-            elif sub.get("type") == "array":
-                options.append("a list of them")
-            elif "enum" in sub:
-                options.append("one of " + ", ".join(map(str, sub["enum"])))
-            elif "const" in sub:
-                options.append(repr(sub["const"]))
-            elif sub.get("type") == "object":
-                options.append("an inline model {name, n_layers, hidden, ...}")
-            else:
-                rng = ""
-                if "minimum" in sub:
-                    rng += f" >= {sub['minimum']:g}"
-                if "maximum" in sub:
-                    rng += f" <= {sub['maximum']:g}"
-                options.append(f"{'an' if sub.get('type') == 'integer' else 'a'} "
-                               f"{sub.get('type', 'value')}{rng}")
-        return f"value {error.instance!r} is not allowed; allowed: {'; or '.join(options)}"
-    if error.validator == "enum":
-        return f"value {error.instance!r} is not allowed; allowed: " + ", ".join(
-            map(str, error.validator_value))
-    return f"value {error.instance!r}: {error.message}"
+    if kind == "anyOf":
+        return f"value {show(value)} is not allowed; allowed: {_options(error.schema)}"
+    if kind == "enum":
+        return f"value {show(value)} is not allowed; allowed: " + ", ".join(map(str, limit))
+    if kind == "maxLength":
+        return f"text of {len(value):,} characters; allowed: at most {limit:,} characters"
+    if kind in ("minimum", "maximum", "exclusiveMinimum"):
+        words = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">"}[kind]
+        return f"value {show(value)} is not allowed; allowed: {words} {limit:,}"
+    if kind == "type":
+        return f"value {show(value)} is not allowed; allowed: {_type_words(limit)}"
+    return f"value {show(value)}: {' '.join(error.message.split())[:200]}"
+
+
+def _type_words(kind: str | list) -> str:
+    """``a string``, ``an integer``, ... for a JSON Schema type (or list of types)."""
+    kinds = kind if isinstance(kind, list) else [kind]
+    words = {"integer": "an integer", "object": "a mapping", "array": "a list",
+             "number": "a number", "string": "text", "boolean": "true or false"}
+    return " or ".join(words.get(k, k) for k in kinds)
+
+
+def _options(schema: dict) -> str:
+    """The alternatives of an ``anyOf`` schema, in words."""
+    options = []
+    for sub in schema["anyOf"]:
+        if "anyOf" in sub:
+            options.append(_options(sub))
+        elif "$ref" in sub:
+            options.append("a range {from, to, step|times}")
+        elif sub.get("type") == "array":
+            options.append("a list of them")
+        elif "enum" in sub:
+            options.append("one of " + ", ".join(map(str, sub["enum"])))
+        elif "const" in sub:
+            options.append(repr(sub["const"]))
+        elif sub.get("type") == "object":
+            options.append("an inline model {name, n_layers, hidden, ...}")
+        else:
+            rng = ""
+            if "minimum" in sub:
+                rng += f" >= {sub['minimum']:g}"
+            if "maximum" in sub:
+                rng += f" <= {sub['maximum']:g}"
+            if "maxLength" in sub:
+                rng += f" of at most {sub['maxLength']:,} characters"
+            options.append(f"{'an' if sub.get('type') == 'integer' else 'a'} "
+                           f"{sub.get('type', 'value')}{rng}")
+    return "; or ".join(options)
+
+
+def _nested(error) -> list:
+    """Every error under an ``anyOf`` error, nested ``anyOf``s included."""
+    out, stack = [], list(error.context or [])
+    while stack:
+        sub = stack.pop()
+        out.append(sub)
+        stack.extend(sub.context or [])
+    return out
 
 
 def _best_error(errors):
@@ -133,6 +152,9 @@ def expand_values(value: Any, where: str) -> list[Any]:
         start, stop = value["from"], value["to"]
         if stop < start:
             raise SweepError(f"{where}: range 'from' {start} is above 'to' {stop}")
+        if "times" in value and start <= 0:
+            raise SweepError(f"{where}: a geometric range ('times') starts above 0; "
+                             f"'from' is {start}")
         out = []
         x = start
         while x <= stop * (1 + 1e-12):
@@ -146,31 +168,46 @@ def expand_values(value: Any, where: str) -> list[Any]:
     return [value]
 
 
+def _listing(values: list) -> str:
+    """The first values of a list, for a message."""
+    text = ", ".join(map(str, values[:12])) + (", ..." if len(values) > 12 else "")
+    return text or "(not varied)"
+
+
+def _where(path: Path) -> str:
+    """The file as messages name it (``repr`` if its name holds unprintable characters)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 def load_sweep(path: str | Path) -> Sweep:
     """Read, check and expand one sweep file."""
     path = Path(path)
-    where = str(path)
+    where = _where(path)
+    if not re.fullmatch(NAME_PATTERN, path.stem):
+        raise SweepError(f"{where}: the sweep name {show(path.stem)} (the file name without "
+                         f".yaml) is not allowed; allowed: {NAME_PATTERN} (letters, digits, "
+                         "'_', '.', '-'; at most 64 characters)")
     try:
-        raw = yaml.load(path.read_text(), Loader=_Loader)
-    except FileNotFoundError:
-        raise SweepError(f"{where}: no such file") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise SweepError(f"{where}: not valid YAML{at}: "
-                         f"{getattr(err, 'problem', None) or err}") from None
+        raw = read_document(path)
+    except ReadError as err:
+        raise SweepError(f"{where}: {err}") from None
     if not isinstance(raw, dict):
         raise SweepError(f"{where}: a sweep is a mapping with the keys title, model, hardware, "
                          "job (and parallel, efficiency)")
+    limits.check_numbers(raw, where)
     errors = list(Draft202012Validator(build_schema()).iter_errors(raw))
     if errors:
         err = _best_error(errors)
         if err.validator == "anyOf" and err.context:
-            deeper = [c for c in err.context if len(c.absolute_path) > len(err.absolute_path)]
+            deeper = [c for c in _nested(err) if len(c.absolute_path) > len(err.absolute_path)]
             if deeper and not isinstance(err.instance, (str, int, float, bool)):
                 err = _best_error(deeper)
-        raise SweepError(f"{where}: {_path_text(err.absolute_path)}: {_schema_message(err)}")
-    return _build(path, raw)
+        raise SweepError(f"{where}: {path_text(err.absolute_path)}: {_schema_message(err)}")
+    sweep = _build(path, raw)
+    from trainplan.sweep.shard import n_shards  # shard imports this module
+    limits.check_plan(where, sweep.size, sweep.shard_size, sweep.keep, n_shards(sweep))
+    return sweep
 
 
 def _model_records(raw_model: Any, where: str) -> list[dict[str, Any]]:
@@ -180,7 +217,7 @@ def _model_records(raw_model: Any, where: str) -> list[dict[str, Any]]:
         key = f"{where}: model" + (f"[{i}]" if isinstance(raw_model, list) else "")
         if isinstance(item, str):
             if catalog.find_model(item) is None:
-                raise SweepError(f"{key}: unknown model {item!r}; known models: "
+                raise SweepError(f"{key}: unknown model {show(item)}; known models: "
                                  f"{', '.join(catalog.model_names())} (or give the dimensions "
                                  "inline)")
             records.append({"model": catalog.model(item)["name"]})
@@ -189,15 +226,16 @@ def _model_records(raw_model: Any, where: str) -> list[dict[str, Any]]:
         if "base" in item:
             base = catalog.find_model(item["base"])
             if base is None:
-                raise SweepError(f"{key}.base: unknown model {item['base']!r}; known models: "
+                raise SweepError(f"{key}.base: unknown model {show(item['base'])}; known models: "
                                  f"{', '.join(catalog.model_names())}")
             record.update({k: v for k, v in catalog_model_values(base).items()
                            if k != "seq_len"})
         record.update({k: v for k, v in item.items() if k not in ("name", "base")})
         missing = [k for k in ARCH_COLUMNS if k not in record]
         if missing:
-            raise SweepError(f"{key}: inline model {item['name']!r} lacks {', '.join(missing)} "
+            raise SweepError(f"{key}: inline model {show(item['name'])} lacks {', '.join(missing)} "
                              "(give them, or 'base: <catalog model>')")
+        limits.check_model(record, key)
         records.append(record)
     names = [r["model"] for r in records]
     if len(set(names)) != len(names):
@@ -221,8 +259,8 @@ def _sections(raw: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]
     for i, name in enumerate(expand_values(hardware["gpu"], f"{where}: hardware.gpu")):
         if catalog.find_gpu(name) is None:
             suffix = f"[{i}]" if isinstance(hardware["gpu"], list) else ""
-            raise SweepError(f"{where}: hardware.gpu{suffix}: unknown GPU {name!r}; known GPUs: "
-                             f"{', '.join(catalog.gpu_names())}")
+            raise SweepError(f"{where}: hardware.gpu{suffix}: unknown GPU {show(name)}; known "
+                             f"GPUs: {', '.join(catalog.gpu_names())}")
     hardware["gpu"] = [catalog.gpu(g)["name"] for g in expand_values(hardware["gpu"], where)]
     parallel = dict(raw.get("parallel") or {})
     if parallel.get("dp") == "auto":
@@ -237,21 +275,21 @@ def _scenario(raw: dict[str, Any], axes: list[Axis], where: str) -> list[str]:
     scenario = raw.get("scenario") or [n for n in names if n not in LAYOUT_AXES]
     for name in scenario:
         if name not in names:
-            raise SweepError(f"{where}: scenario: {name!r} is not a varied input of this sweep; "
-                             f"varied inputs: {', '.join(names) or '(none)'}")
+            raise SweepError(f"{where}: scenario: {show(name)} is not a varied input of this "
+                             f"sweep; varied inputs: {', '.join(names) or '(none)'}")
     for key, value in (raw.get("reference") or {}).items():
         axis = next((a for a in axes if a.name == key), None)
         values = [v["model"] for v in axis.values] if axis and key == "model" else \
             (axis.values if axis else [])
         if value not in values:
-            raise SweepError(f"{where}: reference.{key}: {value!r} is not a value of a varied "
-                             f"input; allowed: {', '.join(map(str, values)) or '(not varied)'}")
+            raise SweepError(f"{where}: {path_text(('reference', key))}: {show(value)} is not a "
+                             f"value of a varied input; allowed: {_listing(values)}")
     return list(scenario)
 
 
 def _build(path: Path, raw: dict[str, Any]) -> Sweep:
     """The checked sweep: constants, axes (in file order), scenario, size limits."""
-    where = str(path)
+    where = _where(path)
     axes: list[Axis] = []
     constants: dict[str, Any] = {}
     models = _model_records(raw["model"], where)
@@ -261,9 +299,11 @@ def _build(path: Path, raw: dict[str, Any]) -> Sweep:
         axes.append(Axis("model", models))
     for section, values in _sections(raw, where):
         for key, value in values.items():
-            items = expand_values(value, f"{where}: {section}.{key}")
-            if len(items) != len(set(map(repr, items))):
-                raise SweepError(f"{where}: {section}.{key}: values repeat: {items}")
+            at = f"{where}: {section}.{key}"
+            items = expand_values(value, at)
+            if isinstance(value, dict):
+                limits.check_range_values(items, key, at)
+            limits.check_repeats(items, at)
             if len(items) == 1:
                 constants[key] = items[0]
             else:

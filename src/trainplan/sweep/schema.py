@@ -15,13 +15,20 @@ from trainplan.schema.inputs import INPUT_BY_NAME, INPUTS
 
 DEFAULT_MAX_GRID_SIZE = 200_000_000
 DEFAULT_SHARD_SIZE = 1_000_000
+MAX_GRID_SIZE = 10_000_000_000
+"""The largest ``max_grid_size`` a sweep may set."""
+MAX_TITLE = 200
+"""Longest title and model name [characters]."""
+MAX_TEXT = 5_000
+"""Longest description and question [characters]."""
 SECTIONS = ("hardware", "job", "parallel", "efficiency")
 
 
 
 def _scalar_schema(spec) -> dict:
     kinds = {"int": {"type": "integer"}, "float": {"type": "number"},
-             "bool": {"type": "boolean"}, "name": {"type": "string", "minLength": 1}}
+             "bool": {"type": "boolean"}, "name": {"type": "string", "minLength": 1,
+                                                             "maxLength": MAX_TITLE}}
     s = dict(kinds.get(spec.kind, {"type": "string", "enum": list(spec.choices)}))
     if spec.kind in ("int", "float"):
         if spec.minimum is not None:
@@ -62,29 +69,34 @@ def _input_sections() -> tuple[dict[str, dict], dict]:
     inline = {"type": "object", "additionalProperties": False, "required": ["name"],
               "description": "A model given by its dimensions; fields left out come from the "
                              "catalog entry named by 'base'",
-              "properties": {"name": {"type": "string", "minLength": 1},
-                             "base": {"type": "string", "minLength": 1}, **arch}}
-    return sections, {"anyOf": [{"type": "string", "minLength": 1}, inline]}
+              "properties": {"name": _name(), "base": _name(), **arch}}
+    return sections, {"anyOf": [_name(), inline]}
+
+
+def _name() -> dict:
+    """The schema of a name (a new dict each time, so the YAML has no aliases)."""
+    return {"type": "string", "minLength": 1, "maxLength": MAX_TITLE}
 
 
 _TOP_LEVEL = {
-    "title": {"type": "string", "minLength": 1},
-    "description": {"type": "string"},
-    "question": {"type": "string"},
+    "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE},
+    "description": {"type": "string", "maxLength": MAX_TEXT},
+    "question": {"type": "string", "maxLength": MAX_TEXT},
     "keep": {"enum": ["all", "feasible", "best"],
              "description": "rows kept in points/: every row, the feasible rows, or "
                             "none (only the best rows and the Pareto frontier)"},
     "shard_size": {"type": "integer", "minimum": 1000,
                    "description": "configurations per Snakemake job"},
-    "max_grid_size": {"type": "integer", "minimum": 1,
+    "max_grid_size": {"type": "integer", "minimum": 1, "maximum": MAX_GRID_SIZE,
                       "description": "refuse grids larger than this "
                                      f"(default {DEFAULT_MAX_GRID_SIZE:,})"},
     "scenario": {"type": "array", "minItems": 1, "uniqueItems": True,
-                 "items": {"type": "string"},
+                 "items": {"type": "string", "maxLength": MAX_TITLE},
                  "description": "axes that define a scenario; default: every varied "
                                 "input that is not a parallel-layout choice"},
     "reference": {"type": "object", "minProperties": 1,
-                  "additionalProperties": {"type": ["string", "number", "boolean"]},
+                  "additionalProperties": {"type": ["string", "number", "boolean"],
+                                           "maxLength": MAX_TITLE},
                   "description": "the scenario of the headline recommendation, e.g. "
                                  "{n_gpus: 1024}; default: the largest cluster whose "
                                  "best TFLOP/s per GPU is within 90 % of the best on "

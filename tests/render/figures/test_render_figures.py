@@ -184,3 +184,26 @@ def test_unknown_scenario_and_empty_tables(tables, tmp_path):
     empty = pl.DataFrame()
     assert _render(tmp_path / "b", empty, empty, empty) == []
     assert list((tmp_path / "b").iterdir()) == []
+
+
+@pytest.mark.parametrize("model", ["a$x$b", "gpt$^$x", r"m$\foo$-7b", "cost $5"])
+def test_dollar_signs_in_sweep_text_are_drawn_as_written(tables, tmp_path, model):
+    """Mathtext never parses a sweep's text: a model name with ``$`` signs draws as written."""
+    def rename(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(pl.col("model").cast(pl.String).replace("llama2-7b", model))
+
+    label = LABEL.replace("llama2-7b", model)
+    figures = render_figures(rename(tables["best"]), rename(tables["tp_pp"]),
+                             rename(tables["pareto"]), tmp_path, REFERENCE, label)
+    _check_written(tmp_path, figures)
+    assert [f["name"] for f in figures] == ALL_NAMES
+    titles = {f["name"]: f["title"] for f in figures}
+    assert label in titles["memory_breakdown"]       # the returned title is the raw text
+
+
+def test_literal_escapes_every_dollar():
+    from matplotlib.text import Text
+
+    from trainplan.render.figures._draw import literal
+    assert literal("a$x$b") == r"a\$x\$b"
+    assert Text(text=literal("a$x$b"))._preprocess_math(literal("a$x$b")) == ("a$x$b", False)

@@ -29,6 +29,12 @@ class Drawn:
     caption: str
 
 
+def literal(text: str) -> str:
+    """``text`` drawn as written: its ``$`` signs escaped, so matplotlib's mathtext never
+    parses a sweep's text (a model named ``a$x$b`` would otherwise be math, or an error)."""
+    return text.replace("$", r"\$")
+
+
 def short_reason(reason: str | None, width: int = 32) -> str:
     """A short form of an infeasibility reason for a label.
 

@@ -12,7 +12,14 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import EngFormatter
 
-from trainplan.render.figures._draw import Drawn, fmt, legend_right, log_if_wide, new_figure
+from trainplan.render.figures._draw import (
+    Drawn,
+    fmt,
+    legend_right,
+    literal,
+    log_if_wide,
+    new_figure,
+)
 from trainplan.render.figures._style import LINESTYLES, strategy_order, strategy_style
 from trainplan.render.figures._tables import (
     Context,
@@ -66,7 +73,7 @@ def scaling(ctx: Context) -> Drawn | None:
     fig.subplots_adjust(wspace=0.35)
     legend_right(right, title="strategy")
     title = f"Scaling with the number of GPUs (reference: {ctx.label})"
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(literal(title), fontsize=9)
     caption = ("Throughput of the whole job in tokens/s (left, log scale) and MFU in percent of "
                "the dense peak (right) of the fastest feasible configuration of each strategy "
                f"against the number of GPUs ({', '.join(f'{g:g}' for g in gpus)}; log2 axis), "
@@ -129,7 +136,7 @@ def tp_pp_heatmap(ctx: Context) -> Drawn | None:
     ax.set_ylabel("pipeline-parallel degree pp (stages)")
     fig.colorbar(image, ax=ax, label="best step time (s)")
     title = f"Best step time over TP x PP: {ctx.label}"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     caption = ("Step time in seconds of the fastest feasible configuration for each "
                "tensor-parallel (x) and pipeline-parallel (y) degree, darker is faster; blank "
                "cells have no feasible configuration and the red outline marks the fastest.")
@@ -170,12 +177,13 @@ def cost_frontier(ctx: Context) -> Drawn | None:
         x, y = _frontier_2d(col(sub, "time_to_train_days"), col(sub, column))
         if x.size:
             ax.step(x, y, where="post", color="black", linewidth=1.0, zorder=2,
-                    linestyle=LINESTYLES[i % len(LINESTYLES)], label=f"Pareto frontier: {model}")
+                    linestyle=LINESTYLES[i % len(LINESTYLES)],
+                    label=literal(f"Pareto frontier: {model}"))
     log_if_wide(ax, days, col(rows, column))
     ax.set_xlabel("time to train (days)")
     ax.set_ylabel(unit)
     title = "Time to train against " + ("cost" if use_cost else "GPU-hours") + " (all scenarios)"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     legend_right(ax)
     what = "cost in USD" if use_cost else "GPU-hours (no price given, so cost is not known)"
     caption = (f"Wall-clock time to train in days against {what} of the fastest feasible "

@@ -19,6 +19,7 @@ from trainplan.render.figures._draw import (
     excluded_note,
     fmt,
     legend_right,
+    literal,
     mark_missing,
     new_figure,
     nonzero_parts,
@@ -68,7 +69,7 @@ def memory_breakdown(ctx: Context) -> Drawn | None:
     category_axis(ax, tick_labels(ref), infeasible, vertical=True)
     ax.set_ylabel("memory per GPU (GiB = 2$^{30}$ bytes)")
     title = f"Memory per GPU by strategy: {ctx.label}"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     legend_right(ax)
     caption = ("Memory per GPU in GiB (2^30 bytes) of the best configuration of each strategy, "
                "stacked by weights, gradients, optimizer states, activations and other buffers; "
@@ -93,7 +94,7 @@ def communication_volume(ctx: Context) -> Drawn | None:
     category_axis(ax, tick_labels(ref), ~rows, vertical=True)
     ax.set_ylabel("bytes sent per GPU per step (GB = 10$^9$ bytes)")
     title = f"Communication volume per GPU and step: {ctx.label}"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     legend_right(ax, title="dimension")
     caption = ("Bytes sent per GPU per training step in GB (10^9 bytes) by the best configuration "
                "of each strategy, stacked by parallel dimension (dimensions that send nothing "
@@ -121,7 +122,7 @@ def compute_efficiency(ctx: Context) -> Drawn | None:
     ax.set_ylim(0, max(np.nanmax(np.concatenate([mfu, hfu, [0.0]])) * 1.15, 1.0))
     ax.set_ylabel("FLOPs utilisation (% of dense peak)")
     title = f"Compute efficiency: {ctx.label}"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     legend_right(ax)
     caption = ("Model FLOPs utilisation (MFU, bars, value on top) and hardware FLOPs utilisation "
                "(HFU, counting recomputation, diamonds) in percent of the GPU's dense peak for the "
@@ -148,7 +149,7 @@ def throughput(ctx: Context) -> Drawn | None:
     ax.set_ylim(0, max(np.nanmax(np.append(tokens, 0.0)) * 1.12, 1.0))
     ax.set_ylabel("throughput of the whole job (tokens/s)")
     title = f"Training throughput: {ctx.label}"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     caption = ("Training throughput of the whole job in tokens per second (k = 10^3, M = 10^6) "
                "for the best configuration of each strategy." + excluded_note(ref, rows))
     return Drawn(fig, title, caption)
@@ -189,7 +190,7 @@ def memory_reduction(ctx: Context) -> Drawn | None:
     ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
     ax.set_ylabel(f"memory per GPU reduction vs {base_name} (%)")
     title = f"Memory reduction against {base_name}: {ctx.label}"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     if infeasible.any():
         ax.legend(handles=[Patch(facecolor=INFEASIBLE_COLOUR, edgecolor="black", hatch="xxx",
                                  label="infeasible")], loc="upper left",
@@ -235,7 +236,7 @@ def overall_ranking(ctx: Context) -> Drawn | None:
     ax.set_xlim(0, max(np.nanmax(np.append(step, 0.0)), 1e-9) * 1.45)
     ax.set_xlabel("step time (s)")
     title = f"Strategies ranked by step time: {ctx.label}"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     caption = ("Step time in seconds of the best configuration of each strategy, fastest at the "
                "top, with the wall-clock time to train in days; strategies with no feasible "
                "configuration are listed greyed below the dotted line with the reason.")
@@ -259,7 +260,7 @@ def step_breakdown(ctx: Context) -> Drawn | None:
     category_axis(ax, tick_labels(ref, newline=False), ~rows, vertical=False)
     ax.set_xlabel("time per training step (s)")
     title = f"Step time breakdown: {ctx.label}"
-    ax.set_title(title)
+    ax.set_title(literal(title))
     legend_right(ax)
     caption = ("Time per training step in seconds of the best configuration of each strategy, "
                "split into compute, communication not hidden by compute (exposed), pipeline "
