@@ -194,7 +194,8 @@ def test_dollar_signs_in_sweep_text_are_drawn_as_written(tables, tmp_path, model
 
     label = LABEL.replace("llama2-7b", model)
     figures = render_figures(rename(tables["best"]), rename(tables["tp_pp"]),
-                             rename(tables["pareto"]), tmp_path, REFERENCE, label)
+                             rename(tables["pareto"]), tmp_path, REFERENCE, label,
+                             axes=("model", "n_gpus"))
     _check_written(tmp_path, figures)
     assert [f["name"] for f in figures] == ALL_NAMES
     titles = {f["name"]: f["title"] for f in figures}

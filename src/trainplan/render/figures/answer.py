@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
 
-from trainplan.render.figures._draw import Drawn, new_figure
+from trainplan.render.figures._draw import Drawn, literal, new_figure
 from trainplan.render.figures._style import BAR_COLOUR, COLOURS, LINESTYLES, MARKERS
 from trainplan.render.figures._tables import Context, col
 
@@ -30,8 +30,8 @@ def _winners(ctx: Context) -> pl.DataFrame:
 
 def _label(row: dict, columns: list[str]) -> str:
     """Values of ``columns`` of one row, comma separated."""
-    return ", ".join(f"{row[c]:g}" if isinstance(row[c], float) else str(row[c])
-                     for c in columns) or "all"
+    return literal(", ".join(f"{row[c]:g}" if isinstance(row[c], float) else str(row[c])
+                             for c in columns) or "all")
 
 
 def _against_gpus(rows: pl.DataFrame, others: list[str]) -> Drawn:
@@ -82,10 +82,8 @@ def _heatmap(rows: pl.DataFrame, down: str, across: str) -> Drawn:
     fig, (ax,) = new_figure()
     image = ax.imshow(grid, cmap="viridis_r", aspect="auto")
     _annotate(ax, grid, cost, image)
-    ax.set_xticks(range(len(xs)), [f"{x:,g}" if isinstance(x, float | int) else str(x)
-                                   for x in xs])
-    ax.set_yticks(range(len(ys)), [f"{y:,g}" if isinstance(y, float | int) else str(y)
-                                   for y in ys])
+    ax.set_xticks(range(len(xs)), [_tick(x) for x in xs])
+    ax.set_yticks(range(len(ys)), [_tick(y) for y in ys])
     ax.set_xlabel(across)
     ax.set_ylabel(down)
     fig.colorbar(image, ax=ax, label="time to train (days)")
@@ -93,6 +91,11 @@ def _heatmap(rows: pl.DataFrame, down: str, across: str) -> Drawn:
                f"with the fastest feasible layout of each scenario, over {down} and {across}; "
                "blank: no feasible layout.")
     return Drawn(fig, f"Time and cost over {down} and {across}", caption)
+
+
+def _tick(value) -> str:
+    """A scenario value as a tick label (numbers with separators, text as written)."""
+    return f"{value:,g}" if isinstance(value, float | int) else literal(str(value))
 
 
 def _annotate(ax: Axes, grid: np.ndarray, cost: np.ndarray, image) -> None:
@@ -109,7 +112,7 @@ def _annotate(ax: Axes, grid: np.ndarray, cost: np.ndarray, image) -> None:
 def _bars(rows: pl.DataFrame, axis: str) -> Drawn:
     """Days per value of one categorical axis, each bar annotated with its cost."""
     fig, (ax,) = new_figure()
-    labels = [str(v) for v in rows[axis].to_list()]
+    labels = [_tick(v) for v in rows[axis].to_list()]
     days = col(rows, "time_to_train_days")
     bars = ax.bar(range(len(labels)), days, color=BAR_COLOUR, edgecolor="black", linewidth=0.5)
     for bar, c in zip(bars, col(rows, "cost_usd"), strict=True):
