@@ -7,6 +7,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import settings
+
+# No per-example time limit: the suite runs on shared two-core machines, where a slow
+# example says nothing about the code (speed is measured in benchmarks/, not in tests).
+settings.register_profile("trainplan", deadline=None)
+settings.load_profile("trainplan")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
