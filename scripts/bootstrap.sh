@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything trainplan needs on a fresh Debian/Ubuntu machine (idempotent):
 # the system libraries WeasyPrint needs (Pango, fonts), a virtual environment in .venv,
-# and trainplan with its test dependencies installed into it.
+# and trainplan with its test dependencies installed into it; with TRAINPLAN_BROWSER=1 also
+# Debian's chromium, for the browser test of the HTML reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,12 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' \
    || ! ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so' \
    || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
     apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+fi
+
+# The browser test (tests/e2e/test_browser.py) opens the HTML reports in Debian's headless
+# Chromium; installed only when asked for: TRAINPLAN_BROWSER=1 ./scripts/bootstrap.sh
+if [ "${TRAINPLAN_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null; then
+    apt_install chromium
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -33,6 +33,7 @@ rule report:
     output:
         html=f"{REPORTS}/{{sweep}}/report.html",
         pdf=f"{REPORTS}/{{sweep}}/report.pdf",
+        csv=f"{REPORTS}/{{sweep}}/scenarios.csv",
     params:
         exe=TRAINPLAN,
     log:
@@ -45,7 +46,7 @@ rule report:
     shell:
         "{params.exe} report --analysis {input.analysis:q} --figures {input.figures:q} "
         "--validation {input.validation:q} --html {output.html:q} --pdf {output.pdf:q} "
-        "> {log:q} 2>&1"
+        "--csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule index:

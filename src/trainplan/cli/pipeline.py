@@ -5,7 +5,7 @@
 ``trainplan combine SUMMARY... --best F ...`` reduce the shards' candidates to the tables
 ``trainplan analyse SWEEP --best F ...``      recommendation, rankings, guidelines (JSON)
 ``trainplan figures --best F ...``            the report's figures
-``trainplan report ...``                      HTML and PDF
+``trainplan report ...``                      HTML, PDF and the scenario table as CSV
 ``trainplan index ...``                       reports/index.html
 
 Every command takes each file it reads and writes as an explicit argument (the rules declare
@@ -103,12 +103,13 @@ def cmd_combine(args: argparse.Namespace) -> int:
 
 def cmd_analyse(args: argparse.Namespace) -> int:
     from trainplan.analysis import analyse
+    from trainplan.analysis.provenance import provenance
 
     output_file(args.out)
     sweep = _load_sweep(args.sweep)
     best = read_parquet(args.best)
     counts = read_json(args.counts, COUNTS_KEYS)
-    result = analyse(sweep, best, counts)
+    result = {**analyse(sweep, best, counts), "provenance": provenance(sweep)}
     atomic.write_text(args.out, json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
     print(f"wrote {args.out}")
     return 0
@@ -146,22 +147,29 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from trainplan.launch import launch_material
-    from trainplan.render.report import write_report
+    from trainplan.render.report import generation_date, write_report
 
+    try:
+        generated = generation_date()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     analysis = read_json(args.analysis, ANALYSIS_KEYS)
     figures = read_json(args.figures)
     if not isinstance(figures, list):
         raise UsageError(f"{args.figures}: expected a JSON list of figures (the manifest "
                          f"'trainplan figures' writes); found a {type(figures).__name__}")
     validation = read_json(args.validation, ("rows", "summary"))
-    for path in (args.html, args.pdf):
+    outputs = [args.html, args.pdf] + ([args.csv] if args.csv else [])
+    for path in outputs:
         output_file(path)
-    distinct_outputs(args.html, args.pdf)
+    distinct_outputs(*outputs)
     ref = _reference(analysis, args.analysis)
     launch = launch_material(ref["config"]) if ref else {"torchrun": "", "deepspeed_config": None,
                                                          "deepspeed": None, "notes": []}
-    write_report(analysis, figures, launch, validation, Path(args.html), Path(args.pdf))
-    print(f"wrote {args.html} and {args.pdf}")
+    csv = Path(args.csv) if args.csv else None
+    write_report(analysis, figures, launch, validation, Path(args.html), Path(args.pdf),
+                 out_csv=csv, generated=generated)
+    print(f"wrote {args.html}, {args.pdf}" + (f" and {args.csv}" if csv else ""))
     return 0
 
 
@@ -261,6 +269,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation", required=True, help="validation summary (JSON)")
     p.add_argument("--html", required=True)
     p.add_argument("--pdf", required=True)
+    p.add_argument("--csv", help="the scenario table as CSV (scenarios.csv)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("index", help="render reports/index.html")

@@ -12,6 +12,7 @@ import pytest
 from conftest import TEST_SWEEPS
 
 from trainplan import analysis
+from trainplan.analysis.provenance import provenance
 from trainplan.render import report
 from trainplan.sweep import combine, shard
 from trainplan.sweep.file import load_sweep
@@ -37,8 +38,11 @@ def inputs(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("report")
     shard.run_shard(SWEEP, 0, tmp / "shards" / "0.parquet", None)
     combine.combine_dir([tmp / "shards" / "0.parquet"], tmp)
-    a = analysis.analyse(load_sweep(SWEEP), pl.read_parquet(tmp / "best.parquet"),
-                         json.loads((tmp / "counts.json").read_text()))
+    sweep = load_sweep(SWEEP)
+    # what `trainplan analyse` writes: the analysis and its provenance
+    a = {**analysis.analyse(sweep, pl.read_parquet(tmp / "best.parquet"),
+                            json.loads((tmp / "counts.json").read_text())),
+         "provenance": provenance(sweep)}
     # what the pipeline hands over: analysis.json as read back from disk
     a = json.loads(json.dumps(a))
     results = runs.predict_runs(runs.read_runs(runs.shipped_runs_path()))

@@ -49,3 +49,18 @@ def test_money_short_keeps_three_significant_figures():
     assert money_short(-1_500) == "-$1.50 k"
     assert money_short(None) == "–"
 
+
+
+def test_tokens_in_readable_units():
+    assert report.FILTERS["tokens"](15e12) == "15 T"
+    assert report.FILTERS["tokens"](1e11) == "100 B"
+    assert report.FILTERS["tokens"](16_777_216) == "16.8 M"
+    assert report.FILTERS["tokens"](999.9e9) == "1 T"          # rounded before it is scaled
+    assert report.FILTERS["tokens"](512) == "512"
+    assert report.FILTERS["tokens"](None) == "–"
+
+
+def test_traffic_in_gb_memory_in_gib():
+    assert report.FILTERS["gb"](121.2e9) == "121.2 GB"
+    assert report.FILTERS["gib"](2**30 * 59.2) == "59.2 GiB"
+    assert report.FILTERS["gb"](math.nan) == "–"

@@ -8,7 +8,8 @@ offline (:mod:`.pdf`).
 
 * :func:`render_html` -- the report as an HTML string;
 * :func:`write_report` -- ``report.html`` and ``report.pdf``, written atomically;
-* :func:`write_index` -- ``reports/index.html`` linking every report.
+* :func:`write_index` -- ``reports/index.html`` linking every report;
+* :func:`generation_date` -- the date on the cover (``SOURCE_DATE_EPOCH`` or today).
 
 The templates are the project's top-level ``templates/`` folder, shipped in the wheel
 as ``trainplan/templates`` (see :func:`templates_dir`).
@@ -16,6 +17,7 @@ as ``trainplan/templates`` (see :func:`templates_dir`).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from importlib import resources
 from pathlib import Path
@@ -43,11 +45,12 @@ from trainplan.render.report.filters import (
     yesno,
 )
 from trainplan.render.report.pdf import RefusedURL, render_pdf, url_fetcher
+from trainplan.render.report.scenarios import scenarios_csv
 
 __all__ = ["DASH", "FILTERS", "FONT_STACK", "GIB", "TEMPLATES", "RefusedURL", "context", "count",
-           "days", "duration", "environment", "gib", "money", "na", "num", "percent",
-           "render_html", "render_pdf", "templates_dir", "url_fetcher", "write_index",
-           "write_report", "yesno"]
+           "days", "duration", "environment", "generation_date", "gib", "money", "na", "num",
+           "percent", "render_html", "render_pdf", "templates_dir", "url_fetcher",
+           "write_index", "write_report", "yesno"]
 
 FONT_STACK = '"DejaVu Sans", sans-serif'
 """The font family of ``report.css`` (local fonts: Debian's fonts-dejavu-core)."""
@@ -75,6 +78,27 @@ TEMPLATES = templates_dir()
 """The templates folder found by :func:`templates_dir` when this module was imported."""
 
 
+def generation_date(environ: dict[str, str] | None = None) -> str:
+    """The date a report states it was generated on, ``YYYY-MM-DD`` (UTC).
+
+    ``SOURCE_DATE_EPOCH`` (seconds since 1970-01-01 UTC, the reproducible-builds convention),
+    if set, else today. Everything else on the cover comes from ``analysis.json`` and is
+    deterministic, so two renderings of the same inputs on the same day, or with the same
+    ``SOURCE_DATE_EPOCH``, are byte-identical. A value that is not a whole number of seconds
+    raises ValueError.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return dt.datetime.now(dt.UTC).date().isoformat()
+    try:
+        when = dt.datetime.fromtimestamp(int(text), dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"SOURCE_DATE_EPOCH: {text!r} is not a date; allowed: whole seconds "
+                         "since 1970-01-01 UTC, e.g. 1767225600") from None
+    return when.date().isoformat()
+
+
 def environment(templates: Path = TEMPLATES) -> Environment:
     """The Jinja environment of the report templates (autoescape on for ``.html``/``.j2``)."""
     env = Environment(loader=FileSystemLoader(str(templates)),
@@ -96,30 +120,46 @@ def _stylesheet(templates: Path = TEMPLATES) -> Markup:
 
 def render_html(analysis: dict, figures: list[dict], launch: dict | None,
                 validation: dict | None, for_pdf: bool = False, *,
-                pdf_name: str | None = None) -> str:
+                pdf_name: str | None = None, generated: str | None = None,
+                csv_name: str | None = None) -> str:
     """The report as HTML. Figures are referenced as ``figures/<file>`` relative to the
     report; ``for_pdf`` only changes print-specific bits (table of contents with page
-    numbers, no link to the PDF). ``pdf_name``, if given, adds a link to the PDF version."""
+    numbers, no link to the PDF). ``pdf_name``, if given, adds a link to the PDF version,
+    ``csv_name`` one to the scenario table as CSV; ``generated`` is the date on the cover
+    (default: :func:`generation_date`)."""
     template = environment().get_template("report.html.j2")
     return template.render(**context(analysis, figures, launch, validation, css=_stylesheet(),
-                                     for_pdf=for_pdf, pdf_name=None if for_pdf else pdf_name))
+                                     for_pdf=for_pdf, pdf_name=None if for_pdf else pdf_name,
+                                     generated=generated or generation_date(),
+                                     csv_name=csv_name))
 
 
 def write_report(analysis: dict, figures: list[dict], launch: dict | None,
-                 validation: dict | None, out_html: Path, out_pdf: Path) -> None:
-    """Write the report as ``out_html`` and ``out_pdf``. Figures must sit in ``figures/``
-    next to ``out_html`` (checked first). Both files are rendered in memory, then written
-    atomically: a failure leaves neither a partial file nor a half-updated pair."""
+                 validation: dict | None, out_html: Path, out_pdf: Path, *,
+                 out_csv: Path | None = None, generated: str | None = None) -> None:
+    """Write the report as ``out_html`` and ``out_pdf`` (and, if ``out_csv`` is given, the
+    scenario table as CSV, see :func:`~trainplan.render.report.scenarios.scenarios_csv`).
+    Figures must sit in ``figures/`` next to ``out_html`` (checked first). The files are
+    rendered in memory, then written atomically: a failure leaves neither a partial file
+    nor a half-updated set."""
     out_html, out_pdf = Path(out_html), Path(out_pdf)
     base = out_html.parent.resolve()
     missing = [f["file"] for f in figure_entries(figures)
                if not (base / "figures" / f["file"]).is_file()]
     if missing:
         raise FileNotFoundError(f"figures missing in {base / 'figures'}: {', '.join(missing)}")
+    generated = generated or generation_date()
     pdf_name = out_pdf.name if out_pdf.parent.resolve() == base else None
-    html = render_html(analysis, figures, launch, validation, pdf_name=pdf_name)
-    pdf = render_pdf(render_html(analysis, figures, launch, validation, for_pdf=True), base)
-    atomic.write_many([(out_html, html.encode("utf-8")), (out_pdf, pdf)])
+    csv_name = (Path(out_csv).name if out_csv is not None
+                and Path(out_csv).parent.resolve() == base else None)
+    html = render_html(analysis, figures, launch, validation, pdf_name=pdf_name,
+                       generated=generated, csv_name=csv_name)
+    pdf = render_pdf(render_html(analysis, figures, launch, validation, for_pdf=True,
+                                 generated=generated), base)
+    files = [(out_html, html.encode("utf-8")), (out_pdf, pdf)]
+    if out_csv is not None:
+        files.append((Path(out_csv), scenarios_csv(analysis).encode("utf-8")))
+    atomic.write_many(files)
 
 
 def _relative_href(value: Any, start: Path) -> str | None:

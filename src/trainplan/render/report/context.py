@@ -104,11 +104,24 @@ def _scaling_groups(scaling_efficiency: list[dict]) -> list[dict]:
     return groups
 
 
+def provenance_context(analysis: dict, generated: str | None) -> dict:
+    """The cover's provenance: the generation date and ``analysis["provenance"]`` (absent in
+    an analysis.json written before it existed: every field then shows as missing)."""
+    prov = analysis.get("provenance") or {}
+    commit = prov.get("commit")
+    return {"generated": generated, "version": prov.get("trainplan_version"),
+            "commit": commit[:12] if commit and commit != "unknown" else commit,
+            "sweep_file": prov.get("sweep_file"), "sweep_sha256": prov.get("sweep_sha256"),
+            "prices": prov.get("prices") or []}
+
+
 def context(analysis: dict, figures: list[dict], launch: dict | None,
             validation: dict | None, *, css: Markup, for_pdf: bool = False,
-            pdf_name: str | None = None) -> dict:
+            pdf_name: str | None = None, generated: str | None = None,
+            csv_name: str | None = None) -> dict:
     """Everything the report template needs, regrouped from the inputs (no new numbers);
-    ``css`` is the stylesheet inlined in the page."""
+    ``css`` is the stylesheet inlined in the page, ``generated`` the date on the cover,
+    ``csv_name`` the file name of the scenario table as CSV (linked from the HTML)."""
     ref = analysis.get("reference")
     counts = analysis.get("counts") or {}
     configurations = counts.get("configurations") or analysis.get("grid_size") or 0
@@ -132,5 +145,7 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
         "v": validation_context(validation),
         "for_pdf": for_pdf,
         "pdf_name": pdf_name,
+        "csv_name": csv_name,
+        "prov": provenance_context(analysis, generated),
         "css": css,
     }

@@ -59,6 +59,13 @@ def gib(value: Any, digits: int = 1) -> str:
     return DASH if x is None else f"{x / GIB:,.{digits}f} GiB"
 
 
+def gb(value: Any, digits: int = 1) -> str:
+    """Bytes moved as GB (10^9 bytes, the unit of the bandwidths in GB/s): ``121.2 GB``.
+    Memory is in GiB (:func:`gib`), traffic in GB, so volume / bandwidth is a time."""
+    x = _float(value)
+    return DASH if x is None else f"{x / 1e9:,.{digits}f} GB"
+
+
 def duration(value: Any) -> str:
     """Seconds in the most readable unit: ``0.412 s``, ``13.0 s``, ``2.5 min``, ``3.1 h``."""
     x = _float(value)
@@ -117,6 +124,24 @@ def money_short(value: Any) -> str:
     return f"{sign}${abs(x):.0f}"
 
 
+_TOKEN_SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def tokens(value: Any) -> str:
+    """A token count in three significant figures with a scale: ``15 T``, ``100 B``,
+    ``2.5 M``, ``512``."""
+    x = _float(value)
+    if x is None:
+        return DASH
+    x = float(f"{x:.3g}")   # rounded first, so that 999.9 B reads 1 T, not 1e+03 B
+    for scale, suffix in _TOKEN_SCALES:
+        if abs(x) >= scale:
+            scaled = x / scale
+            text = f"{scaled:,.0f}" if abs(scaled) >= 1000 else f"{scaled:.3g}"
+            return f"{text} {suffix}"
+    return f"{x:.3g}"
+
+
 def yesno(value: Any) -> str:
     """``yes`` or ``no`` for a truth value, a string as it is, or "–"."""
     if is_missing(value):
@@ -126,7 +151,7 @@ def yesno(value: Any) -> str:
     return "yes" if value else "no"
 
 
-FILTERS = {"na": na, "num": num, "count": count, "gib": gib, "duration": duration,
+FILTERS = {"na": na, "num": num, "count": count, "gib": gib, "gb": gb, "duration": duration,
            "days": days, "percent": percent, "money": money, "money_short": money_short,
-           "yesno": yesno}
+           "tokens": tokens, "yesno": yesno}
 """The filters by the name the templates use."""
