@@ -33,7 +33,7 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        expand(f"{REPORTS}/{{sweep}}/report.html", sweep=SWEEPS),
-        expand(f"{REPORTS}/{{sweep}}/report.pdf", sweep=SWEEPS),
+        [every_output(sweep) for sweep in SWEEPS],
+        rules.validation_table.output,
         f"{REPORTS}/index.html",
     default_target: True

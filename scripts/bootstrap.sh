@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything trainplan needs on a fresh Debian/Ubuntu machine (idempotent):
 # the system libraries WeasyPrint needs (Pango, fonts), a virtual environment in .venv,
-# and trainplan with its test dependencies installed into it; with TRAINPLAN_BROWSER=1 also
-# Debian's chromium, for the browser test of the HTML reports.
+# and trainplan with its test dependencies installed into it at the locked versions; with
+# TRAINPLAN_BROWSER=1 also Debian's chromium, for the browser test of the HTML reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,5 +45,12 @@ if [ ! -x .venv/bin/python ]; then
     fi
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install --quiet -e '.[test]'
+# The tested versions (scripts/constraints.txt, refreshed by scripts/lock.sh): a new major
+# release of a dependency cannot break a fresh install. TRAINPLAN_UNLOCKED=1 installs the
+# newest versions pyproject.toml allows instead.
+if [ "${TRAINPLAN_UNLOCKED:-0}" = 1 ]; then
+    .venv/bin/python -m pip install --quiet -e '.[test]'
+else
+    .venv/bin/python -m pip install --quiet -c scripts/constraints.txt -e '.[test]'
+fi
 echo "bootstrap: ready (.venv)"

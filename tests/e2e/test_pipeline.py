@@ -149,27 +149,88 @@ def incomplete_outputs(work: Path) -> list[str]:
     return [base64.b64decode(n).decode() for n in names if n != "migration_underway"]
 
 
-def test_plain_rerun_finishes_after_sigkill_mid_shard(tmp_path):
-    """The default profile (profiles/ -> workflow/profiles) applies without a flag: no stale
-    lock and no "incomplete files" error after a run is killed while a shard is running."""
-    work = copy_test_config(tmp_path / ".test")
-    (work / "sweeps" / "small_dp.yaml").unlink()      # one sweep is enough here
+def output_bytes(work: Path, sweep: str | None = None) -> dict[str, bytes]:
+    """Every file under reports/ (or reports/<sweep>/), by its path relative to reports/."""
+    reports = work / "reports"
+    root = reports / sweep if sweep else reports
+    return {str(p.relative_to(reports)): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def differing(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:
+    """The files missing on one side or with other bytes."""
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def test_outputs_are_byte_identical_from_another_folder_and_core_count(built, tmp_path):
+    """Tables, JSON, PNG, HTML and PDF do not depend on the working directory (WeasyPrint
+    names images by URL: trainplan renders against a constant base) or on --cores."""
+    work = copy_test_config(tmp_path / "another" / "place" / ".test")
     cmd = [*SNAKEMAKE, "--directory", str(work), "--cores", "1"]
-    with (tmp_path / "killed.log").open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    a, b = output_bytes(built), output_bytes(work)
+    assert {Path(k).suffix for k in a} >= {".parquet", ".json", ".png", ".html", ".pdf", ".txt"}
+    assert differing(a, b) == []
+    assert str(tmp_path).encode() not in b"".join(b.values())
+
+
+def kill_during(work: Path, stage: str, log: Path) -> None:
+    """Run the workflow and SIGKILL Snakemake (and its jobs) while an output whose path
+    contains ``stage`` is marked incomplete, i.e. that job is running."""
+    cmd = [*SNAKEMAKE, "--directory", str(work), "--cores", "1"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        deadline, mid_shard = time.monotonic() + 120, []
-        while not mid_shard and proc.poll() is None and time.monotonic() < deadline:
-            mid_shard = [f for f in incomplete_outputs(work) if "/shards/" in f]
-            time.sleep(0.02)
+        deadline, running = time.monotonic() + 180, []
+        while not running and proc.poll() is None and time.monotonic() < deadline:
+            running = [f for f in incomplete_outputs(work) if stage in f]
+            time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert mid_shard, (tmp_path / "killed.log").read_text()[-3000:]
+    assert running, log.read_text()[-3000:]
+
+
+@pytest.mark.parametrize("stage", ["/shards/", "/best.parquet", "/report.pdf"])
+def test_plain_rerun_after_sigkill_gives_the_clean_outputs(built, tmp_path, stage):
+    """The default profile (profiles/ -> workflow/profiles) applies without a flag: no stale
+    lock and no "incomplete files" error after a kill -9 during the shards, the combine or
+    the PDF, and the plain rerun's outputs are those of a clean run, byte for byte."""
+    work = copy_test_config(tmp_path / ".test")
+    (work / "sweeps" / "small_dp.yaml").unlink()      # one sweep is enough here
+    kill_during(work, stage, tmp_path / "killed.log")
     out = snakemake(work).stdout      # plain: no --unlock, no --rerun-incomplete
     assert "workflow specific profile profiles/default" in snakemake(work, "-n").stderr
     assert not incomplete_outputs(work), out
-    assert (work / "reports" / "tiny" / "report.pdf").stat().st_size > 0
-    assert list((work / "reports" / "tiny" / "points").glob("shard=*/part-*.parquet"))
+    assert differing(output_bytes(built, "tiny"), output_bytes(work, "tiny")) == []
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage", [
+    "truncate tiny/best.parquet", "truncate tiny/points/shard=00000/part-00000.parquet",
+    "delete tiny/points/shard=00000", "truncate tiny/figures/step_breakdown.png",
+    "truncate tiny/report.pdf",
+])
+def test_a_damaged_or_deleted_output_is_re_made_by_a_plain_rerun(built, tmp_path, damage):
+    """Snakemake only looks at times and presence: the workflow removes outputs whose framing
+    is broken when it loads, and lists the points/ partitions as targets, so the plain rerun
+    re-makes them (not "Nothing to be done", nor a failure on every rerun)."""
+    work = tmp_path / "damaged"
+    shutil.copytree(built, work, symlinks=True)
+    action, name = damage.split(" ")
+    path = work / "reports" / name
+    if action == "truncate":
+        truncate(path)
+    else:
+        shutil.rmtree(path)
+    proc = snakemake(work)
+    assert "Nothing to be done" not in proc.stdout + proc.stderr
+    if action == "truncate":
+        assert f"{name}: not a complete" in proc.stderr
+    assert differing(output_bytes(built), output_bytes(work)) == []
+    assert "Nothing to be done" in snakemake(work, "-n").stdout + snakemake(work, "-n").stderr
 
 
 def test_a_sweep_file_name_cannot_inject_a_shell_command(tmp_path):
@@ -210,8 +271,10 @@ def test_bad_sweep_fails_before_any_job_and_writes_nothing(tmp_path, kind, text,
     proc = snakemake(work, check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert message in out and "bad.yaml" in out
-    assert "Traceback" not in out
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("trainplan: error: bad sweep file: ") and "bad.yaml" in last
+    assert message in last
+    assert "Traceback" not in out and "WorkflowError" not in out and "File " not in out
     assert not (work / "reports").exists()
     assert not (work / "logs").exists()
 

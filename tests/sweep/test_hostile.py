@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -130,11 +129,11 @@ def _laughs(levels: int, width: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_billion_laughs_fails_in_milliseconds(tmp_path):
-    path = sweep_file(tmp_path, _laughs(10, 9))        # 9^9 = 387 million "lol"s
-    start = time.perf_counter()
+def test_billion_laughs_is_refused_before_it_expands(tmp_path):
+    """9^9 = 387 million "lol"s: refused once MAX_NODES values are counted, never built
+    (its time is in benchmarks/, not asserted here)."""
+    path = sweep_file(tmp_path, _laughs(10, 9))
     refused(path, f"more than {reader.MAX_NODES:,} values with aliases expanded")
-    assert time.perf_counter() - start < 0.5
 
 
 def test_too_many_aliases(tmp_path):

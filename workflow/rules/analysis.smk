@@ -9,8 +9,6 @@ rule combine:
         tp_pp=f"{REPORTS}/{{sweep}}/tp_pp.parquet",
         pareto=f"{REPORTS}/{{sweep}}/pareto.parquet",
         counts=f"{REPORTS}/{{sweep}}/counts.json",
-    params:
-        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/combine.log",
     benchmark:
@@ -19,7 +17,7 @@ rule combine:
         mem_mb=2048,
         runtime=30,
     shell:
-        "{params.exe} combine {input.summaries:q} --counts {input.counts:q} "
+        f"{TRAINPLAN}" " combine {input.summaries:q} --counts {input.counts:q} "
         "--best {output.best:q} --tp-pp {output.tp_pp:q} --pareto {output.pareto:q} "
         "--counts-out {output.counts:q} > {log:q} 2>&1"
 
@@ -31,8 +29,6 @@ rule analyse:
         counts=rules.combine.output.counts,
     output:
         analysis=f"{REPORTS}/{{sweep}}/analysis.json",
-    params:
-        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/analyse.log",
     benchmark:
@@ -41,5 +37,5 @@ rule analyse:
         mem_mb=1024,
         runtime=10,
     shell:
-        "{params.exe} analyse {input.sweep:q} --best {input.best:q} --counts {input.counts:q} "
+        f"{TRAINPLAN}" " analyse {input.sweep:q} --best {input.best:q} --counts {input.counts:q} "
         "--out {output.analysis:q} > {log:q} 2>&1"

@@ -10,8 +10,6 @@ rule figures:
     output:
         figures=directory(f"{REPORTS}/{{sweep}}/figures"),
         manifest=f"{REPORTS}/{{sweep}}/figures.json",
-    params:
-        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/figures.log",
     benchmark:
@@ -20,6 +18,6 @@ rule figures:
         mem_mb=1024,
         runtime=10,
     shell:
-        "{params.exe} figures --best {input.best:q} --tp-pp {input.tp_pp:q} "
+        f"{TRAINPLAN}" " figures --best {input.best:q} --tp-pp {input.tp_pp:q} "
         "--pareto {input.pareto:q} --analysis {input.analysis:q} "
         "--out-dir {output.figures:q} --manifest {output.manifest:q} > {log:q} 2>&1"

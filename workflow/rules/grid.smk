@@ -7,8 +7,6 @@ rule plan:
         sweep=sweep_file,
     output:
         plan=f"{REPORTS}/{{sweep}}/plan.txt",
-    params:
-        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/plan.log",
     benchmark:
@@ -17,5 +15,5 @@ rule plan:
         mem_mb=1024,
         runtime=10,
     shell:
-        "{params.exe} check {input.sweep:q} > {output.plan:q}.tmp 2> {log:q} "
+        f"{TRAINPLAN}" " check {input.sweep:q} > {output.plan:q}.tmp 2> {log:q} "
         "&& mv {output.plan:q}.tmp {output.plan:q}"

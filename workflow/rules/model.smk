@@ -12,9 +12,6 @@ rule evaluate_shard_rows:
         points=directory(f"{REPORTS}/{{sweep}}/points/shard={{shard}}"),
     wildcard_constraints:
         sweep=rows_sweeps_pattern(),
-    params:
-        exe=TRAINPLAN,
-        shard=shard_index,
     log:
         f"{LOGS}/{{sweep}}/shard-{{shard}}.log",
     benchmark:
@@ -25,7 +22,7 @@ rule evaluate_shard_rows:
     group:
         "shards"
     shell:
-        "{params.exe} shard {input.sweep:q} --shard {params.shard:q} "
+        f"{TRAINPLAN}" " shard {input.sweep:q} --shard {wildcards.shard:q} "
         "--summary {output.summary:q} --counts {output.counts:q} --points {output.points:q} "
         "> {log:q} 2>&1"
 
@@ -37,9 +34,6 @@ rule evaluate_shard:
     output:
         summary=temp(f"{REPORTS}/{{sweep}}/shards/{{shard}}.parquet"),
         counts=temp(f"{REPORTS}/{{sweep}}/shards/{{shard}}.json"),
-    params:
-        exe=TRAINPLAN,
-        shard=shard_index,
     log:
         f"{LOGS}/{{sweep}}/shard-{{shard}}.log",
     benchmark:
@@ -50,7 +44,7 @@ rule evaluate_shard:
     group:
         "shards"
     shell:
-        "{params.exe} shard {input.sweep:q} --shard {params.shard:q} "
+        f"{TRAINPLAN}" " shard {input.sweep:q} --shard {wildcards.shard:q} "
         "--summary {output.summary:q} --counts {output.counts:q} > {log:q} 2>&1"
 
 

@@ -9,9 +9,6 @@ rule validation_table:
         table=f"{REPORTS}/validation/validation.parquet",
         text=f"{REPORTS}/validation/validation.txt",
         json=f"{REPORTS}/validation/validation.json",
-    params:
-        exe=TRAINPLAN,
-        runs=["--runs", config["validation_runs"]] if config["validation_runs"] else [],
     log:
         f"{LOGS}/validation.log",
     benchmark:
@@ -20,7 +17,9 @@ rule validation_table:
         mem_mb=1024,
         runtime=10,
     shell:
-        "{params.exe} validation-table {params.runs:q} --out {output.table:q} "
+        f"{TRAINPLAN} validation-table"
+        f"{' --runs {input.runs:q}' if config['validation_runs'] else ''}"
+        " --out {output.table:q} "
         "--text {output.text:q} --json {output.json:q} > {log:q} 2>&1"
 
 
@@ -34,8 +33,6 @@ rule report:
         html=f"{REPORTS}/{{sweep}}/report.html",
         pdf=f"{REPORTS}/{{sweep}}/report.pdf",
         csv=f"{REPORTS}/{{sweep}}/scenarios.csv",
-    params:
-        exe=TRAINPLAN,
     log:
         f"{LOGS}/{{sweep}}/report.log",
     benchmark:
@@ -44,7 +41,7 @@ rule report:
         mem_mb=2048,
         runtime=20,
     shell:
-        "{params.exe} report --analysis {input.analysis:q} --figures {input.figures:q} "
+        f"{TRAINPLAN}" " report --analysis {input.analysis:q} --figures {input.figures:q} "
         "--validation {input.validation:q} --html {output.html:q} --pdf {output.pdf:q} "
         "--csv {output.csv:q} > {log:q} 2>&1"
 
@@ -55,8 +52,6 @@ rule index:
         reports=expand(rules.report.output.html, sweep=SWEEPS),
     output:
         index=f"{REPORTS}/index.html",
-    params:
-        exe=TRAINPLAN,
     log:
         f"{LOGS}/index.log",
     benchmark:
@@ -65,4 +60,4 @@ rule index:
         mem_mb=1024,
         runtime=10,
     shell:
-        "{params.exe} index {input.analyses:q} --out {output.index:q} > {log:q} 2>&1"
+        f"{TRAINPLAN}" " index {input.analyses:q} --out {output.index:q} > {log:q} 2>&1"

@@ -23,6 +23,7 @@ import polars as pl
 from trainplan import atomic
 from trainplan.model import feasibility as fe
 from trainplan.sweep import summaries
+from trainplan.sweep.combine import shard_record
 from trainplan.sweep.file import Sweep, load_sweep
 from trainplan.sweep.grid import Block, Grid, ShardPlan, block_table
 
@@ -125,6 +126,8 @@ def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
     counts = {"configurations": total, "feasible": feasible,
               "flags": {str(k): v for k, v in sorted(flag_counts.items())}}
     atomic.write_parquet(shard_candidates, summary_out)
+    counts.update(shard_record(summary_out, points_dir,
+                               None if points_dir is None else tmp_dir))  # combine checks it
     counts_out = Path(counts_out) if counts_out is not None else summary_out.with_suffix(".json")
     atomic.write_text(counts_out, json.dumps(counts, indent=1, sort_keys=True))
     if points_dir is not None:

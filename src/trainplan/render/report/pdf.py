@@ -3,6 +3,10 @@
 The URL fetcher only opens ``file://`` URLs inside the report directory; anything else
 stops the rendering (a plan must never silently lose a figure). Fonts come from the
 system (DejaVu Sans).
+
+The document's base URL is the constant :data:`BASE_URL`, which the fetcher maps to the
+report directory: WeasyPrint names each image in the PDF after a hash of its URL, so with the
+real directory as base the bytes would depend on where the report was written.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
+
+BASE_URL = "file:///trainplan-report/"
+"""The base URL every report is rendered against (stands for the report directory)."""
 
 
 class RefusedURL(ValueError):
@@ -33,14 +40,17 @@ def _url_fetcher_class():
             parts = urlsplit(url)
             if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
                 raise RefusedURL(f"refused to fetch {url!r}: only local files of the report")
-            path = Path(url2pathname(unquote(parts.path))).resolve()
+            local = url2pathname(unquote(parts.path))
+            virtual = url2pathname(urlsplit(BASE_URL).path)
+            if local.startswith(virtual):      # relative to the report (see BASE_URL)
+                local = str(self.root / local.removeprefix(virtual))
+            path = Path(local).resolve()
             if not path.is_relative_to(self.root):
                 raise RefusedURL(f"refused to fetch {url!r}: outside {self.root}")
             return path
 
         def fetch(self, url, headers=None):
-            self.local_path(url)
-            return super().fetch(url, headers)
+            return super().fetch(self.local_path(url).as_uri(), headers)
 
     return LocalFileFetcher
 
@@ -56,6 +66,5 @@ def render_pdf(html: str, base_dir: Path) -> bytes:
     from weasyprint import HTML
 
     base_dir = Path(base_dir).resolve()
-    document = HTML(string=html, base_url=base_dir.as_uri() + "/",
-                    url_fetcher=url_fetcher(base_dir))
+    document = HTML(string=html, base_url=BASE_URL, url_fetcher=url_fetcher(base_dir))
     return document.write_pdf()
