@@ -15,7 +15,7 @@ from trainplan.schema.inputs import INPUT_BY_NAME, INPUTS
 
 DEFAULT_MAX_GRID_SIZE = 200_000_000
 DEFAULT_SHARD_SIZE = 1_000_000
-SECTIONS = ("hardware", "job", "parallel", "efficiency")
+SECTIONS = ("hardware", "job", "parallel", "efficiency", "budget")
 
 
 
