@@ -13,6 +13,7 @@ from numpy.testing import assert_allclose
 
 from trainplan import evaluate
 from trainplan.model import goodput as gp
+from trainplan.model import ownership as ow
 from trainplan.schema.inputs import INPUT_BY_NAME
 
 
@@ -116,13 +117,13 @@ def test_expected_wall_time():
 
 def test_cost_of_owning_an_h100():
     # 700 W x (1 + 0.8) x PUE 1.58 = 1,990.8 W; at $0.08/kWh: $0.1593 per GPU-hour
-    power = gp.facility_power_w(700.0, 0.8, 1.58)
+    power = ow.facility_power_w(700.0, 0.8, 1.58)
     assert_allclose(power, 1990.8)
-    assert_allclose(gp.power_cost_usd_per_gpu_hour(power, 0.08), 0.159264)
+    assert_allclose(ow.power_cost_usd_per_gpu_hour(power, 0.08), 0.159264)
     # $43,830 over 5 years of 8,766 h: $1.00 per GPU-hour
-    assert_allclose(gp.amortised_capex_usd_per_gpu_hour(43_830.0, 5.0), 1.0)
+    assert_allclose(ow.amortised_capex_usd_per_gpu_hour(43_830.0, 5.0), 1.0)
     # renting at $2.95: buying pays below (2.95 - 0.159264) x 43,830 = $122,318
-    assert_allclose(gp.breakeven_capex_usd(2.95, 0.159264, 5.0), 122_317.96, rtol=1e-6)
+    assert_allclose(ow.breakeven_capex_usd(2.95, 0.159264, 5.0), 122_317.96, rtol=1e-6)
 
 
 def _llama3_70b(**extra) -> dict:
