@@ -13,9 +13,10 @@ from trainplan.schema.outputs import KEY_COLUMNS, OUTPUT_DTYPES, OUTPUTS  # noqa
 
 GROUPS = {"model": "Model architecture (from the model catalog, or given inline)",
           "job": "Training job", "hardware": "Hardware (defaults from the GPU catalog)",
-          "parallel": "Parallel layout", "efficiency": "Efficiencies and byte counts"}
+          "parallel": "Parallel layout", "efficiency": "Efficiencies and byte counts",
+          "budget": "Budget: failures, checkpoints, restarts and the cost of owning"}
 SECTION = {"model": "model", "job": "job", "hardware": "hardware", "parallel": "parallel",
-           "efficiency": "efficiency"}
+           "efficiency": "efficiency", "budget": "budget"}
 
 
 def _default(spec) -> str:

@@ -75,3 +75,19 @@ def test_labels():
     assert short_strategy("DP") == "DP"
     assert axis_title("scaleout_gbit_s_per_node") == "scaleout_gbit_s_per_node [Gb/s]"
     assert axis_title("gpu") == "gpu"
+
+
+def test_rows_carry_the_expected_figures_with_failures_and_checkpoints(row):
+    best = _best(row, {"config_id": 1, "scenario_id": 0, "rank_in_scenario": 1,
+                       "time_to_train_days": 20.0, "cost_usd": 3.0e6}).with_columns(
+        goodput=pl.lit(0.8), expected_time_to_train_days=pl.lit(25.0),
+        expected_gpu_hours=pl.lit(4.8e3), expected_cost_usd=pl.lit(3.75e6))
+    first = answer(best, ["n_gpus"])["rows"][0]
+    assert (first["goodput"], first["expected_time_to_train_days"], first["expected_gpu_hours"],
+            first["expected_cost_usd"]) == (0.8, 25.0, 4.8e3, 3.75e6)
+
+
+def test_rows_of_a_table_without_budget_columns_have_no_expected_figures(row):
+    best = _best(row, {"config_id": 1, "scenario_id": 0, "rank_in_scenario": 1})
+    first = answer(best, ["n_gpus"])["rows"][0]
+    assert first["expected_cost_usd"] is None and first["goodput"] is None

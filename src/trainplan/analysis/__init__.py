@@ -189,7 +189,7 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
 
 
 def _jsonable(v: Any) -> Any:
-    """NaN (not JSON) becomes None."""
-    if isinstance(v, float) and math.isnan(v):
+    """NaN and infinity (not JSON) become None."""
+    if isinstance(v, float) and not math.isfinite(v):
         return None
     return v

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from trainplan.analysis.summary import layout_text, whole
+from trainplan.analysis.summary import layout_text, optional_float, whole
 from trainplan.schema.inputs import INPUT_BY_NAME
 
 MAX_MATRIX_COLUMNS = 9
@@ -23,6 +23,9 @@ MAX_MATRIX_COLUMNS = 9
 
 TRILLION = 1e12
 """Tokens per trillion tokens."""
+
+EXPECTED = ("goodput", "expected_time_to_train_days", "expected_gpu_hours", "expected_cost_usd")
+"""The budget with failures, checkpoints and restarts (:mod:`trainplan.model.goodput`)."""
 
 
 def axis_title(column: str) -> str:
@@ -77,7 +80,14 @@ def _row(group: pl.DataFrame, columns: list[str]) -> dict:
             "time_to_train_days": first["time_to_train_days"], "cost_usd": cost,
             "usd_per_trillion_tokens": per_trillion, "mfu": first["mfu"],
             "tflop_s_per_gpu": first["achieved_tflop_s_per_gpu"],
-            "step_time_s": first["step_time_s"], "runner_up": _runner_up(group, first)}
+            "step_time_s": first["step_time_s"], **_expected(first),
+            "runner_up": _runner_up(group, first)}
+
+
+def _expected(row: dict) -> dict:
+    """The winner's expected figures (None where the table has none: no token budget, or a
+    table written before the budget columns existed)."""
+    return {k: optional_float(row.get(k)) for k in EXPECTED}
 
 
 def _matrix(rows: list[dict], columns: list[str], best: pl.DataFrame) -> dict | None:
@@ -116,7 +126,8 @@ def answer(best: pl.DataFrame, columns: list[str]) -> dict:
     -------
     dict
         ``axes`` (name and heading of each scenario column), ``rows`` (one per scenario, in
-        id order: the winner's strategy, layout, days, cost, USD per trillion tokens, MFU and
+        id order: the winner's strategy, layout, days, cost, USD per trillion tokens, MFU, the
+        expected days, GPU-hours and cost with failures and checkpoints (and the goodput), and
         the runner-up with its margin; or ``feasible`` False with the reason) and ``matrix``
         (the rows with one axis across; None for fewer than two axes).
     """

@@ -103,6 +103,38 @@ class StepResult:
         "unit": "USD", "description": "gpu_hours x price_per_gpu_hour_usd"})
     energy_mwh: NDArrayFloat = field(metadata={
         "unit": "MWh", "description": "n_gpus x TDP x time to train (GPU board power only)"})
+    job_mtbf_h: NDArrayFloat = field(metadata={
+        "unit": "h", "description": "mean time between failures of the job "
+                                    "(1 / (n_gpus x failures_per_gpu_hour))"})
+    checkpoint_write_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "one checkpoint: weights and optimizer states of the busiest "
+                                    "GPU / checkpoint write bandwidth per GPU"})
+    checkpoint_interval_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "optimal compute time between checkpoints (Young 1974, "
+                                    "Daly 2006: sqrt(2 x write x MTBF) - write)"})
+    goodput: NDArrayFloat = field(metadata={
+        "unit": "-", "description": "share of the wall time that trains, with checkpoints, "
+                                    "failures and restarts (Daly 2006)"})
+    expected_time_to_train_days: NDArrayFloat = field(metadata={
+        "unit": "days", "description": "expected wall-clock time: time_to_train_days / goodput"})
+    expected_gpu_hours: NDArrayFloat = field(metadata={
+        "unit": "GPU-hours", "description": "n_gpus x expected time to train"})
+    expected_cost_usd: NDArrayFloat = field(metadata={
+        "unit": "USD", "description": "expected_gpu_hours x price_per_gpu_hour_usd (rented)"})
+    facility_energy_mwh: NDArrayFloat = field(metadata={
+        "unit": "MWh", "description": "expected energy from the grid: GPU board power plus the "
+                                      "host's share, times PUE, over the expected time"})
+    power_usd_per_gpu_hour: NDArrayFloat = field(metadata={
+        "unit": "USD/GPU-hour", "description": "electricity of one GPU-hour at the facility"})
+    owned_usd_per_gpu_hour: NDArrayFloat = field(metadata={
+        "unit": "USD/GPU-hour", "description": "owned cluster: capex_usd_per_gpu amortised "
+                                               "over its life plus electricity (NaN when no "
+                                               "capex is given)"})
+    expected_owned_cost_usd: NDArrayFloat = field(metadata={
+        "unit": "USD", "description": "expected_gpu_hours x owned_usd_per_gpu_hour"})
+    breakeven_capex_usd_per_gpu: NDArrayFloat = field(metadata={
+        "unit": "USD", "description": "all-in purchase price per GPU below which owning is "
+                                      "cheaper than renting (in use every hour of its life)"})
     infeasible_flags: NDArrayInt = field(metadata={
         "unit": "-",
         "description": (

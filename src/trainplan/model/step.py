@@ -18,12 +18,15 @@ its own module:
    (:mod:`~trainplan.model.step_communication`);
 5. the pipeline: stage times and bubble (:func:`~trainplan.model.pipeline.stage_times`);
 6. step time, throughput and cost (:mod:`~trainplan.model.throughput`);
-7. feasibility flags (:func:`~trainplan.model.feasibility.step_flags`).
+7. the budget with failures, checkpoints and restarts, and the cost of owning
+   (:func:`~trainplan.model.goodput.budget`);
+8. feasibility flags (:func:`~trainplan.model.feasibility.step_flags`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 
 import numpy as np
 
@@ -31,6 +34,7 @@ from trainplan.model import communication as cc
 from trainplan.model import compute as cm
 from trainplan.model import feasibility as fe
 from trainplan.model import flops as fl
+from trainplan.model import goodput as gp
 from trainplan.model import memory as me
 from trainplan.model import params as pa
 from trainplan.model import pipeline as pl
@@ -103,13 +107,14 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     rate = tu.throughput(step_s, flop.tokens, flop.model, flop.hardware, lay.n_gpus, peak)
     cost = tu.training_cost(g["tokens_budget"], rate.tokens_per_s, lay.n_gpus,
                             g["price_per_gpu_hour_usd"], g["tdp_w"])
+    plan = gp.budget(cost.time_to_train_days, lay.n_gpus, mem.weights + mem.optimizer, g)
     flags = fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s)
     return _result(par, lay.n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, step_s,
-                   rate, cost, flags)
+                   rate, cost, flags, plan)
 
 
 def _result(par, n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, step_s, rate, cost,
-            flags) -> StepResult:
+            flags, plan) -> StepResult:
     """The stages' results as the output fields."""
     return StepResult(
         params_total=par.total, params_per_gpu=par.per_gpu, n_microbatches=n_microbatches,
@@ -129,5 +134,6 @@ def _result(par, n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, 
         tokens_per_s=rate.tokens_per_s, achieved_tflop_s_per_gpu=rate.achieved_tflop_s_per_gpu,
         mfu=rate.mfu, hfu=rate.hfu, time_to_train_days=cost.time_to_train_days,
         gpu_hours=cost.gpu_hours, cost_usd=cost.cost_usd, energy_mwh=cost.energy_mwh,
+        **{f.name: getattr(plan, f.name) for f in fields(plan)},
         infeasible_flags=flags,
     )

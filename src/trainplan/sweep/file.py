@@ -194,7 +194,7 @@ def load_sweep(path: str | Path) -> Sweep:
         raise SweepError(f"{where}: {err}") from None
     if not isinstance(raw, dict):
         raise SweepError(f"{where}: a sweep is a mapping with the keys title, model, hardware, "
-                         "job (and parallel, efficiency)")
+                         "job (and parallel, efficiency, budget)")
     limits.check_numbers(raw, where)
     errors = list(Draft202012Validator(build_schema()).iter_errors(raw))
     if errors:
@@ -244,7 +244,7 @@ def _model_records(raw_model: Any, where: str) -> list[dict[str, Any]]:
 
 
 def _sections(raw: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]]]:
-    """The hardware, job, parallel and efficiency sections, checked and normalised."""
+    """The hardware, job, parallel, efficiency and budget sections, checked and normalised."""
     job = dict(raw.get("job") or {})
     if "global_batch" in job and "global_batch_tokens" in job:
         raise SweepError(f"{where}: job: give global_batch (sequences) or global_batch_tokens, "
@@ -266,7 +266,8 @@ def _sections(raw: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]
     if parallel.get("dp") == "auto":
         del parallel["dp"]
     return [("hardware", hardware), ("job", job), ("parallel", parallel),
-            ("efficiency", dict(raw.get("efficiency") or {}))]
+            ("efficiency", dict(raw.get("efficiency") or {})),
+            ("budget", dict(raw.get("budget") or {}))]
 
 
 def _scenario(raw: dict[str, Any], axes: list[Axis], where: str) -> list[str]:

@@ -21,7 +21,7 @@ MAX_TITLE = 200
 """Longest title and model name [characters]."""
 MAX_TEXT = 5_000
 """Longest description and question [characters]."""
-SECTIONS = ("hardware", "job", "parallel", "efficiency")
+SECTIONS = ("hardware", "job", "parallel", "efficiency", "budget")
 
 
 

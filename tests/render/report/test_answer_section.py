@@ -19,3 +19,37 @@ def test_page_one_holds_every_scenario_of_the_answer(written, inputs):
         if row["feasible"]:
             assert f"{row['time_to_train_days']:,.0f} d" in flat
             assert money_short(row["cost_usd"]) in flat
+
+
+def test_page_one_shows_steady_state_and_expected_time_gpu_hours_and_cost(written, inputs):
+    """Budget realism on page 1: the reference's steady-state and expected (failures,
+    checkpoints, restarts) figures in the summary and the key figures, and the expected
+    days and cost of every scenario in the answer table."""
+    from pypdf import PdfReader
+
+    from trainplan.render.report.filters import count, days, money
+
+    cfg = inputs["analysis"]["reference"]["config"]
+    assert cfg["expected_time_to_train_days"] > cfg["time_to_train_days"]
+    page1 = PdfReader(io.BytesIO(written["pdf"].read_bytes())).pages[0].extract_text()
+    flat = " ".join(page1.split())
+    assert "STEADY STATE" in flat.upper() and "EXPECTED" in flat.upper()
+    assert "With failures, checkpoints and restarts, expect" in flat
+    for key in ("time_to_train_days", "expected_time_to_train_days"):
+        assert days(cfg[key]) in flat, key
+    for key in ("gpu_hours", "expected_gpu_hours"):
+        assert count(cfg[key]) in flat, key
+    for key in ("cost_usd", "expected_cost_usd"):
+        assert money(cfg[key]) in flat, key
+    for row in inputs["analysis"]["answer"]["rows"]:
+        if row["feasible"]:
+            assert f"→ {row['expected_time_to_train_days']:,.0f} d" in flat
+            assert f"→ {money_short(row['expected_cost_usd'])}" in flat
+
+
+def test_the_assumptions_list_the_budget_inputs_with_their_sources(html):
+    for name in ("failures_per_gpu_hour", "checkpoint_write_gbyte_s_per_gpu", "restart_s",
+                 "host_power_fraction", "pue", "electricity_usd_per_kwh", "capex_usd_per_gpu",
+                 "amortisation_years"):
+        assert f'<span class="mono">{name}</span>' in html, name
+    assert "419 unexpected interruptions" in html and "<caption>Budget</caption>" in html
