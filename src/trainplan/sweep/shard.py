@@ -22,7 +22,7 @@ import polars as pl
 
 from trainplan import atomic
 from trainplan.model import feasibility as fe
-from trainplan.sweep import summaries
+from trainplan.sweep import prune, summaries
 from trainplan.sweep.file import Sweep, load_sweep
 from trainplan.sweep.grid import Block, Grid, ShardPlan, block_table
 
@@ -79,47 +79,87 @@ def with_keys(table: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(keys["cost_rate"])
 
 
+def _add_counts(flag_counts: dict[int, int], more: dict[int, int]) -> None:
+    """Add ``more`` to the counts of each flag value."""
+    for value, count in more.items():
+        flag_counts[value] = flag_counts.get(value, 0) + count
+
+
+def _exhaustive_block(grid: Grid, block: Block, part: int, tmp_dir: Path | None,
+                      keep: str) -> tuple[pl.DataFrame, dict[int, int]]:
+    """Evaluate every configuration of a block: its candidate rows (with the cost rate) and
+    flag counts; with ``tmp_dir``, its rows (or its feasible ones) as a points part."""
+    values, outputs = grid.evaluate_block(block)
+    keys = key_frame(grid, block, values, outputs)
+    flags = keys["infeasible_flags"].to_numpy()
+    counts = {int(v): int(c) for v, c in zip(*np.unique(flags, return_counts=True),
+                                              strict=True)}
+    picked = summaries.reduce(keys)
+    rows = np.unique(picked["row"].to_numpy())
+    if tmp_dir is None:
+        table = block_table(grid, block, values, outputs, rows)
+    else:   # every row is built anyway: take the candidates from it
+        full = block_table(grid, block, values, outputs)
+        table = full[rows]
+        if keep == "feasible":
+            full = full.filter(pl.col("feasible"))
+        if full.height:
+            full.write_parquet(tmp_dir / f"part-{part:05d}.parquet", statistics=True)
+    picked_rows = keys.filter(pl.col("row").is_in(rows)).sort("row")
+    return with_keys(table, picked_rows), counts
+
+
+def _pruned_block(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]] | None:
+    """:func:`_exhaustive_block` through :func:`trainplan.sweep.prune.prune_block`; None
+    when the block must be evaluated exhaustively."""
+    found = prune.prune_block(grid, block)
+    if found is None:
+        return None
+    keys, counts = found
+    rows = np.unique(summaries.reduce(keys)["row"].to_numpy())
+    return prune.picked_table(grid, block, rows), counts
+
+
+def _evaluate_blocks(grid: Grid, blocks: list[Block], tmp_dir: Path | None, keep: str,
+                     prune_on: bool | None) -> tuple[list[pl.DataFrame], dict[int, int],
+                                                     int, int]:
+    """Candidates, flag counts, configurations and feasible ones of a shard's blocks."""
+    prune_on = prune.enabled() if prune_on is None else prune_on
+    prune_on = prune_on and tmp_dir is None and keep == "best"
+    candidates: list[pl.DataFrame] = []
+    flag_counts: dict[int, int] = {}
+    for part, block in enumerate(blocks):
+        found = _pruned_block(grid, block) if prune_on else None
+        if found is None:
+            found = _exhaustive_block(grid, block, part, tmp_dir, keep)
+        candidates.append(found[0])
+        _add_counts(flag_counts, found[1])
+    total = sum(block.size for block in blocks)
+    return candidates, flag_counts, total, flag_counts.get(0, 0)
+
+
 def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
               points_dir: str | Path | None = None,
-              counts_out: str | Path | None = None) -> dict:
+              counts_out: str | Path | None = None, prune: bool | None = None) -> dict:
     """Evaluate shard ``shard`` of the sweep; write its candidate rows to ``summary_out``
     (Parquet), its counts to ``counts_out`` (JSON; default: ``summary_out`` with suffix
     ``.json``) and, when the sweep keeps rows, its rows under ``points_dir``. Returns the
-    counts."""
+    counts. ``prune`` (default: on unless ``TRAINPLAN_PRUNE=0``) decides feasibility
+    before the full model runs (:mod:`trainplan.sweep.prune`) when only summaries are kept;
+    the outputs are the same either way."""
     sweep = load_sweep(sweep_path)
     grid, plan = shard_plan(sweep)
     if not 0 <= shard < len(plan):
         raise ValueError(f"shard {shard} out of range: the sweep has {len(plan)} shards")
     summary_out = Path(summary_out)
+    tmp_dir = None
     if points_dir is not None:
         points_dir = Path(points_dir)
         tmp_dir = points_dir.with_name(points_dir.name + ".tmp")
         shutil.rmtree(tmp_dir, ignore_errors=True)
         tmp_dir.mkdir(parents=True)
-    candidates = []
-    flag_counts: dict[int, int] = {}
-    total = feasible = 0
-    for part, block in enumerate(plan[shard]):
-        values, outputs = grid.evaluate_block(block)
-        keys = key_frame(grid, block, values, outputs)
-        total += block.size
-        feasible += int(keys["feasible"].sum())
-        flags = keys["infeasible_flags"].to_numpy()
-        for value, count in zip(*np.unique(flags, return_counts=True), strict=True):
-            flag_counts[int(value)] = flag_counts.get(int(value), 0) + int(count)
-        picked = summaries.reduce(keys)
-        rows = np.unique(picked["row"].to_numpy())
-        if points_dir is None:
-            table = block_table(grid, block, values, outputs, rows)
-        else:   # every row is built anyway: take the candidates from it
-            full = block_table(grid, block, values, outputs)
-            table = full[rows]
-            if sweep.keep == "feasible":
-                full = full.filter(pl.col("feasible"))
-            if full.height:
-                full.write_parquet(tmp_dir / f"part-{part:05d}.parquet", statistics=True)
-        picked_rows = keys.filter(pl.col("row").is_in(rows)).sort("row")
-        candidates.append(with_keys(table, picked_rows))
+    candidates, flag_counts, total, feasible = _evaluate_blocks(
+        grid, plan[shard], tmp_dir, sweep.keep, prune)
     table = pl.concat(candidates) if candidates else pl.DataFrame()
     shard_candidates = summaries.reduce(table) if table.height else table
     counts = {"configurations": total, "feasible": feasible,

@@ -1,0 +1,192 @@
+r"""The pruned search: decide feasibility on a small sub-product, run the model on the rest.
+
+A sweep that keeps only its summaries (``keep: best``) needs, of each block, the
+counts of every flag value, the feasible configurations (for the best, TP x PP and
+Pareto rows) and, for each (scenario, strategy) with no feasible configuration, the
+one closest to fitting. :func:`prune_block` gets all three without evaluating the
+full model on the infeasible configurations, and gives exactly what the exhaustive
+evaluation gives (``TRAINPLAN_PRUNE=0`` or ``run_shard(..., prune=False)`` runs it).
+
+Decided early, by :func:`trainplan.model.feasibility.early_flags` on the block's
+broadcasting arrays (they broadcast only over the axes the quantity reads, so a
+block of :math:`10^6` configurations is screened on a few thousand values):
+
+* every structural bit (DEGREES, LAYERS, HEADS, BATCH, SCHEDULE, CONTEXT,
+  ZERO_PIPELINE): whole-number rules on the degrees, the model and the batch;
+* MEMORY: the exact memory of the busiest stage, the same function calls the full
+  model makes (no bound is needed: the memory model reads the layout, the model and
+  the GPU memory, not the network, the collective algorithms or the prices, so it is
+  cheap on the sub-product). It is therefore the exact value, and in particular a
+  true lower bound of nothing less than itself: :math:`M = M_w + M_g + M_{opt} +
+  A_l\,\frac{L}{p}\,n + A_w + M_{logits} + M_{z3}` compared with
+  :math:`U = C (1 - r) - C_{ctx}`;
+* PRECISION: the GPU has no peak for the precision.
+
+The one bit left, NO_TIME (no finite step time), needs the step time. Every
+denominator of the step model is a positive product of degrees and counts (positive
+even where a degree does not divide: ``dp = n_gpus / (tp pp cp) > 0``), a peak, a
+bandwidth or an efficiency, and every logarithm takes :math:`\max(g, 1)`; so with
+every numeric input finite and every rate positive (:func:`guaranteed_finite`) the
+step time is finite and NO_TIME is never set. A block that fails this test, or
+whose survivors disagree with the early flags, is evaluated exhaustively.
+
+The full model then runs, as flat rows gathered from the block's arrays, on the
+configurations whose early flags are 0. The candidates for the closest rows come
+from the sub-product itself: configurations that share its element and its scenario
+share their flags and memory, and the first of them (lowest ``config_id``) is the
+one the exhaustive arg-min would pick.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import polars as pl
+
+from trainplan.model import feasibility as fe
+from trainplan.schema.resolve import derive
+from trainplan.schema.table import assemble, evaluate_numeric, model_values
+from trainplan.sweep.grid import Block, Grid
+
+EVAL_ROWS = 131_072
+"""Rows evaluated at once by the full model (results do not depend on it)."""
+
+_RATES = ("efficiency", "byte_s", "flop_s", "sm_count", "gemm_half", "domain_gpus")
+"""Inputs whose zero would make a time infinite (name fragments)."""
+
+
+def enabled() -> bool:
+    """Pruning is on unless ``TRAINPLAN_PRUNE`` is ``0``."""
+    return os.environ.get("TRAINPLAN_PRUNE", "1") != "0"
+
+
+def guaranteed_finite(arrays: dict[str, np.ndarray]) -> bool:
+    """True when every numeric input is finite and every rate positive (see the module
+    docstring). Peaks and FP8 constants may be NaN: a GPU without the precision is the
+    PRECISION bit, and NO_TIME is only set where the precision is supported."""
+    for name, array in arrays.items():
+        a = np.asarray(array)
+        if a.dtype.kind not in "fiu":
+            continue
+        if "peak" in name or "fp8" in name:
+            a = a[~np.isnan(a)]
+        if not np.isfinite(a).all():
+            return False
+        if any(part in name for part in _RATES) and not (a > 0).all():
+            return False
+    return True
+
+
+def _gather(array, index: tuple[np.ndarray, ...]):
+    """The values of a broadcasting array at the block positions ``index`` (one index
+    array per axis); 0-d arrays stay scalars."""
+    a = np.asarray(array)
+    if a.ndim == 0:
+        return a
+    return a[tuple(ix if n > 1 else 0 for ix, n in zip(index, a.shape, strict=True))]
+
+
+def _flat_outputs(arrays, rows: np.ndarray, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Full model outputs at the flat block positions ``rows``, EVAL_ROWS at a time."""
+    parts = []
+    for start in range(0, max(len(rows), 1), EVAL_ROWS):
+        index = np.unravel_index(rows[start:start + EVAL_ROWS], shape)
+        out = evaluate_numeric({k: _gather(v, index) for k, v in arrays.items()})
+        n = len(index[0]) if index else 0
+        parts.append({k: np.broadcast_to(v, (n,)) for k, v in out.items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _keys(grid: Grid, block: Block, values, rows, index, outputs) -> pl.DataFrame:
+    """The key columns of :func:`trainplan.sweep.shard.key_frame` for the rows ``rows``."""
+    scenario = _gather(grid.axis_code(block, grid.sweep.scenario), index)
+    model = _gather(grid.axis_code(block, ["model"] if "model" in grid.names else []), index)
+    strategy = fe.strategy_index(*(_gather(values[k], index) for k in ("dp", "tp", "pp", "cp")))
+    n = len(rows)
+
+    def flat(a, dtype):
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), (n,)))
+
+    step, cost = flat(outputs["step_time_s"], np.float64), flat(outputs["cost_usd"], np.float64)
+    return pl.DataFrame({
+        "row": rows, "config_id": block.start + rows, "scenario_id": flat(scenario, np.int64),
+        "strategy": flat(strategy, np.int64), "tp": flat(_gather(values["tp"], index), np.float64),
+        "pp": flat(_gather(values["pp"], index), np.float64),
+        "feasible": flat(outputs["feasible"], bool),
+        "infeasible_flags": flat(outputs["infeasible_flags"], np.int64),
+        "step_time_s": step, "memory_total_bytes": flat(outputs["memory_total_bytes"], np.float64),
+        "cost_usd": cost, "model": flat(model, np.int64),
+        "cost_rate": np.nan_to_num(cost / step, nan=0.0),
+    })
+
+
+def _flag_counts(flags: np.ndarray, size: int) -> dict[int, int]:
+    """Counts of each flag value over a block of ``size``, from its sub-product."""
+    each = size // max(flags.size, 1)
+    values, counts = np.unique(flags, return_counts=True)
+    return {int(v): int(c) * each for v, c in zip(values, counts, strict=True)}
+
+
+def _closest_rows(grid: Grid, block: Block, flags, memory, values) -> tuple[np.ndarray, ...]:
+    """Block positions of one representative (the lowest config_id) per element of the
+    sub-product the flags, memory, strategy and scenario vary over; infeasible ones only."""
+    shape = grid.block_shape(block)
+    strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
+    scenario = grid.axis_code(block, grid.sweep.scenario)
+    sub = np.broadcast_shapes(*(np.shape(a) for a in (flags, memory, strategy, scenario)),
+                              (1,) * len(shape))
+    mask = np.broadcast_to(np.asarray(flags) != 0, sub)
+    return np.nonzero(mask)
+
+
+def _representatives(grid, block, values, flags, memory) -> pl.DataFrame:
+    """Key rows of the closest-row candidates (flags and memory from the early test)."""
+    index = _closest_rows(grid, block, flags, memory, values)
+    rows = np.ravel_multi_index(index, grid.block_shape(block)).astype(np.int64)
+    n = len(rows)
+    nan = np.full(n, np.nan)
+    outputs = {"step_time_s": nan, "cost_usd": nan, "feasible": np.zeros(n, bool),
+               "infeasible_flags": _gather(flags, index),
+               "memory_total_bytes": _gather(memory, index)}
+    return _keys(grid, block, values, rows, index, outputs)
+
+
+def prune_block(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]] | None:
+    """``(keys, flag_counts)`` of a block, or None when it must be evaluated exhaustively.
+
+    ``keys`` holds the feasible configurations and the closest-row candidates in the
+    columns of :func:`trainplan.sweep.shard.key_frame`."""
+    values = grid.block_values(block)
+    arrays = derive(values)
+    if not grid.shape or not guaranteed_finite(arrays):
+        return None
+    values = model_values(values, arrays)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flags, memory = fe.early_flags(arrays)
+    shape = grid.block_shape(block)
+    rows = np.flatnonzero(np.broadcast_to(flags == 0, shape)).astype(np.int64)
+    outputs = _flat_outputs(arrays, rows, shape)
+    if outputs["infeasible_flags"].any():
+        return None
+    keys = _keys(grid, block, values, rows, np.unravel_index(rows, shape), outputs)
+    closest = _representatives(grid, block, values, flags, memory)
+    return pl.concat([keys, closest]), _flag_counts(flags, block.size)
+
+
+def picked_table(grid: Grid, block: Block, rows: np.ndarray) -> pl.DataFrame:
+    """Full rows (keys, inputs, outputs) and the cost rate of the block positions ``rows``,
+    evaluated as flat rows."""
+    values = grid.block_values(block)
+    arrays = derive(values)
+    values = model_values(values, arrays)
+    index = np.unravel_index(rows, grid.block_shape(block))
+    outputs = _flat_outputs(arrays, rows, grid.block_shape(block))
+    picked = {k: _gather(v, index) for k, v in values.items()}
+    n = len(rows)
+    scenario = _gather(grid.axis_code(block, grid.sweep.scenario), index)
+    keys = [pl.Series("config_id", block.start + rows),
+            pl.Series("scenario_id", np.broadcast_to(scenario, (n,)).astype(np.int64))]
+    table = pl.DataFrame(keys + assemble(picked, outputs, (n,)))
+    rate = np.nan_to_num(outputs["cost_usd"] / outputs["step_time_s"], nan=0.0)
+    return table.with_columns(pl.Series("cost_rate", rate))
