@@ -47,6 +47,7 @@ import polars as pl
 from trainplan.model import feasibility as fe
 from trainplan.schema.resolve import derive
 from trainplan.schema.table import assemble, evaluate_numeric, model_values
+from trainplan.sweep import summaries
 from trainplan.sweep.grid import Block, Grid
 
 EVAL_ROWS = 131_072
@@ -141,15 +142,26 @@ def _closest_rows(grid: Grid, block: Block, flags, memory, values) -> tuple[np.n
 
 
 def _representatives(grid, block, values, flags, memory) -> pl.DataFrame:
-    """Key rows of the closest-row candidates (flags and memory from the early test)."""
+    """Key rows of the closest-row candidates: per (scenario, strategy), the infeasible
+    element of the sub-product that sorts first by (not memory-only, memory, config_id),
+    the order of :func:`trainplan.sweep.summaries.reduce` (NaN memory sorts last in both)."""
     index = _closest_rows(grid, block, flags, memory, values)
     rows = np.ravel_multi_index(index, grid.block_shape(block)).astype(np.int64)
-    n = len(rows)
+    flag = np.broadcast_to(_gather(flags, index), rows.shape)
+    mem = np.broadcast_to(_gather(memory, index), rows.shape)
+    scenario = np.broadcast_to(_gather(grid.axis_code(block, grid.sweep.scenario), index),
+                               rows.shape)
+    strategy = np.broadcast_to(_gather(fe.strategy_index(
+        *(values[k] for k in ("dp", "tp", "pp", "cp"))), index), rows.shape)
+    group = scenario * (int(strategy.max(initial=0)) + 1) + strategy
+    order = np.lexsort((rows, mem, flag != int(fe.MEMORY), group))
+    first = order[np.unique(group[order], return_index=True)[1]]
+    index = tuple(ix[first] for ix in index)
+    n = len(first)
     nan = np.full(n, np.nan)
     outputs = {"step_time_s": nan, "cost_usd": nan, "feasible": np.zeros(n, bool),
-               "infeasible_flags": _gather(flags, index),
-               "memory_total_bytes": _gather(memory, index)}
-    return _keys(grid, block, values, rows, index, outputs)
+               "infeasible_flags": flag[first], "memory_total_bytes": mem[first]}
+    return _keys(grid, block, values, rows[first], index, outputs)
 
 
 def prune_block(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]] | None:
@@ -171,7 +183,7 @@ def prune_block(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]]
         return None
     keys = _keys(grid, block, values, rows, np.unravel_index(rows, shape), outputs)
     closest = _representatives(grid, block, values, flags, memory)
-    return pl.concat([keys, closest]), _flag_counts(flags, block.size)
+    return _candidates(pl.concat([keys, closest])), _flag_counts(flags, block.size)
 
 
 def picked_table(grid: Grid, block: Block, rows: np.ndarray) -> pl.DataFrame:
@@ -190,3 +202,57 @@ def picked_table(grid: Grid, block: Block, rows: np.ndarray) -> pl.DataFrame:
     table = pl.DataFrame(keys + assemble(picked, outputs, (n,)))
     rate = np.nan_to_num(outputs["cost_usd"] / outputs["step_time_s"], nan=0.0)
     return table.with_columns(pl.Series("cost_rate", rate))
+
+
+BUFFER_ROWS = 1_000_000
+"""Key rows held before they are reduced to candidates (bounds a shard's memory)."""
+
+
+def _candidates(keys: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``keys`` some reduction picks, once each (the reductions are arg-mins
+    and a Pareto filter, so reducing these gives what reducing all of ``keys`` gives)."""
+    picked = summaries.reduce(keys).drop("kind")
+    return picked.unique(subset=["config_id"], keep="first", maintain_order=True)
+
+
+def _exhaustive_keys(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]]:
+    """Keys and flag counts of a block from the full evaluation of every configuration."""
+    from trainplan.sweep.shard import key_frame  # shard imports this module
+
+    values, outputs = grid.evaluate_block(block)
+    keys = key_frame(grid, block, values, outputs)
+    flags = keys["infeasible_flags"].to_numpy()
+    counts = {int(v): int(c) for v, c in zip(*np.unique(flags, return_counts=True),
+                                              strict=True)}
+    return _candidates(keys), counts
+
+
+def _full_rows(grid: Grid, blocks: list[Block], picks: pl.DataFrame) -> pl.DataFrame:
+    """The picked key rows as full rows (keys, inputs, outputs, cost rate), in config_id
+    order."""
+    tables = []
+    for b in np.unique(picks["block"].to_numpy()):
+        rows = np.unique(picks.filter(pl.col("block") == b)["row"].to_numpy())
+        tables.append(picked_table(grid, blocks[int(b)], rows))
+    return pl.concat(tables)
+
+
+def shard_candidates(grid: Grid, blocks: list[Block]) -> tuple[pl.DataFrame, dict[int, int]]:
+    """The reduced candidate rows of a shard (what :func:`trainplan.sweep.summaries.reduce`
+    gives on all of its configurations) and the counts of each flag value."""
+    buffer: list[pl.DataFrame] = []
+    held = 0
+    counts: dict[int, int] = {}
+    for i, block in enumerate(blocks):
+        found = prune_block(grid, block) or _exhaustive_keys(grid, block)
+        for value, count in found[1].items():
+            counts[value] = counts.get(value, 0) + count
+        buffer.append(found[0].with_columns(pl.lit(i, dtype=pl.Int64).alias("block")))
+        held += found[0].height
+        if held > BUFFER_ROWS:
+            buffer = [_candidates(pl.concat(buffer))]
+            held = buffer[0].height
+    # the last reduction runs on the full rows, as the exhaustive evaluation's does (it sorts
+    # by the tables' labels, not by the keys' codes)
+    full = _full_rows(grid, blocks, _candidates(pl.concat(buffer)))
+    return summaries.reduce(full), counts

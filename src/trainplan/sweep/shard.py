@@ -109,33 +109,23 @@ def _exhaustive_block(grid: Grid, block: Block, part: int, tmp_dir: Path | None,
     return with_keys(table, picked_rows), counts
 
 
-def _pruned_block(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]] | None:
-    """:func:`_exhaustive_block` through :func:`trainplan.sweep.prune.prune_block`; None
-    when the block must be evaluated exhaustively."""
-    found = prune.prune_block(grid, block)
-    if found is None:
-        return None
-    keys, counts = found
-    rows = np.unique(summaries.reduce(keys)["row"].to_numpy())
-    return prune.picked_table(grid, block, rows), counts
-
-
 def _evaluate_blocks(grid: Grid, blocks: list[Block], tmp_dir: Path | None, keep: str,
-                     prune_on: bool | None) -> tuple[list[pl.DataFrame], dict[int, int],
-                                                     int, int]:
-    """Candidates, flag counts, configurations and feasible ones of a shard's blocks."""
+                     prune_on: bool | None) -> tuple[pl.DataFrame, dict[int, int], int, int]:
+    """The shard's candidates (reduced), flag counts, configurations and feasible ones."""
     prune_on = prune.enabled() if prune_on is None else prune_on
-    prune_on = prune_on and tmp_dir is None and keep == "best"
-    candidates: list[pl.DataFrame] = []
     flag_counts: dict[int, int] = {}
-    for part, block in enumerate(blocks):
-        found = _pruned_block(grid, block) if prune_on else None
-        if found is None:
+    if prune_on and tmp_dir is None and keep == "best" and blocks:
+        table, flag_counts = prune.shard_candidates(grid, blocks)
+    else:
+        candidates = []
+        for part, block in enumerate(blocks):
             found = _exhaustive_block(grid, block, part, tmp_dir, keep)
-        candidates.append(found[0])
-        _add_counts(flag_counts, found[1])
+            candidates.append(found[0])
+            _add_counts(flag_counts, found[1])
+        table = pl.concat(candidates) if candidates else pl.DataFrame()
+        table = summaries.reduce(table) if table.height else table
     total = sum(block.size for block in blocks)
-    return candidates, flag_counts, total, flag_counts.get(0, 0)
+    return table, flag_counts, total, flag_counts.get(0, 0)
 
 
 def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
@@ -158,10 +148,8 @@ def run_shard(sweep_path: str | Path, shard: int, summary_out: str | Path,
         tmp_dir = points_dir.with_name(points_dir.name + ".tmp")
         shutil.rmtree(tmp_dir, ignore_errors=True)
         tmp_dir.mkdir(parents=True)
-    candidates, flag_counts, total, feasible = _evaluate_blocks(
+    shard_candidates, flag_counts, total, feasible = _evaluate_blocks(
         grid, plan[shard], tmp_dir, sweep.keep, prune)
-    table = pl.concat(candidates) if candidates else pl.DataFrame()
-    shard_candidates = summaries.reduce(table) if table.height else table
     counts = {"configurations": total, "feasible": feasible,
               "flags": {str(k): v for k, v in sorted(flag_counts.items())}}
     atomic.write_parquet(shard_candidates, summary_out)
