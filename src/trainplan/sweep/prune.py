@@ -48,10 +48,16 @@ from trainplan.model import feasibility as fe
 from trainplan.schema.resolve import derive
 from trainplan.schema.table import assemble, evaluate_numeric, model_values
 from trainplan.sweep import summaries
-from trainplan.sweep.grid import Block, Grid
+from trainplan.sweep.grid import Block, Grid, key_frame
 
 EVAL_ROWS = 131_072
 """Rows evaluated at once by the full model (results do not depend on it)."""
+
+SPAN_LIMIT = 16_000_000
+"""Configurations screened at once (a run of blocks; memory is bounded by the survivors)."""
+
+BUFFER_ROWS = 1_000_000
+"""Key rows held before they are reduced to candidates (bounds a shard's memory)."""
 
 _RATES = ("efficiency", "byte_s", "flop_s", "sm_count", "gemm_half", "domain_gpus")
 """Inputs whose zero would make a time infinite (name fragments)."""
@@ -100,7 +106,7 @@ def _flat_outputs(arrays, rows: np.ndarray, shape: tuple[int, ...]) -> dict[str,
 
 
 def _keys(grid: Grid, block: Block, values, rows, index, outputs) -> pl.DataFrame:
-    """The key columns of :func:`trainplan.sweep.shard.key_frame` for the rows ``rows``."""
+    """The key columns of :func:`trainplan.sweep.grid.key_frame` for the rows ``rows``."""
     scenario = _gather(grid.axis_code(block, grid.sweep.scenario), index)
     model = _gather(grid.axis_code(block, ["model"] if "model" in grid.names else []), index)
     strategy = fe.strategy_index(*(_gather(values[k], index) for k in ("dp", "tp", "pp", "cp")))
@@ -129,34 +135,33 @@ def _flag_counts(flags: np.ndarray, size: int) -> dict[int, int]:
     return {int(v): int(c) * each for v, c in zip(values, counts, strict=True)}
 
 
-def _closest_rows(grid: Grid, block: Block, flags, memory, values) -> tuple[np.ndarray, ...]:
-    """Block positions of one representative (the lowest config_id) per element of the
-    sub-product the flags, memory, strategy and scenario vary over; infeasible ones only."""
-    shape = grid.block_shape(block)
-    strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
-    scenario = grid.axis_code(block, grid.sweep.scenario)
-    sub = np.broadcast_shapes(*(np.shape(a) for a in (flags, memory, strategy, scenario)),
-                              (1,) * len(shape))
-    mask = np.broadcast_to(np.asarray(flags) != 0, sub)
-    return np.nonzero(mask)
+def _flat_sub(arrays: list, shape: tuple[int, ...]) -> tuple[list[np.ndarray], np.ndarray]:
+    """``arrays`` broadcast to their common sub-product of a block of ``shape``, flat, and
+    the block position of each element (the lowest config_id it stands for)."""
+    sub = np.broadcast_shapes(*(np.shape(a) for a in arrays), (1,) * len(shape))
+    strides = np.cumprod((1, *shape[:0:-1]))[::-1]
+    rows = sum(np.arange(n, dtype=np.int64).reshape([n if j == k else 1 for j in range(len(sub))])
+               * int(strides[k]) for k, n in enumerate(sub) if n > 1)
+    flat = [np.broadcast_to(a, sub).ravel() for a in arrays]
+    return flat, np.broadcast_to(np.asarray(rows, dtype=np.int64), sub).ravel()
 
 
 def _representatives(grid, block, values, flags, memory) -> pl.DataFrame:
     """Key rows of the closest-row candidates: per (scenario, strategy), the infeasible
     element of the sub-product that sorts first by (not memory-only, memory, config_id),
-    the order of :func:`trainplan.sweep.summaries.reduce` (NaN memory sorts last in both)."""
-    index = _closest_rows(grid, block, flags, memory, values)
-    rows = np.ravel_multi_index(index, grid.block_shape(block)).astype(np.int64)
-    flag = np.broadcast_to(_gather(flags, index), rows.shape)
-    mem = np.broadcast_to(_gather(memory, index), rows.shape)
-    scenario = np.broadcast_to(_gather(grid.axis_code(block, grid.sweep.scenario), index),
-                               rows.shape)
-    strategy = np.broadcast_to(_gather(fe.strategy_index(
-        *(values[k] for k in ("dp", "tp", "pp", "cp"))), index), rows.shape)
-    group = scenario * (int(strategy.max(initial=0)) + 1) + strategy
+    the order of :func:`trainplan.sweep.summaries.reduce` (NaN memory sorts last in both).
+    Configurations sharing an element and a scenario share their flags and memory; the
+    first of them is the one the exhaustive arg-min picks."""
+    strategy = fe.strategy_index(*(values[k] for k in ("dp", "tp", "pp", "cp")))
+    scenario = grid.axis_code(block, grid.sweep.scenario)
+    (flag, mem, strat, scen), rows = _flat_sub([flags, memory, strategy, scenario],
+                                               grid.block_shape(block))
+    group = scen.astype(np.int64) * (int(strat.max(initial=0)) + 1) + strat
+    keep = (flag != 0) & ~np.isin(group, group[flag == 0])     # groups with none feasible
+    flag, mem, rows, group = flag[keep], mem[keep], rows[keep], group[keep]
     order = np.lexsort((rows, mem, flag != int(fe.MEMORY), group))
     first = order[np.unique(group[order], return_index=True)[1]]
-    index = tuple(ix[first] for ix in index)
+    index = np.unravel_index(rows[first], grid.block_shape(block))
     n = len(first)
     nan = np.full(n, np.nan)
     outputs = {"step_time_s": nan, "cost_usd": nan, "feasible": np.zeros(n, bool),
@@ -168,7 +173,7 @@ def prune_block(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]]
     """``(keys, flag_counts)`` of a block, or None when it must be evaluated exhaustively.
 
     ``keys`` holds the feasible configurations and the closest-row candidates in the
-    columns of :func:`trainplan.sweep.shard.key_frame`."""
+    columns of :func:`trainplan.sweep.grid.key_frame`."""
     values = grid.block_values(block)
     arrays = derive(values)
     if not grid.shape or not guaranteed_finite(arrays):
@@ -188,7 +193,7 @@ def prune_block(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]]
 
 def picked_table(grid: Grid, block: Block, rows: np.ndarray) -> pl.DataFrame:
     """Full rows (keys, inputs, outputs) and the cost rate of the block positions ``rows``,
-    evaluated as flat rows."""
+    evaluated as flat rows (``Block((), 0, grid.size)``: config ids of the whole grid)."""
     values = grid.block_values(block)
     arrays = derive(values)
     values = model_values(values, arrays)
@@ -204,8 +209,6 @@ def picked_table(grid: Grid, block: Block, rows: np.ndarray) -> pl.DataFrame:
     return table.with_columns(pl.Series("cost_rate", rate))
 
 
-BUFFER_ROWS = 1_000_000
-"""Key rows held before they are reduced to candidates (bounds a shard's memory)."""
 
 
 def _candidates(keys: pl.DataFrame) -> pl.DataFrame:
@@ -215,26 +218,38 @@ def _candidates(keys: pl.DataFrame) -> pl.DataFrame:
     return picked.unique(subset=["config_id"], keep="first", maintain_order=True)
 
 
-def _exhaustive_keys(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]]:
-    """Keys and flag counts of a block from the full evaluation of every configuration."""
-    from trainplan.sweep.shard import key_frame  # shard imports this module
+def _exhaustive_keys(grid: Grid, blocks: list[Block]) -> tuple[pl.DataFrame, dict[int, int]]:
+    """Keys and flag counts of blocks from the full evaluation of every configuration."""
+    keys, counts = [], {}
+    for block in blocks:
+        values, outputs = grid.evaluate_block(block)
+        frame = key_frame(grid, block, values, outputs)
+        keys.append(_candidates(frame))
+        _add(counts, _flag_counts(frame["infeasible_flags"].to_numpy(), block.size))
+    return pl.concat(keys), counts
 
-    values, outputs = grid.evaluate_block(block)
-    keys = key_frame(grid, block, values, outputs)
-    flags = keys["infeasible_flags"].to_numpy()
-    counts = {int(v): int(c) for v, c in zip(*np.unique(flags, return_counts=True),
-                                              strict=True)}
-    return _candidates(keys), counts
+
+def _add(counts: dict[int, int], more: dict[int, int]) -> None:
+    """Add ``more`` to the counts of each flag value."""
+    for value, count in more.items():
+        counts[value] = counts.get(value, 0) + count
 
 
-def _full_rows(grid: Grid, blocks: list[Block], picks: pl.DataFrame) -> pl.DataFrame:
-    """The picked key rows as full rows (keys, inputs, outputs, cost rate), in config_id
-    order."""
-    tables = []
-    for b in np.unique(picks["block"].to_numpy()):
-        rows = np.unique(picks.filter(pl.col("block") == b)["row"].to_numpy())
-        tables.append(picked_table(grid, blocks[int(b)], rows))
-    return pl.concat(tables)
+def spans(blocks: list[Block], limit: int = SPAN_LIMIT) -> list[tuple[Block, list[Block]]]:
+    """Consecutive blocks that differ only in their last fixed axis, merged into spans of at
+    most ``limit`` configurations (screening is per call, so fewer calls cost less; the
+    full model still runs on flat rows, EVAL_ROWS at a time). Each span with its blocks."""
+    groups: list[list[Block]] = []
+    for block in blocks:
+        last = groups[-1][-1] if groups else None
+        if (last is not None and block.prefix and block.prefix[:-1] == last.prefix[:-1]
+                and block.prefix[-1] == last.prefix[-1] + 1
+                and (len(groups[-1]) + 1) * block.size <= limit):
+            groups[-1].append(block)
+        else:
+            groups.append([block])
+    return [(Block(g[0].prefix, g[0].start, sum(b.size for b in g),
+                   g[-1].prefix[-1] + 1 if len(g) > 1 else None), g) for g in groups]
 
 
 def shard_candidates(grid: Grid, blocks: list[Block]) -> tuple[pl.DataFrame, dict[int, int]]:
@@ -243,16 +258,16 @@ def shard_candidates(grid: Grid, blocks: list[Block]) -> tuple[pl.DataFrame, dic
     buffer: list[pl.DataFrame] = []
     held = 0
     counts: dict[int, int] = {}
-    for i, block in enumerate(blocks):
-        found = prune_block(grid, block) or _exhaustive_keys(grid, block)
-        for value, count in found[1].items():
-            counts[value] = counts.get(value, 0) + count
-        buffer.append(found[0].with_columns(pl.lit(i, dtype=pl.Int64).alias("block")))
+    for span, members in spans(blocks):
+        found = prune_block(grid, span) or _exhaustive_keys(grid, members)
+        _add(counts, found[1])
+        buffer.append(found[0])
         held += found[0].height
         if held > BUFFER_ROWS:
             buffer = [_candidates(pl.concat(buffer))]
             held = buffer[0].height
     # the last reduction runs on the full rows, as the exhaustive evaluation's does (it sorts
     # by the tables' labels, not by the keys' codes)
-    full = _full_rows(grid, blocks, _candidates(pl.concat(buffer)))
-    return summaries.reduce(full), counts
+    ids = np.unique(_candidates(pl.concat(buffer))["config_id"].to_numpy())
+    whole = Block((), 0, grid.size)
+    return summaries.reduce(picked_table(grid, whole, ids)), counts

@@ -21,10 +21,9 @@ import numpy as np
 import polars as pl
 
 from trainplan import atomic
-from trainplan.model import feasibility as fe
 from trainplan.sweep import prune, summaries
 from trainplan.sweep.file import Sweep, load_sweep
-from trainplan.sweep.grid import Block, Grid, ShardPlan, block_table
+from trainplan.sweep.grid import Block, Grid, ShardPlan, block_table, key_frame
 
 BLOCK_LIMIT_ALL = 500_000        # rows materialised at once when every row is written
 BLOCK_LIMIT_SUMMARY = 2_000_000  # configurations evaluated at once otherwise
@@ -43,35 +42,6 @@ def n_shards(sweep: Sweep) -> int:
     """Number of shards without building the arrays (Snakemake asks this at parse time)."""
     shape = tuple(len(a.values) for a in sweep.axes)
     return ShardPlan.of(shape, sweep.shard_size, block_limit(sweep)).n_shards
-
-
-def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataFrame:
-    """The light columns the reductions need, one row per configuration of the block."""
-    shape = grid.block_shape(block)
-
-    def flat(a, dtype=None):
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape)).ravel()
-
-    scenario_id = flat(grid.axis_code(block, grid.sweep.scenario), np.int64)
-    model = flat(grid.axis_code(block, ["model"] if "model" in grid.names else []), np.int64)
-    strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
-    step = flat(outputs["step_time_s"], np.float64)
-    cost = flat(outputs["cost_usd"], np.float64)
-    return pl.DataFrame({
-        "row": np.arange(block.size, dtype=np.int64),
-        "config_id": grid.config_ids(block),
-        "scenario_id": scenario_id,
-        "strategy": flat(strategy, np.int64),
-        "tp": flat(values["tp"], np.float64),
-        "pp": flat(values["pp"], np.float64),
-        "feasible": flat(outputs["feasible"], bool),
-        "infeasible_flags": flat(outputs["infeasible_flags"], np.int64),
-        "step_time_s": step,
-        "memory_total_bytes": flat(outputs["memory_total_bytes"], np.float64),
-        "cost_usd": cost,
-        "model": model,
-        "cost_rate": np.nan_to_num(cost / step, nan=0.0),
-    })
 
 
 def with_keys(table: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
