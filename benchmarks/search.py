@@ -23,8 +23,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
-from trainplan.sweep import combine, shard  # noqa: E402  (after the thread settings)
-from trainplan.sweep.file import load_sweep  # noqa: E402
+from trainplan.sweep import combine, shard  # (after the thread settings)
+from trainplan.sweep.file import load_sweep
 
 SWEEP = Path(__file__).resolve().parents[1] / "sweeps" / "billion_layout_search.yaml"
 

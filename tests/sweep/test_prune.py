@@ -36,7 +36,10 @@ def _sub_sweep(tmp_path: Path, source: Path, edits: dict, name: str = "sub.yaml"
         *path, key = dotted.split(".")
         for part in path:
             where = where.setdefault(part, {})
-        where[key] = value
+        if value is None:
+            del where[key]
+        else:
+            where[key] = value
     out = tmp_path / name
     out.write_text(yaml.safe_dump(data))
     return out
@@ -83,11 +86,22 @@ EXHAUSTIVE_ALL = {
 }
 
 
+BILLION = {
+    "model": ["llama3-70b", "llama3-405b"], "hardware.gpu": ["H100-SXM5-80GB", "B200"],
+    "hardware.n_gpus": [512, 8192], "hardware.scaleout_gbit_s_per_node": [800],
+    "job.precision": ["bf16", "fp8"], "parallel.tp": [2, 8], "parallel.pp": [1, 4, 7, 16],
+    "parallel.vpp": [1, 3], "parallel.micro_batch": [1, 8], "parallel.zero_stage": [1, 2],
+    "parallel.cp": [1, 4], "parallel.dp_algorithm": ["ring", "rhd"],
+    "parallel.tp_algorithm": ["tree"], "shard_size": 40000,
+}
+
+
 @pytest.mark.parametrize("source, edits", [
     (SHIPPED / "exhaustive_search_best.yaml", EXHAUSTIVE_BEST),
     (SHIPPED / "exhaustive_search_all.yaml", EXHAUSTIVE_ALL),
+    (SHIPPED / "billion_layout_search.yaml", BILLION),
     (TEST_SWEEPS / "tiny.yaml", {}),
-], ids=["exhaustive_search_best", "exhaustive_search_all", "tiny"])
+], ids=["exhaustive_search_best", "exhaustive_search_all", "billion_layout_search", "tiny"])
 def test_pruned_equals_exhaustive(tmp_path, source, edits):
     counts = _assert_same(_sub_sweep(tmp_path, source, edits), tmp_path)
     assert counts["feasible"] and counts["reasons"]       # both kinds of rows present
@@ -113,6 +127,14 @@ def test_a_zero_bandwidth_falls_back_to_the_exhaustive_evaluation(tmp_path):
     assert all(prune.prune_block(grid, b) is None for s in grid.shards(10**6, 10**6) for b in s)
     counts = _assert_same(sweep, tmp_path)
     assert counts["reasons"][fe.REASONS[fe.NO_TIME]]
+
+
+def test_a_sweep_without_a_token_budget_is_pruned(tmp_path):
+    """NaN inputs read only after the step time (cost, time to train) do not stop pruning."""
+    sweep = _sub_sweep(tmp_path, TEST_SWEEPS / "tiny.yaml", {"job.tokens_budget": None})
+    grid = Grid(load_sweep(sweep))
+    assert prune.prune_block(grid, grid.blocks(10**6)[0]) is not None
+    _assert_same(sweep, tmp_path)
 
 
 def test_the_full_model_runs_on_the_feasible_configurations_only(tmp_path, monkeypatch):
@@ -143,6 +165,26 @@ def test_early_flags_are_the_step_flags_but_no_time(tmp_path):
     np.testing.assert_array_equal(np.broadcast_to(flags, shape), full["infeasible_flags"])
     np.testing.assert_array_equal(np.broadcast_to(memory, shape), full["memory_total_bytes"])
     assert flags.size * 4 <= np.prod(shape)               # a sub-product: no algorithms
+
+
+def test_a_span_is_its_blocks_side_by_side(tmp_path):
+    """A run of blocks screened at once has the values, keys and ids of its blocks."""
+    sweep = _sub_sweep(tmp_path, SHIPPED / "exhaustive_search_best.yaml", EXHAUSTIVE_BEST)
+    grid = Grid(load_sweep(sweep))
+    blocks = grid.blocks(20000)[:4]               # two scale-out values per n_gpus
+    (span, members), *_ = prune.spans(blocks, limit=2 * blocks[0].size)
+    assert members == blocks[:2] and span.size == 2 * members[0].size
+    axis = len(span.prefix) - 1
+    joined = np.concatenate([np.broadcast_to(grid.axis_code(b, grid.names), grid.block_shape(b))
+                             for b in members], axis=axis)
+    np.testing.assert_array_equal(np.broadcast_to(grid.axis_code(span, grid.names),
+                                                  grid.block_shape(span)), joined)
+    np.testing.assert_array_equal(grid.config_ids(span),
+                                  np.concatenate([grid.config_ids(b) for b in members]))
+    for name, array in grid.block_values(span).items():
+        parts = [np.asarray(grid.block_values(b)[name]) for b in members]
+        if np.ndim(array) and np.shape(array)[axis] > 1:
+            np.testing.assert_array_equal(array, np.concatenate(parts, axis=axis))
 
 
 def test_prune_is_off_with_the_environment_switch(monkeypatch):

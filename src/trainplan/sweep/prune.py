@@ -1,40 +1,45 @@
 r"""The pruned search: decide feasibility on a small sub-product, run the model on the rest.
 
-A sweep that keeps only its summaries (``keep: best``) needs, of each block, the
-counts of every flag value, the feasible configurations (for the best, TP x PP and
-Pareto rows) and, for each (scenario, strategy) with no feasible configuration, the
-one closest to fitting. :func:`prune_block` gets all three without evaluating the
-full model on the infeasible configurations, and gives exactly what the exhaustive
-evaluation gives (``TRAINPLAN_PRUNE=0`` or ``run_shard(..., prune=False)`` runs it).
+A sweep that keeps only its summaries (``keep: best``) needs, of each shard, the counts
+of every flag value, the feasible configurations (for the best, TP x PP and Pareto
+rows) and, for each (scenario, strategy) with no feasible configuration, the one
+closest to fitting. :func:`shard_candidates` gets all three without evaluating the full
+model on the infeasible configurations, and gives exactly what the exhaustive
+evaluation gives: the same shard summary, hence the same ``best``, ``tp_pp``,
+``pareto`` and ``counts.json`` (``TRAINPLAN_PRUNE=0`` or ``run_shard(..., prune=False)``
+runs the exhaustive path; sweeps that keep rows always take it).
 
-Decided early, by :func:`trainplan.model.feasibility.early_flags` on the block's
-broadcasting arrays (they broadcast only over the axes the quantity reads, so a
-block of :math:`10^6` configurations is screened on a few thousand values):
+**Decided early.** :func:`trainplan.model.feasibility.early_flags` runs on the arrays of
+a *span* (a run of consecutive blocks, :func:`spans`). They broadcast only over the axes
+each quantity reads, so a span of :math:`10^7` configurations is screened on a few
+thousand values:
 
 * every structural bit (DEGREES, LAYERS, HEADS, BATCH, SCHEDULE, CONTEXT,
   ZERO_PIPELINE): whole-number rules on the degrees, the model and the batch;
-* MEMORY: the exact memory of the busiest stage, the same function calls the full
-  model makes (no bound is needed: the memory model reads the layout, the model and
-  the GPU memory, not the network, the collective algorithms or the prices, so it is
-  cheap on the sub-product). It is therefore the exact value, and in particular a
-  true lower bound of nothing less than itself: :math:`M = M_w + M_g + M_{opt} +
-  A_l\,\frac{L}{p}\,n + A_w + M_{logits} + M_{z3}` compared with
-  :math:`U = C (1 - r) - C_{ctx}`;
+* MEMORY: the memory of the busiest stage by the very calls the full model makes,
+  :math:`M = M_w + M_g + M_{opt} + A_l\,\frac{L}{p}\,n + A_w + M_{logits} + M_{z3}`
+  against :math:`U = C (1 - r) - C_{ctx}`. No bound is needed: memory reads the
+  layout, the model and the GPU memory, not the network, the collective algorithms or
+  the prices, so the exact value is cheap on the sub-product (and equal, bit for bit,
+  to the full evaluation's: the same element-wise operations on the same values);
 * PRECISION: the GPU has no peak for the precision.
 
-The one bit left, NO_TIME (no finite step time), needs the step time. Every
+**NO_TIME** (no finite step time) is the one bit that needs the step time. Every
 denominator of the step model is a positive product of degrees and counts (positive
 even where a degree does not divide: ``dp = n_gpus / (tp pp cp) > 0``), a peak, a
-bandwidth or an efficiency, and every logarithm takes :math:`\max(g, 1)`; so with
-every numeric input finite and every rate positive (:func:`guaranteed_finite`) the
-step time is finite and NO_TIME is never set. A block that fails this test, or
-whose survivors disagree with the early flags, is evaluated exhaustively.
+bandwidth or an efficiency, and every logarithm takes :math:`\max(g, 1)`; so with every
+numeric input finite and every rate positive (:func:`guaranteed_finite`) the step time
+is finite and NO_TIME is never set. A span that fails this test, or whose survivors
+come out of the full model with any flag, is evaluated exhaustively, block by block.
 
-The full model then runs, as flat rows gathered from the block's arrays, on the
-configurations whose early flags are 0. The candidates for the closest rows come
-from the sub-product itself: configurations that share its element and its scenario
-share their flags and memory, and the first of them (lowest ``config_id``) is the
-one the exhaustive arg-min would pick.
+**Evaluated.** The full model runs on the configurations whose early flags are 0, as
+flat rows gathered from the span's arrays (EVAL_ROWS at a time). The closest-row
+candidates come from the sub-product itself: configurations that share an element and
+a scenario share their flags and memory, and the first of them (lowest ``config_id``)
+is the one the exhaustive arg-min picks. The key rows are reduced as they accumulate
+(:data:`BUFFER_ROWS`), and the shard's picks are evaluated once more as full rows
+(inputs and outputs) and reduced by :func:`trainplan.sweep.summaries.reduce`, as the
+exhaustive path reduces its rows.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ BUFFER_ROWS = 1_000_000
 _RATES = ("efficiency", "byte_s", "flop_s", "sm_count", "gemm_half", "domain_gpus")
 """Inputs whose zero would make a time infinite (name fragments)."""
 
+_AFTER_STEP = ("tokens_budget", "price_per_gpu_hour_usd", "tdp_w")
+"""Inputs read only after the step time (time to train, cost, energy): NaN allowed."""
+
 
 def enabled() -> bool:
     """Pruning is on unless ``TRAINPLAN_PRUNE`` is ``0``."""
@@ -74,7 +82,7 @@ def guaranteed_finite(arrays: dict[str, np.ndarray]) -> bool:
     PRECISION bit, and NO_TIME is only set where the precision is supported."""
     for name, array in arrays.items():
         a = np.asarray(array)
-        if a.dtype.kind not in "fiu":
+        if a.dtype.kind not in "fiu" or name in _AFTER_STEP:
             continue
         if "peak" in name or "fp8" in name:
             a = a[~np.isnan(a)]
