@@ -129,6 +129,14 @@ def test_a_zero_bandwidth_falls_back_to_the_exhaustive_evaluation(tmp_path):
     assert counts["reasons"][fe.REASONS[fe.NO_TIME]]
 
 
+def test_chunked_evaluation_and_reduction_change_nothing(tmp_path, monkeypatch):
+    """Survivors evaluated 100 rows at a time and key rows reduced past 300 (the memory
+    bounds) give the same tables and counts."""
+    monkeypatch.setattr(prune, "EVAL_ROWS", 100)
+    monkeypatch.setattr(prune, "BUFFER_ROWS", 300)
+    _assert_same(_sub_sweep(tmp_path, TEST_SWEEPS / "tiny.yaml", {}), tmp_path)
+
+
 def test_a_sweep_without_a_token_budget_is_pruned(tmp_path):
     """NaN inputs read only after the step time (cost, time to train) do not stop pruning."""
     sweep = _sub_sweep(tmp_path, TEST_SWEEPS / "tiny.yaml", {"job.tokens_budget": None})

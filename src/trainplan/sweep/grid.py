@@ -10,7 +10,9 @@ configurations each), and consecutive blocks form the *shards* that Snakemake
 runs as separate jobs.
 
 Configuration ``config_id`` is the C-order flat index into the full grid, so the
-same sweep numbers its configurations the same way however it is sharded.
+same sweep numbers its configurations the same way however it is sharded. A block
+with ``stop`` is a run of consecutive blocks (the pruned search screens them at
+once, :mod:`trainplan.sweep.prune`).
 """
 
 from __future__ import annotations

@@ -58,8 +58,9 @@ from trainplan.sweep.grid import Block, Grid, key_frame
 EVAL_ROWS = 131_072
 """Rows evaluated at once by the full model (results do not depend on it)."""
 
-SPAN_LIMIT = 16_000_000
-"""Configurations screened at once (a run of blocks; memory is bounded by the survivors)."""
+SPAN_LIMIT = 8_000_000
+"""Configurations screened at once (a run of blocks; the model then runs on the survivors
+EVAL_ROWS at a time, and at most BUFFER_ROWS key rows are held)."""
 
 BUFFER_ROWS = 1_000_000
 """Key rows held before they are reduced to candidates (bounds a shard's memory)."""
@@ -190,13 +191,16 @@ def prune_block(grid: Grid, block: Block) -> tuple[pl.DataFrame, dict[int, int]]
     with np.errstate(divide="ignore", invalid="ignore"):
         flags, memory = fe.early_flags(arrays)
     shape = grid.block_shape(block)
-    rows = np.flatnonzero(np.broadcast_to(flags == 0, shape)).astype(np.int64)
-    outputs = _flat_outputs(arrays, rows, shape)
-    if outputs["infeasible_flags"].any():
-        return None
-    keys = _keys(grid, block, values, rows, np.unravel_index(rows, shape), outputs)
-    closest = _representatives(grid, block, values, flags, memory)
-    return _candidates(pl.concat([keys, closest])), _flag_counts(flags, block.size)
+    survivors = np.flatnonzero(np.broadcast_to(flags == 0, shape)).astype(np.int64)
+    keys = _Reducer()
+    for start in range(0, len(survivors), EVAL_ROWS):
+        rows = survivors[start:start + EVAL_ROWS]
+        outputs = _flat_outputs(arrays, rows, shape)
+        if outputs["infeasible_flags"].any():
+            return None
+        keys.add(_keys(grid, block, values, rows, np.unravel_index(rows, shape), outputs))
+    keys.add(_representatives(grid, block, values, flags, memory))
+    return keys.result(), _flag_counts(flags, block.size)
 
 
 def picked_table(grid: Grid, block: Block, rows: np.ndarray) -> pl.DataFrame:
@@ -217,13 +221,31 @@ def picked_table(grid: Grid, block: Block, rows: np.ndarray) -> pl.DataFrame:
     return table.with_columns(pl.Series("cost_rate", rate))
 
 
-
-
 def _candidates(keys: pl.DataFrame) -> pl.DataFrame:
     """The rows of ``keys`` some reduction picks, once each (the reductions are arg-mins
     and a Pareto filter, so reducing these gives what reducing all of ``keys`` gives)."""
     picked = summaries.reduce(keys).drop("kind")
     return picked.unique(subset=["config_id"], keep="first", maintain_order=True)
+
+
+class _Reducer:
+    """Key rows reduced to candidates whenever more than BUFFER_ROWS are held."""
+
+    def __init__(self):
+        self.frames: list[pl.DataFrame] = []
+        self.held = 0
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Hold ``frame``; reduce what is held when it grows past BUFFER_ROWS."""
+        self.frames.append(frame)
+        self.held += frame.height
+        if self.held > BUFFER_ROWS:
+            self.frames = [self.result()]
+            self.held = self.frames[0].height
+
+    def result(self) -> pl.DataFrame:
+        """The candidates of everything added."""
+        return _candidates(pl.concat(self.frames))
 
 
 def _exhaustive_keys(grid: Grid, blocks: list[Block]) -> tuple[pl.DataFrame, dict[int, int]]:
@@ -263,19 +285,14 @@ def spans(blocks: list[Block], limit: int = SPAN_LIMIT) -> list[tuple[Block, lis
 def shard_candidates(grid: Grid, blocks: list[Block]) -> tuple[pl.DataFrame, dict[int, int]]:
     """The reduced candidate rows of a shard (what :func:`trainplan.sweep.summaries.reduce`
     gives on all of its configurations) and the counts of each flag value."""
-    buffer: list[pl.DataFrame] = []
-    held = 0
+    keys = _Reducer()
     counts: dict[int, int] = {}
     for span, members in spans(blocks):
         found = prune_block(grid, span) or _exhaustive_keys(grid, members)
         _add(counts, found[1])
-        buffer.append(found[0])
-        held += found[0].height
-        if held > BUFFER_ROWS:
-            buffer = [_candidates(pl.concat(buffer))]
-            held = buffer[0].height
+        keys.add(found[0])
     # the last reduction runs on the full rows, as the exhaustive evaluation's does (it sorts
     # by the tables' labels, not by the keys' codes)
-    ids = np.unique(_candidates(pl.concat(buffer))["config_id"].to_numpy())
+    ids = np.unique(keys.result()["config_id"].to_numpy())
     whole = Block((), 0, grid.size)
     return summaries.reduce(picked_table(grid, whole, ids)), counts

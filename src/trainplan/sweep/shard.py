@@ -5,7 +5,9 @@ block it evaluates the model over the block's broadcasting arrays, keeps the
 candidate rows for the summaries (:mod:`trainplan.summaries`) and, when the
 sweep keeps ``all`` or ``feasible`` rows, writes them as Parquet files of the
 Hive-partitioned dataset ``points/shard=NNNNN/``. Memory is bounded by the
-block size, never by the grid size.
+block size, never by the grid size. Sweeps that keep only summaries take the
+pruned search (:mod:`trainplan.sweep.prune`): same outputs, the full model run
+only on the configurations that can run.
 
 Files are written under a temporary name and renamed when complete, so a
 failed shard leaves nothing that looks finished.
