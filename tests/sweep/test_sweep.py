@@ -132,9 +132,10 @@ def test_shipped_sweeps_resolve_to_a_grid_of_their_declared_size(path):
     assert set(sweep.scenario) <= set(grid.names)
 
 
-def test_the_six_sweeps_are_shipped():
+def test_the_seven_sweeps_are_shipped():
     assert [p.stem for p in SHIPPED] == [
-        "exhaustive_search_all", "exhaustive_search_best", "gpu_generations",
+        "billion_layout_search", "exhaustive_search_all", "exhaustive_search_best",
+        "gpu_generations",
         "llama3_h100_scaling", "network_sensitivity", "original_study"]
 
 

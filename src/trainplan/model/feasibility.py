@@ -8,11 +8,14 @@ re-exported here for the modules that import it from this one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntFlag
 
 import numpy as np
 
-from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayInt, as_float
+from trainplan.model import memory as me
+from trainplan.model import params as pa
+from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, NDArrayInt, as_float
 from trainplan.model.choices import Schedule
 from trainplan.model.config import Architecture, Gpu, Layout
 from trainplan.model.labels import (  # noqa: F401  (re-exported)
@@ -164,6 +167,77 @@ def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
     unsupported = np.isnan(gpu.peak_16bit_flop_s) | (layout.fp8 & np.isnan(gpu.peak_fp8_flop_s))
     flags = flags | np.where(unsupported, int(PRECISION), 0)
     return flags | np.where(~unsupported & ~np.isfinite(as_float(step_time_s)), int(NO_TIME), 0)
+
+
+def precision_flags(gpu: Gpu, fp8: ArrayLike) -> NDArrayInt:
+    r"""
+    The PRECISION bit: the GPU has no peak for the precision.
+
+    Parameters
+    ----------
+    gpu : Gpu
+        The accelerator (its 16-bit and FP8 peaks; NaN: not supported).
+    fp8 : array_like of bool
+        Linear layers in FP8.
+
+    Returns
+    -------
+    numpy.ndarray
+        :data:`PRECISION` where unsupported, else 0 (int64) [-].
+
+    References
+    ----------
+    .. [1] NVIDIA, "Transformer Engine: FP8 support" (Hopper and later).
+    """
+    fp8_missing = np.asarray(fp8) & np.isnan(gpu.peak_fp8_flop_s)
+    unsupported = np.isnan(gpu.peak_16bit_flop_s) | fp8_missing
+    return np.where(unsupported, int(PRECISION), 0).astype(np.int64)
+
+
+def early_flags(g: Mapping[str, np.ndarray]) -> tuple[NDArrayInt, NDArrayFloat]:
+    r"""
+    Every bit of :class:`Reason` but NO_TIME, and the memory per GPU, without the step time.
+
+    Parameters
+    ----------
+    g : mapping of str to array_like
+        The resolved model inputs, as :func:`~trainplan.model.step.evaluate_arrays`
+        takes them (broadcasting arrays).
+
+    Returns
+    -------
+    flags : numpy.ndarray
+        :func:`structural_flags` | MEMORY | PRECISION (int64) [-].
+    memory_total : numpy.ndarray
+        Memory of the busiest stage, :func:`~trainplan.model.memory.stage_memory` [bytes].
+
+    Notes
+    -----
+    The same calls as the step model makes, in the same order, so every value is
+    bit-identical to the full evaluation's; the arrays broadcast only over the
+    inputs they read (the layout, the model and the GPU memory, not the network,
+    the collective algorithms or the prices), which makes them a small sub-product
+    of a grid. The only bit of :func:`step_flags` left out is NO_TIME, which needs
+    the step time.
+
+    References
+    ----------
+    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Table 1.
+    .. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4.
+    """
+    arch = Architecture.from_arrays(g)
+    lay, gpu = Layout.from_arrays(g, arch.seq_len, arch.n_layers), Gpu.from_arrays(g)
+    usable = me.usable_bytes(g["memory_capacity_bytes"], g["memory_reserve_fraction"],
+                             g["cuda_context_bytes"])
+    mem = me.stage_memory(arch, lay, pa.stage_params(arch, lay), g["grad_bytes_per_param"],
+                          g["optimizer_bytes_per_param"], g["logits_bytes_per_element"],
+                          g["zero3_max_live_params"], usable)
+    flags = structural_flags(g["n_gpus"], lay.tp, lay.pp, lay.dp, lay.cp, lay.vpp,
+                             lay.micro_batch, lay.global_batch, arch.n_layers, arch.n_heads,
+                             arch.n_kv_heads, arch.ffn_hidden, arch.seq_len, lay.zero_stage,
+                             lay.schedule)
+    flags = flags | np.where(mem.fits, 0, int(MEMORY)) | precision_flags(gpu, lay.fp8)
+    return flags.astype(np.int64), mem.total
 
 
 def reason_text(flags: ArrayLike) -> np.ndarray:

@@ -10,7 +10,9 @@ configurations each), and consecutive blocks form the *shards* that Snakemake
 runs as separate jobs.
 
 Configuration ``config_id`` is the C-order flat index into the full grid, so the
-same sweep numbers its configurations the same way however it is sharded.
+same sweep numbers its configurations the same way however it is sharded. A block
+with ``stop`` is a run of consecutive blocks (the pruned search screens them at
+once, :mod:`trainplan.sweep.prune`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from trainplan.model import feasibility as fe
 from trainplan.schema.inputs import ARCH_COLUMNS
 from trainplan.schema.resolve import derive, resolve_frames
 from trainplan.schema.table import assemble, evaluate_numeric, model_values
@@ -29,11 +32,20 @@ from trainplan.sweep.file import Sweep
 
 @dataclass(frozen=True)
 class Block:
-    """A sub-grid: the first ``len(prefix)`` axes fixed at ``prefix``, the rest whole."""
+    """A sub-grid: the first ``len(prefix)`` axes fixed at ``prefix``, the rest whole; with
+    ``stop``, a run of consecutive blocks: the last fixed axis runs over
+    ``[prefix[-1], stop)``."""
 
     prefix: tuple[int, ...]
     start: int          # config_id of its first configuration
     size: int
+    stop: int | None = None
+
+    def indices(self, axis: int) -> list[int]:
+        """The positions a fixed axis takes."""
+        if self.stop is not None and axis == len(self.prefix) - 1:
+            return list(range(self.prefix[axis], self.stop))
+        return [self.prefix[axis]]
 
 
 @dataclass(frozen=True)
@@ -110,18 +122,18 @@ class Grid:
         for column, array in self.values.items():
             axis = self.axis_of.get(column)
             if axis is not None and axis < len(block.prefix):
-                index = block.prefix[axis]
-                array = array.take([index], axis=axis)
+                array = array.take(block.indices(axis), axis=axis)
             elif axis is None and array.ndim == len(self.shape) and len(block.prefix):
                 # derived arrays (global_batch from tokens) carry the axes they depend on
-                for k, index in enumerate(block.prefix):
+                for k in range(len(block.prefix)):
                     if array.shape[k] > 1:
-                        array = array.take([index], axis=k)
+                        array = array.take(block.indices(k), axis=k)
             out[column] = array
         return out
 
     def block_shape(self, block: Block) -> tuple[int, ...]:
-        return (1,) * len(block.prefix) + self.shape[len(block.prefix):]
+        fixed = tuple(len(block.indices(k)) for k in range(len(block.prefix)))
+        return fixed + self.shape[len(block.prefix):]
 
     def evaluate_block(self, block: Block) -> tuple[dict[str, np.ndarray],
                                                      dict[str, np.ndarray]]:
@@ -162,3 +174,32 @@ def block_table(grid: Grid, block: Block, values: dict[str, np.ndarray],
     keys = [pl.Series("config_id", ids if rows is None else ids[rows]),
             pl.Series("scenario_id", scenario_id if rows is None else scenario_id[rows])]
     return pl.DataFrame(keys + assemble(values, outputs, grid.block_shape(block), rows))
+
+
+def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataFrame:
+    """The light columns the reductions need, one row per configuration of the block."""
+    shape = grid.block_shape(block)
+
+    def flat(a, dtype=None):
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape)).ravel()
+
+    scenario_id = flat(grid.axis_code(block, grid.sweep.scenario), np.int64)
+    model = flat(grid.axis_code(block, ["model"] if "model" in grid.names else []), np.int64)
+    strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
+    step = flat(outputs["step_time_s"], np.float64)
+    cost = flat(outputs["cost_usd"], np.float64)
+    return pl.DataFrame({
+        "row": np.arange(block.size, dtype=np.int64),
+        "config_id": grid.config_ids(block),
+        "scenario_id": scenario_id,
+        "strategy": flat(strategy, np.int64),
+        "tp": flat(values["tp"], np.float64),
+        "pp": flat(values["pp"], np.float64),
+        "feasible": flat(outputs["feasible"], bool),
+        "infeasible_flags": flat(outputs["infeasible_flags"], np.int64),
+        "step_time_s": step,
+        "memory_total_bytes": flat(outputs["memory_total_bytes"], np.float64),
+        "cost_usd": cost,
+        "model": model,
+        "cost_rate": np.nan_to_num(cost / step, nan=0.0),
+    })
