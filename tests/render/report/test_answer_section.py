@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from trainplan.render.report.filters import money_short
+
+pytestmark = pytest.mark.pdf   # whole PDFs with WeasyPrint: CI runs them (-m pdf)
 
 
 def test_page_one_holds_every_scenario_of_the_answer(written, inputs):

@@ -12,6 +12,8 @@ import pytest
 
 from trainplan.render import report
 
+pytestmark = pytest.mark.pdf   # whole PDFs with WeasyPrint: CI runs them (-m pdf)
+
 OTHER_BLOCKS = {"assumptions", "answer"}
 """Tables of the blocks other work of issue 11 rewrites (the answer table and the
 assumptions); their layout is tested with them."""

@@ -10,6 +10,8 @@ import pytest
 from trainplan.render import report
 from trainplan.validation.text import summary_line
 
+pytestmark = pytest.mark.pdf   # whole PDFs with WeasyPrint: CI runs them (-m pdf)
+
 
 def test_pdf_is_written_with_the_recommendation_and_summary_line(written, inputs):
     from pypdf import PdfReader

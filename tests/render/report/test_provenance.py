@@ -13,6 +13,8 @@ from markupsafe import escape
 from trainplan.cli import main
 from trainplan.render import report
 
+pytestmark = pytest.mark.pdf   # whole PDFs with WeasyPrint: CI runs them (-m pdf)
+
 EPOCH = "1767225600"   # 2026-01-01T00:00:00Z
 
 

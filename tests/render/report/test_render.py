@@ -82,6 +82,7 @@ def test_rendering_is_deterministic(inputs, html):
     assert again == html
 
 
+@pytest.mark.pdf
 def test_write_report_leaves_no_temporary_files(written):
     html = written["html"].read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>")
@@ -90,6 +91,7 @@ def test_write_report_leaves_no_temporary_files(written):
     assert leftovers == []
 
 
+@pytest.mark.pdf
 def test_failed_write_leaves_nothing(inputs, tmp_path):
     (tmp_path / "figures").mkdir()
     with pytest.raises(FileNotFoundError, match=r"step_time\.png"):

@@ -8,9 +8,12 @@ import io
 import json
 
 import polars as pl
+import pytest
 
 from trainplan.cli import main
 from trainplan.render.report.scenarios import scenario_rows, scenarios_csv
+
+pytestmark = pytest.mark.pdf   # whole PDFs with WeasyPrint: CI runs them (-m pdf)
 
 
 def _table(text: str) -> pl.DataFrame:
