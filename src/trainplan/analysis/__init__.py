@@ -34,7 +34,7 @@ from trainplan.analysis.recommend import (
     scenarios,
     use_cases,
 )
-from trainplan.analysis.summary import GIB, layout_text, summary_of, whole
+from trainplan.analysis.summary import GIB, display_value, layout_text, summary_of, whole
 from trainplan.schema.inputs import INPUTS, LAYOUT_AXES
 from trainplan.sweep.file import Sweep
 
@@ -85,26 +85,11 @@ def assumptions(sweep: Sweep) -> list[dict]:
             continue
         is_default = spec.name not in given
         out.append({"name": spec.name, "group": spec.group, "unit": spec.unit,
-                    "values": [_display(v) for v in values], "default": is_default,
+                    "values": [display_value(v) for v in values], "default": is_default,
                     "varied": spec.name in varied,
                     "description": spec.description,
                     "source": spec.source if is_default else ""})
     return out
-
-
-def _display(v: Any) -> str:
-    """A sweep value as the report prints it (thousands separators, ``yes``/``no``)."""
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "not set"
-        if v.is_integer() and abs(v) < 1e15:
-            return f"{int(v):,}"
-        return f"{v:.4g}"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
 
 
 def models_table(best: pl.DataFrame) -> list[dict]:
@@ -129,7 +114,7 @@ def _describe(sweep: Sweep, counts: dict) -> dict[str, Any]:
         "name": sweep.name, "title": sweep.title, "description": sweep.description,
         "question": sweep.question, "grid_size": sweep.size, "keep": sweep.keep,
         "axes": [{"name": a.name, "count": len(a.values),
-                  "values": [_display(v["model"] if a.name == "model" else v)
+                  "values": [display_value(v["model"] if a.name == "model" else v)
                              for v in a.values]} for a in sweep.axes],
         "scenario_columns": scenario_columns(sweep),
         "counts": counts,

@@ -10,12 +10,9 @@ two axes reads as one table of days and dollars.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import polars as pl
 
-from trainplan.analysis.summary import layout_text, optional_float, whole
+from trainplan.analysis.summary import display_value, layout_text, optional_float, whole
 from trainplan.schema.inputs import INPUT_BY_NAME
 
 MAX_MATRIX_COLUMNS = 9
@@ -33,15 +30,6 @@ def axis_title(column: str) -> str:
     spec = INPUT_BY_NAME.get(column)
     unit = f" [{spec.unit}]" if spec is not None and spec.unit not in ("-", "") else ""
     return f"{column}{unit}"
-
-
-def _display(value: Any) -> str:
-    """A scenario value as text (whole numbers without decimals, thousands separated)."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,g}"
-    return str(value)
 
 
 def short_strategy(strategy: str) -> str:
@@ -66,7 +54,7 @@ def _row(group: pl.DataFrame, columns: list[str]) -> dict:
     winners = group.filter(pl.col("rank_in_scenario") == 1)
     any_row = (winners if winners.height else group).row(0, named=True)
     row = {"scenario_id": int(any_row["scenario_id"]),
-           "values": {c: _display(any_row[c]) for c in columns}}
+           "values": {c: display_value(any_row[c]) for c in columns}}
     if winners.height == 0:
         return {**row, "feasible": False, "reason": any_row["reason"]}
     first = winners.row(0, named=True)

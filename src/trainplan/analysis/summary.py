@@ -93,3 +93,18 @@ def summary_of(row: dict) -> dict:
         "cost_usd": optional_float(row["cost_usd"]),
         "energy_mwh": optional_float(row["energy_mwh"]),
     }
+
+
+def display_value(v: Any) -> str:
+    """A sweep value as the report prints it (thousands separators, ``yes``/``no``)."""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "not set"
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:.4g}"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
