@@ -183,7 +183,7 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
     def flat(a, dtype=None):
         return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape)).ravel()
 
-    scenario_id = flat(grid.axis_code(block, grid.sweep.scenario), np.int64)
+    scenario_id = grid.scenario_ids(block)
     model = flat(grid.axis_code(block, ["model"] if "model" in grid.names else []), np.int64)
     strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
     step = flat(outputs["step_time_s"], np.float64)
