@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import polars
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trainplan import evaluate
 from trainplan.model import pipeline as pl
 from trainplan.model.choices import Schedule
+from trainplan.model.config import stage_layers
 
 
 def test_first_stage_holds_p_microbatches_and_interleaving_adds_its_factor():
@@ -47,3 +50,56 @@ def test_bubble_fraction_and_ratio_agree(p, m, v):
     """f = r/(1+r): the idle share of the whole from the idle time relative to the ideal."""
     r = pl.bubble_time_ratio(p, m, v)
     assert pl.bubble_fraction(p, m, v) == pytest.approx(r / (1 + r), rel=1e-12)
+
+
+# --- uneven stages --------------------------------------------------------------------------
+
+def test_llama3_405b_and_bloom_stage_splits_are_the_published_ones():
+    # Llama 3 (arXiv:2407.21783, Sec. 3.3.2): 126 layers on 16 stages, one layer fewer on the
+    # first and the last stage
+    assert [float(x) for x in stage_layers(126, 16)] == [7.0, 8.0, 7.0]
+    # BLOOM: 70 layers on 12 stages with the two embeddings counted (72 units of 6): 5, 6, 5
+    assert [float(x) for x in stage_layers(70, 12)] == [5.0, 6.0, 5.0]
+    assert [float(x) for x in stage_layers(96, 8)] == [12.0, 12.0, 12.0]
+    assert [float(x) for x in stage_layers(30, 1)] == [30.0, 30.0, 30.0]
+
+
+@given(st.integers(1, 200), st.integers(2, 64))
+def test_stage_split_holds_every_layer_once(n_layers, pp):
+    if n_layers < pp:
+        return
+    first, busiest, last = (float(x) for x in stage_layers(n_layers, pp))
+    middle = n_layers - first - last           # layers on the p - 2 middle stages
+    assert 1 <= first <= busiest and 1 <= last <= busiest
+    assert busiest - 1 <= min(first, last)
+    assert 0 <= middle <= (pp - 2) * busiest
+    assert middle >= (pp - 2) * (busiest - 1)
+
+
+def _llama(n_layers, pp, **changes):
+    row = {"model": "llama3-405b", "n_layers": n_layers, "gpu": "H100-SXM5-80GB", "tp": 8,
+           "pp": pp, "dp": 2, "micro_batch": 1, "global_batch": 64, "recompute": "full",
+           **changes}
+    return evaluate(polars.DataFrame([row])).row(0, named=True)
+
+
+def test_an_uneven_split_is_feasible_and_between_its_even_neighbours():
+    uneven = _llama(126, 16)
+    assert uneven["feasible"], uneven["reason"]
+    fewer, more = _llama(112, 16), _llama(128, 16)
+    assert fewer["step_time_s"] < uneven["step_time_s"] <= more["step_time_s"]
+    assert uneven["memory_total_bytes"] <= more["memory_total_bytes"]
+
+
+def test_fewer_layers_than_stages_and_uneven_interleaving_are_refused():
+    assert not _llama(12, 16)["feasible"]
+    assert "fewer layers than pipeline stages" in _llama(12, 16)["reason"]
+    interleaved = _llama(126, 16, vpp=2, schedule="interleaved")
+    assert not interleaved["feasible"] and "interleaving" in interleaved["reason"]
+
+
+def test_zero3_with_a_pipeline_needs_a_framework_that_shards_across_stages():
+    refused = _llama(128, 16, zero_stage=3)
+    assert not refused["feasible"] and "sharded_pipeline" in refused["reason"]
+    assert "sharded_pipeline" not in _llama(128, 16, zero_stage=3,
+                                            sharded_pipeline=True)["reason"]

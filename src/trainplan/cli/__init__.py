@@ -90,6 +90,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         output_file(args.out)
     results = predict_checked(path)
     text = vreport.format_text(results)
+    if args.cv:
+        from trainplan.validation import fit
+
+        head, last = text.rsplit("\n", 1)
+        text = head + "\n\n" + fit.format_cv(fit.cross_validate(runs.read_runs(path))) + \
+            "\n" + last
     if args.out:
         out = Path(args.out)
         if out.suffix.lower() in (".parquet", ".pq"):
@@ -109,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="score the model against published training runs")
     p.add_argument("csv", nargs="?", help="runs table (default: the runs shipped with trainplan)")
     p.add_argument("--out", help="also write the results (.parquet, .csv or text)")
+    p.add_argument("--cv", choices=("source",),
+                   help="also refit the fitted constants leaving one source out at a time and "
+                        "print the out-of-sample errors beside the in-sample ones")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("evaluate", help="evaluate explicit configurations")

@@ -203,8 +203,12 @@ def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerComp
 
     .. math::
 
-       t_1 = \frac{L}{p} t_l + t_{emb} + [p = 1]\, t_{head}, \quad
-       t_p = \frac{L}{p} t_l + t_{head} \quad (p > 1)
+       t_1 = L_1 t_l + t_{emb} + [p = 1]\, t_{head}, \quad
+       t_p = L_p t_l + t_{head} \quad (p > 1)
+
+    with :math:`L_1`, :math:`L_p` the layers of the first and last stage
+    (:func:`~trainplan.model.config.stage_layers`; :math:`L/p` when :math:`p` divides
+    :math:`L`).
 
     References
     ----------
@@ -222,10 +226,9 @@ def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerComp
     loss_t = (tokens * arch.vocab / tp * CROSS_ENTROPY_PASSES * as_float(logits_bytes_per_element)
               / hbm)
     head_t = logits_t + loss_t
-    layers = layout.layers_per_stage * layer.total_s
-    first = layers + emb_t + np.where(layout.pipelined, 0.0, head_t)
-    return StageCompute(first_s=first,
-                        last_s=np.where(layout.pipelined, layers + head_t, first))
+    first = layout.layers_first * layer.total_s + emb_t + np.where(layout.pipelined, 0.0, head_t)
+    return StageCompute(first_s=first, last_s=np.where(
+        layout.pipelined, layout.layers_last * layer.total_s + head_t, first))
 
 
 def optimizer_step_s(params: ArrayLike, shard_group: ArrayLike, zero_stage: ArrayLike,

@@ -17,6 +17,55 @@ import numpy as np
 from trainplan.model._array import NDArrayBool, NDArrayFloat, as_float
 
 
+def stage_layers(n_layers: NDArrayFloat, pp: NDArrayFloat
+                 ) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
+    r"""
+    Transformer layers of the first, the busiest and the last pipeline stage.
+
+    When :math:`p` does not divide :math:`L`, the stages hold :math:`q = \lceil L/p \rceil`
+    layers, except :math:`r = p q - L` stages that hold one fewer: the last stage first (it
+    also computes the output layer and the loss), then the first (it also holds the
+    embedding), then middle stages. This is how Meta split Llama 3 405B (126 layers on 16
+    stages: "we reduce one Transformer layer each from the first and the last stages" [1]_)
+    and what Megatron-LM's ``--decoder-first-pipeline-num-layers`` /
+    ``--decoder-last-pipeline-num-layers`` express; BLOOM's 70 layers on 12 stages with
+    the embeddings counted in the split [2]_ give the same counts (5, 6, 5).
+
+    Parameters
+    ----------
+    n_layers : array_like
+        Transformer layers, :math:`L` [-].
+    pp : array_like
+        Pipeline stages, :math:`p` [-].
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Layers of the first stage, of the busiest stage (:math:`q`) and of the last stage
+        [-]; with one stage all three are :math:`L`.
+
+    Notes
+    -----
+    .. math::
+
+       L_{last} = q - [r \geq 1], \quad L_{first} = q - [r \geq 2] \quad (p > 1)
+
+    References
+    ----------
+    .. [1] A. Grattafiori et al., "The Llama 3 Herd of Models", arXiv:2407.21783,
+       Sec. 3.3.2 (pipeline parallelism improvements).
+    .. [2] BigScience, Megatron-DeepSpeed ``--pp-partition-method
+       'type:transformer|embedding'`` (BLOOM-176B training, 2022).
+    """
+    n_layers, pp = as_float(n_layers), as_float(pp)
+    q = np.ceil(n_layers / pp)
+    r = pp * q - n_layers
+    multi = pp > 1
+    last = np.where(multi & (r >= 1), q - 1.0, q)
+    first = np.where(multi & (r >= 2), q - 1.0, q)
+    return first, q, last
+
+
 @dataclass(frozen=True)
 class Architecture:
     """A decoder-only transformer (counts as float64; switches as given)."""
@@ -79,11 +128,17 @@ class Layout:
     tokens_microbatch: NDArrayFloat
     """Tokens of one micro-batch on one GPU, ``b s / cp`` [tokens]."""
     layers_per_stage: NDArrayFloat
-    """``L / pp`` [-]."""
+    """Layers of the busiest stage, ceil(L / pp) (:func:`stage_layers`) [-]."""
+    layers_first: NDArrayFloat
+    """Layers of the first stage (:func:`stage_layers`) [-]."""
+    layers_last: NDArrayFloat
+    """Layers of the last stage (:func:`stage_layers`) [-]."""
     shard_group: NDArrayFloat
     """GPUs ZeRO / the distributed optimizer shard over, ``dp * cp`` [-]."""
     pipelined: NDArrayBool
     """``pp > 1``."""
+    sharded_pipeline: NDArrayBool
+    """The framework combines ZeRO-2/3 (FSDP) sharding with pipeline parallelism."""
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray], seq_len: NDArrayFloat,
@@ -92,6 +147,7 @@ class Layout:
         tp, pp, dp, cp = (as_float(g[k]) for k in ("tp", "pp", "dp", "cp"))
         b, global_batch = as_float(g["micro_batch"]), as_float(g["global_batch"])
         seq_local = seq_len / cp
+        first, busiest, last = stage_layers(n_layers, pp)
         return cls(
             tp=tp, pp=pp, dp=dp, cp=cp, vpp=as_float(g["vpp"]), micro_batch=b,
             global_batch=global_batch, zero_stage=g["zero_stage"], recompute=g["recompute"],
@@ -99,7 +155,9 @@ class Layout:
             flash_attention=g["flash_attention"].astype(bool), fp8=g["fp8"].astype(bool),
             n_gpus=tp * pp * dp * cp, n_microbatches=global_batch / (dp * b),
             seq_local=seq_local, tokens_microbatch=b * seq_local,
-            layers_per_stage=n_layers / pp, shard_group=dp * cp, pipelined=pp > 1,
+            layers_per_stage=busiest, layers_first=first, layers_last=last,
+            shard_group=dp * cp, pipelined=pp > 1,
+            sharded_pipeline=np.asarray(g["sharded_pipeline"]).astype(bool),
         )
 
 

@@ -48,13 +48,15 @@ MEMORY, PRECISION, NO_TIME = Reason.MEMORY, Reason.PRECISION, Reason.NO_TIME
 
 REASONS = {
     Reason.DEGREES: "tp*pp*cp does not divide n_gpus (dp must be a whole number)",
-    Reason.LAYERS: "n_layers not divisible by pp*vpp",
+    Reason.LAYERS: "fewer layers than pipeline stages, or n_layers not divisible by pp*vpp "
+                   "with interleaving",
     Reason.HEADS: "heads, kv heads or ffn width not divisible by tp",
     Reason.BATCH: "global_batch not divisible by dp*micro_batch",
     Reason.SCHEDULE: "interleaved schedule needs pp>1, vpp>1 and micro-batches divisible by pp "
                      "(vpp>1 needs the interleaved schedule)",
     Reason.CONTEXT: "seq_len not divisible by 2*cp",
-    Reason.ZERO_PIPELINE: "ZeRO stage 2/3 cannot be combined with pipeline parallelism",
+    Reason.ZERO_PIPELINE: "ZeRO stage 2/3 cannot be combined with pipeline parallelism in this "
+                          "framework (sharded_pipeline = false)",
     Reason.MEMORY: "does not fit in GPU memory",
     Reason.PRECISION: "the GPU does not support this precision",
     Reason.NO_TIME: "no finite step time (a bandwidth or efficiency of zero)",
@@ -74,7 +76,8 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
                      cp: ArrayLike, vpp: ArrayLike, micro_batch: ArrayLike,
                      global_batch: ArrayLike, n_layers: ArrayLike, n_heads: ArrayLike,
                      n_kv_heads: ArrayLike, ffn_hidden: ArrayLike, seq_len: ArrayLike,
-                     zero_stage: ArrayLike, schedule: ArrayLike) -> NDArrayInt:
+                     zero_stage: ArrayLike, schedule: ArrayLike,
+                     sharded_pipeline: ArrayLike = False) -> NDArrayInt:
     r"""
     Bits of :class:`Reason` for the constraints that do not depend on memory.
 
@@ -90,6 +93,8 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
         Sequence length, :math:`s` [tokens].
     zero_stage, schedule : array_like of int
         ZeRO stage; :class:`~trainplan.model.choices.Schedule` code.
+    sharded_pipeline : array_like of bool, optional
+        The framework combines ZeRO-2/3 with pipeline parallelism [-].
 
     Returns
     -------
@@ -99,22 +104,29 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     Notes
     -----
     A bit is set when a whole-number condition fails: :math:`t p d c = N` with
-    :math:`d \geq 1` whole; :math:`p v \mid L`; :math:`t \mid a, k_v, f`;
+    :math:`d \geq 1` whole; :math:`L \geq p` (uneven stages,
+    :func:`~trainplan.model.config.stage_layers`) and :math:`p v \mid L` with interleaving;
+    :math:`t \mid a, k_v, f`;
     :math:`d b \mid B`; interleaving needs :math:`v, p \geq 2` and :math:`p \mid m`
     (and :math:`v > 1` needs interleaving); :math:`2 c \mid s` (load-balanced causal
-    ring attention); ZeRO 2/3 without a pipeline.
+    ring attention); ZeRO 2/3 without a pipeline unless the framework shards across
+    pipeline stages (``sharded_pipeline``: TorchTitan's FSDP2 + PP [3]_).
 
     References
     ----------
     .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 and 3.
     .. [2] DeepSpeed documentation, pipeline parallelism (ZeRO stages 2 and 3 are
        not supported with pipeline parallelism).
+    .. [3] W. Liang et al., "TorchTitan", arXiv:2410.06511, Sec. 3.1 (FSDP2 composed with
+       pipeline parallelism).
     """
     tp, pp, dp, cp, vpp = (np.asarray(x, dtype=np.float64) for x in (tp, pp, dp, cp, vpp))
     whole_dp = (dp >= 1) & (np.floor(dp) == dp)
     flags = np.where((tp * pp * dp * cp != np.asarray(n_gpus, dtype=np.float64)) | ~whole_dp,
                      int(DEGREES), 0)
-    flags = flags | np.where(_divides(pp * vpp, n_layers), 0, int(LAYERS))
+    layers_ok = np.where(vpp > 1, _divides(pp * vpp, n_layers),
+                         np.asarray(n_layers, dtype=np.float64) >= pp)
+    flags = flags | np.where(layers_ok, 0, int(LAYERS))
     heads_ok = _divides(tp, n_heads) & _divides(tp, n_kv_heads) & _divides(tp, ffn_hidden)
     flags = flags | np.where(heads_ok, 0, int(HEADS))
     flags = flags | np.where(_divides(dp * np.asarray(micro_batch, np.float64), global_batch),
@@ -124,7 +136,8 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     bad_schedule = np.where(interleaved, (vpp < 2) | (pp < 2) | ~_divides(pp, m), vpp > 1)
     flags = flags | np.where(bad_schedule, int(SCHEDULE), 0)
     flags = flags | np.where((cp > 1) & ~_divides(2.0 * cp, seq_len), int(CONTEXT), 0)
-    flags = flags | np.where((np.asarray(zero_stage) >= 2) & (pp > 1), int(ZERO_PIPELINE), 0)
+    flags = flags | np.where((np.asarray(zero_stage) >= 2) & (pp > 1)
+                             & ~np.asarray(sharded_pipeline, dtype=bool), int(ZERO_PIPELINE), 0)
     return flags.astype(np.int64)
 
 
@@ -162,7 +175,7 @@ def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
     flags = structural_flags(n_gpus, layout.tp, layout.pp, layout.dp, layout.cp, layout.vpp,
                              layout.micro_batch, layout.global_batch, arch.n_layers,
                              arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, arch.seq_len,
-                             layout.zero_stage, layout.schedule)
+                             layout.zero_stage, layout.schedule, layout.sharded_pipeline)
     flags = flags | np.where(fits_memory, 0, int(MEMORY))
     unsupported = np.isnan(gpu.peak_16bit_flop_s) | (layout.fp8 & np.isnan(gpu.peak_fp8_flop_s))
     flags = flags | np.where(unsupported, int(PRECISION), 0)
@@ -235,7 +248,7 @@ def early_flags(g: Mapping[str, np.ndarray]) -> tuple[NDArrayInt, NDArrayFloat]:
     flags = structural_flags(g["n_gpus"], lay.tp, lay.pp, lay.dp, lay.cp, lay.vpp,
                              lay.micro_batch, lay.global_batch, arch.n_layers, arch.n_heads,
                              arch.n_kv_heads, arch.ffn_hidden, arch.seq_len, lay.zero_stage,
-                             lay.schedule)
+                             lay.schedule, lay.sharded_pipeline)
     flags = flags | np.where(mem.fits, 0, int(MEMORY)) | precision_flags(gpu, lay.fp8)
     return flags.astype(np.int64), mem.total
 

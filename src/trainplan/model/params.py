@@ -262,10 +262,15 @@ def stage_params(arch: Architecture, layout: Layout) -> StageParams:
 
     .. math::
 
-       P_1 = \frac{L}{p} P_l^{(t)} + \frac{P_w}{t} + P_{pos}
+       P_1 = L_1 P_l^{(t)} + \frac{P_w}{t} + P_{pos}
              + [p = 1]\left(\frac{P_{head}}{t} + P_{norm}\right)
 
-       P_p = \frac{L}{p} P_l^{(t)} + \frac{P_{head}}{t} + P_{norm} \quad (p > 1)
+       P_p = L_p P_l^{(t)} + \frac{P_{head}}{t} + P_{norm} \quad (p > 1), \quad
+       P_{mid} = \lceil L/p \rceil P_l^{(t)}
+
+    with :math:`L_1`, :math:`L_p` the first and last stage's layers
+    (:func:`~trainplan.model.config.stage_layers`); the busiest GPU holds
+    :math:`\max(P_1, P_p, P_{mid})`.
 
     References
     ----------
@@ -273,7 +278,7 @@ def stage_params(arch: Architecture, layout: Layout) -> StageParams:
     .. [2] M. Shoeybi et al., "Megatron-LM", arXiv:1909.08053, Sec. 3.
     """
     h, a, kv, f = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden
-    tp, layers, multi = layout.tp, layout.layers_per_stage, layout.pipelined
+    tp, multi = layout.tp, layout.pipelined
     p_layer = layer_params(h, a, kv, f, arch.gated_mlp, arch.linear_bias, arch.layernorm)
     p_layer_rank = layer_params_per_tp_rank(h, a, kv, f, arch.gated_mlp, arch.linear_bias,
                                             arch.layernorm, tp)
@@ -283,8 +288,9 @@ def stage_params(arch: Architecture, layout: Layout) -> StageParams:
     p_final_norm = norm_params(h, arch.layernorm)
     p_total = arch.n_layers * p_layer + p_word + p_pos + p_out + p_final_norm
     head = np.where(arch.tied_embeddings, np.where(multi, p_word, 0.0), p_out) / tp
-    p_first = layers * p_layer_rank + p_word / tp + p_pos + np.where(
+    p_first = layout.layers_first * p_layer_rank + p_word / tp + p_pos + np.where(
         multi, 0.0, head + p_final_norm)
-    p_last = np.where(multi, layers * p_layer_rank + head + p_final_norm, p_first)
+    p_last = np.where(multi, layout.layers_last * p_layer_rank + head + p_final_norm, p_first)
+    p_mid = layout.layers_per_stage * p_layer_rank
     return StageParams(total=p_total, layer_per_rank=p_layer_rank, first_stage=p_first,
-                       last_stage=p_last, per_gpu=np.maximum(p_first, p_last))
+                       last_stage=p_last, per_gpu=np.maximum(np.maximum(p_first, p_last), p_mid))

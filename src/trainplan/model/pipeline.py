@@ -241,7 +241,7 @@ class StageTimes:
     last_s: NDArrayFloat
     """Last stage, one micro-batch [s]."""
     slowest_s: NDArrayFloat
-    """The slower of the two [s]."""
+    """The slowest stage: first, last or (with uneven stages) a middle one [s]."""
     last_slowest: NDArrayBool
     """The last stage sets the pace."""
     average_s: NDArrayFloat
@@ -264,7 +264,8 @@ def stage_times(layout: Layout, layer_compute_s: ArrayLike, layer_tp_exposed_s: 
     Parameters
     ----------
     layout : Layout
-        Parallel layout (:math:`p`, :math:`v`, :math:`m`, :math:`L/p`).
+        Parallel layout (:math:`p`, :math:`v`, :math:`m`, the layers of each stage
+        :math:`L_1`, :math:`\lceil L/p \rceil`, :math:`L_p`).
     layer_compute_s : array_like
         Computation of one layer, one micro-batch, :math:`t_l` [s].
     layer_tp_exposed_s, layer_cp_exposed_s : array_like
@@ -285,10 +286,11 @@ def stage_times(layout: Layout, layer_compute_s: ArrayLike, layer_tp_exposed_s: 
     -----
     .. math::
 
-       T_1 = t_1 + \frac{L}{p} (c_{tp} + c_{cp}) + z_1, \quad
-       T_p = t_p + \frac{L}{p} (c_{tp} + c_{cp}) + z_p
+       T_1 = t_1 + L_1 (c_{tp} + c_{cp}) + z_1, \quad
+       T_p = t_p + L_p (c_{tp} + c_{cp}) + z_p
 
-       T_{mid} = \frac{L}{p} (t_l + c_{tp} + c_{cp}) + z_{mid}
+       T_{mid} = \lceil L/p \rceil (t_l + c_{tp} + c_{cp}) + z_{mid}, \quad
+       T_{max} = \max(T_1, T_p, [p > 2]\, T_{mid})
 
        \bar T = \frac{T_1 + T_p + (p - 2) T_{mid}}{p}, \quad
        T_{bubble} = \frac{p - 1}{v} \bar T
@@ -299,17 +301,21 @@ def stage_times(layout: Layout, layer_compute_s: ArrayLike, layer_tp_exposed_s: 
     """
     p, v, m, layers = layout.pp, layout.vpp, layout.n_microbatches, layout.layers_per_stage
     z_first, z_last, z_mid = zero3_exposed_s
-    comm_layers = layers * (layer_tp_exposed_s + layer_cp_exposed_s)
-    first = compute_first_s + comm_layers + z_first
-    last = compute_last_s + comm_layers + z_last
-    slowest = np.maximum(first, last)
+    comm_layer = as_float(layer_tp_exposed_s) + as_float(layer_cp_exposed_s)
+    first = compute_first_s + layout.layers_first * comm_layer + z_first
+    last = compute_last_s + layout.layers_last * comm_layer + z_last
+    middle = layers * (layer_compute_s + comm_layer) + z_mid
+    has_middle = p > 2.0
+    slowest = np.maximum(np.maximum(first, last), np.where(has_middle, middle, 0.0))
     last_slowest = last >= first
-    middle = layers * (layer_compute_s + layer_tp_exposed_s + layer_cp_exposed_s) + z_mid
+    middle_slowest = has_middle & (middle > np.maximum(first, last))
+    slowest_compute = np.where(middle_slowest, layers * layer_compute_s,
+                               np.where(last_slowest, compute_last_s, compute_first_s))
     average = np.where(layout.pipelined, (first + last + (p - 2.0) * middle) / p, slowest)
     return StageTimes(
         first_s=first, last_s=last, slowest_s=slowest, last_slowest=last_slowest,
         average_s=average,
-        compute_s=m * np.where(last_slowest, compute_last_s, compute_first_s),
+        compute_s=m * slowest_compute,
         bubble_s=(p - 1.0) / v * average,
         bubble_fraction=bubble_fraction(p, m, v),
     )

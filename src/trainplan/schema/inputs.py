@@ -37,6 +37,7 @@ class Input:
     source: str = ""
     group: str = "parallel"
     from_catalog: bool = False
+    fit_grid: tuple[float, ...] = ()  # values searched when the default is fitted to runs
 
     @property
     def dtype(self) -> str:
@@ -150,6 +151,10 @@ INPUTS: tuple[Input, ...] = (
     Input("tp_comm_overlap", "bool", "Tensor-parallel communication overlapped with the "
           "adjacent GEMMs (userbuffers)", default=False,
           source="Megatron-Core --tp-comm-overlap (Transformer Engine)"),
+    Input("sharded_pipeline", "bool", "The framework combines ZeRO-2/3 (FSDP) sharding with "
+          "pipeline parallelism", default=False,
+          source="TorchTitan (arXiv:2410.06511 Sec. 3.1) composes FSDP2 with PP; DeepSpeed "
+          "and Megatron-LM refuse ZeRO-2/3 with a pipeline"),
     # --- efficiencies and byte counts (named, documented, sweepable) ---
     Input("sm_count", "int", "Streaming multiprocessors (compute units)", minimum=1,
           group=_HW, from_catalog=True),
@@ -163,6 +168,7 @@ INPUTS: tuple[Input, ...] = (
     Input("gemm_half_dim_per_sm_tflop_s", "float", "GEMM output dimension at which one "
           "saturation factor halves the efficiency, per TFLOP/s of 16-bit peak per SM",
           unit="elements per TFLOP/s", minimum=0, default=170.0, group=_EFF,
+          fit_grid=(110.0, 130.0, 150.0, 170.0, 190.0, 210.0, 240.0),
           source="fitted once to the published runs, one value for every GPU (A100: 491 "
           "elements, H100: 1274, B200: 2585)"),
     Input("gemm_half_k", "float", "GEMM inner dimension at which the main-loop factor halves "
@@ -182,8 +188,8 @@ INPUTS: tuple[Input, ...] = (
           "(200 GB/s); #267: 48-49 GB/s per NDR NIC"),
     Input("overlap_efficiency", "float", "Share of the shorter of an overlapping "
           "communication and its compute window that is hidden", minimum=0, maximum=1, default=0.7,
-          group=_EFF, source="fitted once to the published runs (0.6-0.8 give the same "
-          "accuracy)"),
+          group=_EFF, fit_grid=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+          source="fitted once to the published runs (0.6-0.8 give the same accuracy)"),
     Input("grad_bytes_per_param", "float", "Gradient bytes per parameter (2: 16-bit; 4: fp32 "
           "main_grad; 6: 16-bit grad plus fp32 accumulation buffer)", unit="bytes",
           minimum=0, default=2.0, group=_EFF, source="ZeRO paper (arXiv:1910.02054) Sec. 3.1"),
