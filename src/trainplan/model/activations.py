@@ -144,7 +144,8 @@ def activation_bytes_per_layer(seq_len: ArrayLike, micro_batch: ArrayLike, hidde
                                n_heads: ArrayLike, n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
                                gated_mlp: ArrayLike, dropout: ArrayLike, tp: ArrayLike,
                                seq_parallel: ArrayLike, recompute: ArrayLike,
-                               flash_attention: ArrayLike) -> NDArrayFloat:
+                               flash_attention: ArrayLike, fp8: ArrayLike = False
+                               ) -> NDArrayFloat:
     r"""
     Activations one layer stores for one micro-batch on one GPU.
 
@@ -160,6 +161,8 @@ def activation_bytes_per_layer(seq_len: ArrayLike, micro_batch: ArrayLike, hidde
         Gated MLP; dropout layers; sequence parallelism; fused attention.
     recompute : array_like of int
         :class:`~trainplan.model.choices.Recompute` code per row.
+    fp8 : array_like of bool, optional
+        Linear layers in FP8: their saved inputs are the FP8 casts [3]_ [-].
 
     Returns
     -------
@@ -180,10 +183,18 @@ def activation_bytes_per_layer(seq_len: ArrayLike, micro_batch: ArrayLike, hidde
            \frac{c_a}{t} + [\text{flash}] \frac{4 a}{h t}\right) & \text{otherwise}
            \end{cases}
 
+    Under FP8 the four linear layers keep the FP8 copy of their input for the
+    weight-gradient GEMM, one byte instead of two per element: the QKV and first-MLP inputs
+    (in :math:`c_r`), the output-projection input and the second-MLP input (in
+    :math:`c_s`), :math:`2 + 1 + f/h` fewer bytes per :math:`s b h` (:math:`t_{sp}`,
+    :math:`t` as above); attention and element-wise work keep 16 bits.
+
     References
     ----------
     .. [1] V. Korthikanti et al., arXiv:2205.05198, Table 2.
     .. [2] T. Dao, "FlashAttention-2", arXiv:2307.08691.
+    .. [3] NVIDIA Transformer Engine documentation, "Using FP8 with Transformer Engine":
+       FP8 GEMM inputs are saved in FP8 for the backward pass.
     """
     s, b, h, t = as_float(seq_len), as_float(micro_batch), as_float(hidden), as_float(tp)
     sbh = s * b * h
@@ -197,7 +208,10 @@ def activation_bytes_per_layer(seq_len: ArrayLike, micro_batch: ArrayLike, hidde
                                                                  dropout) / t, 0.0)
     lse = np.where(np.asarray(flash_attention, dtype=bool) & (rc < Recompute.FULL),
                    LOGSUMEXP_BYTES * as_float(n_heads) / h / t, 0.0)
-    no_full = sbh * (replicated + sharded + scores + lse)
+    f8 = np.asarray(fp8, dtype=bool)
+    fp8_saving = np.where(f8, 2.0 / np.where(sp, t, 1.0)
+                          + (1.0 + as_float(ffn_hidden) / h) / t, 0.0)
+    no_full = sbh * (replicated + sharded + scores + lse - fp8_saving)
     full = ACTIVATION_BYTES * sbh / np.where(sp, t, 1.0)
     return np.where(rc == Recompute.FULL, full, no_full)
 
@@ -206,7 +220,7 @@ def recompute_working_bytes(seq_len: ArrayLike, micro_batch: ArrayLike, hidden: 
                             n_heads: ArrayLike, n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
                             gated_mlp: ArrayLike, dropout: ArrayLike, tp: ArrayLike,
                             seq_parallel: ArrayLike, recompute: ArrayLike,
-                            flash_attention: ArrayLike) -> NDArrayFloat:
+                            flash_attention: ArrayLike, fp8: ArrayLike = False) -> NDArrayFloat:
     r"""
     Transient activations of the one layer being recomputed under full recomputation.
 
@@ -225,6 +239,8 @@ def recompute_working_bytes(seq_len: ArrayLike, micro_batch: ArrayLike, hidden: 
         Gated MLP; dropout layers; sequence parallelism; fused attention.
     recompute : array_like of int
         :class:`~trainplan.model.choices.Recompute` code per row.
+    fp8 : array_like of bool, optional
+        Linear layers in FP8 (:func:`activation_bytes_per_layer`) [-].
 
     Returns
     -------
@@ -237,7 +253,7 @@ def recompute_working_bytes(seq_len: ArrayLike, micro_batch: ArrayLike, hidden: 
     """
     one_layer = activation_bytes_per_layer(seq_len, micro_batch, hidden, n_heads, n_kv_heads,
                                            ffn_hidden, gated_mlp, dropout, tp, seq_parallel,
-                                           Recompute.NONE, flash_attention)
+                                           Recompute.NONE, flash_attention, fp8)
     return np.where(np.asarray(recompute) == Recompute.FULL, one_layer, 0.0)
 
 

@@ -289,7 +289,7 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
     the ZeRO-3 gather buffers."""
     h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
     shape = (layout.seq_local, layout.micro_batch, h, a, kv, f, arch.gated_mlp, arch.dropout, tp,
-             layout.seq_parallel, layout.recompute, layout.flash_attention)
+             layout.seq_parallel, layout.recompute, layout.flash_attention, layout.fp8)
     act_layer = activation_bytes_per_layer(*shape)
     working = recompute_working_bytes(*shape)
     logits_mem = logits_bytes(layout.seq_local, layout.micro_batch, arch.vocab, tp,
