@@ -272,7 +272,11 @@ def two_level_s(n_bytes: ArrayLike, members: ArrayLike, domains: ArrayLike,
          + k \frac{g_{out} - 1}{g_{out}} \frac{n / g_{in}}{B_{nic}}
          + k \left(s(g_{in})\,\alpha_{in} + s(g_{out})\,\alpha_{out}\right)
 
-    with :math:`s(g) = \log_2 g` (``log_steps``) or :math:`g - 1`.
+    with :math:`s(g) = \log_2 g` (``log_steps``) or :math:`g - 1`. The outer phase
+    puts :math:`n/g_{in}` per GPU on its own NIC share, as a flat ring over the
+    :math:`g_{in}` shares of the domain does
+    (:func:`~trainplan.model.topology.flat_bandwidth`); what differs is the inner
+    phases, which the flat ring overlaps and this scheme adds.
 
     References
     ----------

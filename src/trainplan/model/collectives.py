@@ -7,10 +7,13 @@ this module decides which of them each row runs and on which link.
 Where the group sits decides :math:`\beta`: :math:`g_{in}` members share one
 scale-up domain (NVLink / NVSwitch, Infinity Fabric) and the group spans
 :math:`g_{out}` domains. A group inside one domain runs on the scale-up link. A
-group that crosses domains is limited by the scale-out network: each GPU's
-share of its node's NICs. The hierarchical scheme moves only :math:`1/g_{in}`
-of the buffer across domains per GPU, which is how it uses all the NICs of a
-node for one collective [3]_.
+group that crosses domains is limited by the scale-out network: the
+:math:`g_{in}` members of a domain drive one NIC share each
+(:func:`~trainplan.model.topology.scaleout_bandwidth`), so a flat ring or tree
+gets :math:`\min(B_{in}, g_{in} B_{nic})` and the hierarchical scheme moves
+:math:`1/g_{in}` of the buffer per GPU over its own share: both put
+:math:`n/g_{in}` on each NIC [3]_. Groups that run at the same time in one
+domain share its NICs (each member counts only its own share).
 
 The algorithms are :class:`~trainplan.model.choices.Algorithm` codes: ring,
 tree (double binary tree), recursive halving-doubling (Rabenseifner) and
@@ -129,7 +132,8 @@ _COLLECTIVE_PARAMETERS = r"""
     intra_byte_s : array_like
         Bandwidth inside the domain [byte/s].
     nic_byte_s_per_gpu : array_like
-        One GPU's share of its node's NICs [byte/s].
+        One GPU's share of its node's NICs [byte/s]; a group uses :math:`g_{in}`
+        shares across domains.
     intra_latency_s, inter_latency_s : array_like
         Latency of one step inside and across domains [s].
 

@@ -204,7 +204,8 @@ def context_parallel(arch: Architecture, layout: Layout, links: Links,
     -----
     Each of the :math:`c - 1` ring steps passes one rank's keys and values,
     :math:`2\,b\,(s/c)\,k_v\,(h/a)` 16-bit elements over :math:`t`, on one
-    neighbour link (a single peer link of a mesh):
+    neighbour link (a single peer link of a mesh; across domains the sending
+    GPU's own NIC share, not the :math:`g_{in}` shares of a collective):
 
     .. math::
 
@@ -221,7 +222,8 @@ def context_parallel(arch: Architecture, layout: Layout, links: Links,
     cp, tp = layout.cp, layout.tp
     group = place_group(cp, tp, links)
     ring_link = np.where(links.mesh, links.peer_byte_s, group.intra_byte_s)
-    bandwidth = flat_bandwidth(group.members, group.domains, ring_link, links.nic_byte_s_per_gpu)
+    # point-to-point ring: a hop that leaves the domain is one GPU's send on its own NIC share
+    bandwidth = flat_bandwidth(1.0, group.domains, ring_link, links.nic_byte_s_per_gpu)
     kv_chunk = (KEY_VALUE_TENSORS * layout.micro_batch * layout.seq_local * arch.n_kv_heads
                 * (arch.hidden / arch.n_heads) * ACTIVATION_BYTES / tp)
     fwd_bytes = np.where(cp > 1, (cp - 1.0) * kv_chunk, 0.0)

@@ -35,7 +35,7 @@ from trainplan.model.constants import (
     PP_TRANSFERS_PER_MICROBATCH,
     ZERO3_GATHERS,
 )
-from trainplan.model.topology import domains_spanned, place_group
+from trainplan.model.topology import pipeline_hop_bandwidth, place_group
 
 
 @dataclass(frozen=True)
@@ -244,9 +244,10 @@ def pipeline_parallel(arch: Architecture, layout: Layout, links: Links) -> Dimen
     Notes
     -----
     A transfer carries one micro-batch's activations, :math:`n = b (s/c) h / t`
-    16-bit elements (scatter-gather / sequence-parallel), on the NIC when
-    consecutive stages sit in different domains (the slowest hop sets the pace),
-    else on the scale-up link:
+    16-bit elements (scatter-gather / sequence-parallel), on the sending GPU's
+    NIC share when consecutive stages sit in different domains (the slowest hop
+    sets the pace), else on the scale-up link
+    (:func:`~trainplan.model.topology.pipeline_hop_bandwidth`):
 
     .. math::
 
@@ -260,10 +261,8 @@ def pipeline_parallel(arch: Architecture, layout: Layout, links: Links) -> Dimen
     """
     tp, pp, v, m = layout.tp, layout.pp, layout.vpp, layout.n_microbatches
     msg = layout.tokens_microbatch * arch.hidden * ACTIVATION_BYTES / tp
-    cross = domains_spanned(pp, tp * layout.cp * layout.dp, links.domain_gpus) > 1
-    bandwidth = np.where(cross, links.nic_byte_s_per_gpu,
-                         np.where(links.mesh, links.peer_byte_s, links.scaleup_byte_s))
-    one = co.p2p_s(msg, bandwidth, np.where(cross, links.latency_out_s, links.latency_in_s))
+    bandwidth, latency = pipeline_hop_bandwidth(pp, tp * layout.cp * layout.dp, links)
+    one = co.p2p_s(msg, bandwidth, latency)
     multi, k = layout.pipelined, PP_TRANSFERS_PER_MICROBATCH
     return DimensionComm(bytes_per_step=np.where(multi, k * v * m * msg, 0.0),
                          time_s=np.where(multi, k * v * m * one, 0.0),

@@ -25,7 +25,12 @@ def members_per_domain(group_size: ArrayLike, stride: ArrayLike,
     r"""
     Members of a parallel group inside one scale-up domain.
 
-    Consecutive members are ``stride`` ranks apart (Megatron-LM order) [1]_.
+    Consecutive members are ``stride`` ranks apart (Megatron-LM order) [1]_. The
+    domain is the NVLink (Infinity Fabric) domain, not the node: an NVL72 rack is
+    one domain of 72 GPUs over 18 nodes of 4, so a group whose ranks lie within
+    72 consecutive ones stays on NVLink there. A group that fits in a domain is
+    taken to be placed inside one (a launcher fills a domain with whole groups;
+    a 16-way group on NVL72 uses 64 of its 72 GPUs rather than straddle two racks).
 
     Parameters
     ----------
@@ -132,19 +137,73 @@ def intra_domain_bandwidth(members: ArrayLike, scaleup_byte_s: ArrayLike, peer_b
     return np.where(mesh, np.minimum(as_float(scaleup_byte_s), mesh_bw), as_float(scaleup_byte_s))
 
 
-def flat_bandwidth(members: ArrayLike, domains: ArrayLike, intra_byte_s: ArrayLike,
-                   nic_byte_s_per_gpu: ArrayLike) -> NDArrayFloat:
+def scaleout_bandwidth(members: ArrayLike, nic_byte_s_per_gpu: ArrayLike) -> NDArrayFloat:
     r"""
-    Bandwidth of a flat (single-level) collective: the slowest link it crosses.
+    NIC bandwidth a group has across domains: its members in one domain drive one NIC share each.
 
-    Inside one domain: the scale-up bandwidth. Across domains: each GPU's share
-    of its node's NICs, capped by the scale-up link. Only the hierarchical
-    scheme uses the NICs of all :math:`g_{in}` members for one buffer.
+    NCCL gives every channel of a multi-node ring or tree its own NIC on
+    rail-optimised nodes, so a group with :math:`g_{in}` members in a scale-up
+    domain moves its cross-domain traffic over :math:`g_{in}` NIC shares at once
+    (data reaches a member's NIC over the scale-up fabric) [1]_ [2]_. Each member
+    counts only its own share, :math:`B_{nic}` (the node's NICs over its GPUs): the
+    groups that run at the same time in one domain partition its GPUs, so together
+    they never get more than the domain's NICs (8 data-parallel groups of one
+    member per node beside 8-way tensor parallelism get one share each).
 
     Parameters
     ----------
     members : array_like
-        Members per domain (unused; kept for a uniform signature) [-].
+        Members of the group in one scale-up domain, :math:`g_{in}` [-].
+    nic_byte_s_per_gpu : array_like
+        One GPU's share of its node's NICs, :math:`B_{nic}` [byte/s].
+
+    Returns
+    -------
+    numpy.ndarray
+        Cross-domain bandwidth of the group, per member of the ring [byte/s].
+
+    Notes
+    -----
+    .. math::
+
+       B_{out} = g_{in}\,B_{nic} \le D\,B_{nic}
+
+    with :math:`D` the GPUs of a domain (:math:`g_{in} \le D`): never more than
+    the NICs the domain holds. No constant is fitted: with the NIC efficiency of
+    the inputs (``scaleout_efficiency``) the nccl-tests all-reduce bus
+    bandwidths of 4 B200 nodes (EFA), 3 GB200 NVL4 / NVL8 partitions
+    (InfiniBand) and DGX A100 nodes come out within 5 %
+    (``tests/data/nccl_busbw.csv``).
+
+    References
+    ----------
+    .. [1] NVIDIA nccl-tests ``doc/PERFORMANCE.md`` (bus bandwidth) and NCCL
+       environment documentation (``NCCL_CROSS_NIC``: rings use one NIC per channel
+       on rail-optimised nodes).
+    .. [2] NVIDIA/nccl issue #812 (maintainer comment, 2023-03-31): 192 GB/s
+       all-reduce bus bandwidth on DGX A100 nodes with 8 x 200 Gb/s NICs, i.e. all
+       8 NICs at once.
+    """
+    return np.maximum(as_float(members), 1.0) * as_float(nic_byte_s_per_gpu)
+
+
+def flat_bandwidth(members: ArrayLike, domains: ArrayLike, intra_byte_s: ArrayLike,
+                   nic_byte_s_per_gpu: ArrayLike) -> NDArrayFloat:
+    r"""
+    Bandwidth of a flat (single-level) ring or tree: the slowest link it crosses.
+
+    Inside one domain: the scale-up bandwidth (NICs play no part). Across
+    domains: the :math:`g_{in}` NIC shares of the members of one domain
+    (:func:`scaleout_bandwidth`), capped by the scale-up link. A ring over
+    :math:`g_{out}` domains crosses each domain boundary once per channel; with
+    one NIC per channel the :math:`2 (g-1)/g\,n` bytes that leave a domain
+    spread over :math:`g_{in}` NICs, the same :math:`n/g_{in}` per NIC as the
+    hierarchical scheme (:func:`~trainplan.model.alpha_beta.two_level_s`).
+
+    Parameters
+    ----------
+    members : array_like
+        Members per domain, :math:`g_{in}` [-].
     domains : array_like
         Domains the group spans, :math:`g_{out}` [-].
     intra_byte_s : array_like
@@ -161,18 +220,65 @@ def flat_bandwidth(members: ArrayLike, domains: ArrayLike, intra_byte_s: ArrayLi
     -----
     .. math::
 
-       \beta = \begin{cases} \min(B_{in}, B_{nic}) & g_{out} > 1 \\ B_{in} & g_{out} = 1
-               \end{cases}
+       \beta = \begin{cases} \min(B_{in}, g_{in} B_{nic}) & g_{out} > 1 \\
+               B_{in} & g_{out} = 1 \end{cases}
 
     References
     ----------
     .. [1] NVIDIA nccl-tests ``PERFORMANCE.md`` (bus bandwidth: a flat ring runs at the
-       speed of its slowest link).
+       speed of its slowest link; multi-node rings use one NIC per channel).
     """
-    across = np.minimum(as_float(intra_byte_s), as_float(nic_byte_s_per_gpu))
-    del members
+    across = np.minimum(as_float(intra_byte_s), scaleout_bandwidth(members, nic_byte_s_per_gpu))
     return np.where(as_float(domains) > 1.0, across, as_float(intra_byte_s))
 
+
+def pipeline_hop_bandwidth(pp: ArrayLike, stage_stride: ArrayLike, links: Links
+                           ) -> tuple[NDArrayFloat, NDArrayFloat]:
+    r"""
+    Bandwidth and latency of the slowest hop between adjacent pipeline stages.
+
+    Stage :math:`j` holds ranks :math:`[jS, (j+1)S)`; every rank sends its
+    slice of the activations to the rank :math:`S` ahead. All hops run at once
+    and the slowest sets the pace. A hop inside one scale-up domain (a whole
+    NVL72 rack included) is on the scale-up link (one peer link of a mesh); as
+    soon as the pipeline leaves a domain, some hop crosses it, on the sending
+    GPU's own NIC share (every GPU of the stage sends at the same time, so no
+    GPU has more than its share) [1]_.
+
+    Parameters
+    ----------
+    pp : array_like
+        Pipeline stages, :math:`p` [-].
+    stage_stride : array_like
+        Ranks per stage, :math:`S = t\,c\,d` [-].
+    links : Links
+        Domain size :math:`D`, scale-up, peer-link and per-GPU NIC bandwidths,
+        latencies.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Bandwidth [byte/s] and latency [s] of the slowest hop.
+
+    Notes
+    -----
+    A hop crosses a domain boundary iff the pipeline does not fit in one domain,
+    :math:`g_{out} > 1` (:func:`domains_spanned`, i.e. :math:`p S > D`):
+
+    .. math::
+
+       \beta = \begin{cases} B_{nic} & g_{out} > 1 \\
+                B_{peer} \text{ (mesh) or } B_{up} & g_{out} = 1 \end{cases}
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 3 and 4.1 (rank order,
+       scatter/gather of the pipeline sends over the NICs of a stage).
+    """
+    cross = domains_spanned(pp, stage_stride, links.domain_gpus) > 1.0
+    inside = np.where(links.mesh, links.peer_byte_s, links.scaleup_byte_s)
+    return (np.where(cross, links.nic_byte_s_per_gpu, inside),
+            np.where(cross, links.latency_out_s, links.latency_in_s))
 
 
 @dataclass(frozen=True)
