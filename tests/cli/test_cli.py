@@ -57,3 +57,22 @@ def test_generated_docs_are_current():
     spec.loader.exec_module(gen)
     assert (ROOT / "docs" / "inputs.md").read_text() == gen.inputs_md()
     assert (ROOT / "docs" / "outputs.md").read_text() == gen.outputs_md()
+
+
+def test_validate_with_garbage_free_text_never_prints_a_traceback(tmp_path):
+    from trainplan.validation import runs
+
+    table = runs.read_runs(runs.shipped_runs_path()).head(3)
+    garbage = {"precision": "???", "zero_stage": "🙃", "framework": "(((/", "gpu": "abacus",
+               "recompute": "on tuesdays", "seq_parallel": "perhaps", "notes": "\x00"}
+    some = tmp_path / "some.csv"
+    table.with_columns(*(pl.Series(k, [v, *table[k].to_list()[1:]], dtype=pl.String)
+                         for k, v in garbage.items())).write_csv(some)
+    proc = trainplan("validate", str(some))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout.splitlines()[-1].endswith("n=2")
+    none = tmp_path / "none.csv"
+    table.with_columns(pl.lit("quantum").alias("precision")).write_csv(none)
+    proc = trainplan("validate", str(none))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and "n = 0" in proc.stderr

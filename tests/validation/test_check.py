@@ -52,13 +52,6 @@ CASES = [
                                                                "'~3 s'", "finite number > 0"]),
     ("step-time-negative", _set("derived_step_time_s", "-3.5"), ["'derived_step_time_s'",
                                                                   "finite number > 0"]),
-    ("precision-free-text", _set("precision", "amp_bf16 (autocast, fp32 master weights)"),
-     ["'precision'", "'amp_bf16 (autocast, fp32 master weights)'", "bf16, fp16 or fp8"]),
-    ("recompute-unknown", _set("recompute", "sometimes"), ["'recompute'", "full, selective"]),
-    ("seq-parallel-unknown", _set("seq_parallel", "maybe"), ["'seq_parallel'", "yes or no"]),
-    ("zero-stage-7", _set("zero_stage", "7"), ["'zero_stage'", "'7'", "0-3"]),
-    ("activation-unknown", _set("activation", "swish-ish"), ["'activation'", "gelu"]),
-    ("oom-unknown", _set("measured_oom", "perhaps"), ["'measured_oom'", "yes or no"]),
     ("all-gpus-unknown", _every("gpu", "TPU-v9"), ["no run could be scored (n = 0)",
                                                     "unknown accelerator 'TPU-v9'"]),
     ("no-step-time-stated", lambda df: _every("derived_step_time_s", None)(
@@ -131,3 +124,33 @@ def test_require_scored_accepts_one_scored_row():
     check.require_scored(results)
     with pytest.raises(check.RunTableError, match=r"^f: no run could be scored \(n = 0\): a: "):
         check.require_scored(results.with_columns(pl.lit(None).alias("abs_err_pct")), "f: ")
+
+
+GARBAGE = {"precision": "quantum (whatever)", "recompute": "sometimes", "seq_parallel": "maybe",
+           "zero_stage": "7", "activation": "swish-ish", "measured_oom": "perhaps"}
+
+
+@pytest.mark.parametrize("column,value", GARBAGE.items(), ids=list(GARBAGE))
+def test_a_free_text_cell_that_cannot_be_read_leaves_its_row_not_represented(
+        column, value, tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    _set(column, value, row=1)(BASE).write_csv(path)
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"nar21_t1_02: column {column!r}: value {value!r} not understood (expected" in out
+    assert out.splitlines()[-1].endswith("n=1")
+
+
+@pytest.mark.parametrize("command", ["validate", "validation-table"])
+def test_free_text_no_row_can_be_read_is_one_line_error(command, tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    _every("precision", "quantum (whatever)")(BASE).write_csv(path)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = ([command, str(path)] if command == "validate" else
+            [command, "--runs", str(path), "--out", str(out / "v.parquet"),
+             "--text", str(out / "v.txt"), "--json", str(out / "v.json")])
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "n = 0" in lines[0]
+    assert "column 'precision': value 'quantum (whatever)' not understood" in lines[0]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import inspect
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trainplan.validation import check, spec
 from trainplan.validation.spec import (
     DEFAULT_VOCAB,
     MAX_SEARCH_VPP,
@@ -99,16 +104,87 @@ def test_interconnect_and_node():
 def test_framework_sets_what_its_software_could_do():
     old = spec_of(framework="Megatron-LM 2021")
     assert old.base["flash_attention"] is False and old.base["overlap_grad_reduce"] is False
-    stated = spec_of(framework="Megatron-LM 2021", notes="--overlap-grad-reduce")
+    stated = spec_of(framework="Megatron-LM 2021 (--overlap-grad-reduce)")
     assert stated.base["overlap_grad_reduce"] is True
     unknown = spec_of(framework="my trainer")
-    assert unknown.base["flash_attention"] is True
-    assert any(a.startswith("framework not in the catalog") for a in unknown.assumptions)
+    assert unknown.base["flash_attention"] is True and unknown.unrepresentable is None
+    assert any(a.startswith("framework 'my trainer' is not in the framework catalog: generic "
+                            "profile") for a in unknown.assumptions)
+
+
+def test_notes_and_source_text_set_nothing():
+    # the notes rule ("DDP impl (torch)" -> overlapped gradient all-reduce) is gone: only the
+    # framework cell says what the software did
+    plain = spec_of(framework="Megatron-LM (2021)")
+    noted = spec_of(framework="Megatron-LM (2021)", source="--overlap-grad-reduce",
+                    notes="DDP impl (torch); --overlap-grad-reduce --tp-comm-overlap")
+    assert noted.base == plain.base and noted.search == plain.search
+    assert spec_of(framework="Megatron-LM (2021, torch DDP)").base["overlap_grad_reduce"]
+    assert '"notes"' not in inspect.getsource(spec) and "'notes'" not in inspect.getsource(spec)
+
+
+def test_megatron_2022_is_not_2021():
+    old, new = spec_of(framework="Megatron-LM (2021)"), spec_of(framework="Megatron-LM (2022)")
+    assert old.search["recompute"] == ("none", "full") and "seq_parallel" not in old.search
+    assert new.search["recompute"] == SEARCH_RECOMPUTE and new.search["seq_parallel"] == \
+        (False, True)
+    assert new.base["tp_async_backward"] and not old.base["tp_async_backward"]
+
+
+@pytest.mark.parametrize(("cell", "grad", "reduce", "optimizer", "zero"), [
+    ("Megatron-LM (2021)", 2.0, 2.0, 16.0, None),
+    ("Megatron-Core 0.9", 4.0, 4.0, 12.0, None),
+    ("NeMo 25.11", 2.0, 2.0, 12.0, 1),
+    ("torchtitan (PyTorch FSDP2, float8)", 4.0, 4.0, 12.0, 3),
+    ("llm-foundry / Composer (PyTorch FSDP)", 4.0, 2.0, 12.0, 3),
+    ("DeepSpeed ZeRO-2", 2.0, 2.0, 12.0, 2)])
+def test_framework_profile_sets_byte_counts_and_zero_stage(cell, grad, reduce, optimizer, zero):
+    base = spec_of(framework=cell).base
+    assert (base["grad_bytes_per_param"], base["grad_reduce_bytes_per_param"],
+            base["optimizer_bytes_per_param"]) == (grad, reduce, optimizer)
+    assert base.get("zero_stage") == zero
+
+
+def test_stated_precision_bytes_win_over_the_profile():
+    base = spec_of(framework="Megatron-Core",
+                   precision="bf16 (BF16 optimizer, fp32 grad accumulation)").base
+    assert (base["grad_bytes_per_param"], base["grad_reduce_bytes_per_param"]) == (6.0, 4.0)
+    assert spec_of(framework="DeepSpeed ZeRO-3", zero_stage="1").base["zero_stage"] == 1
+
+
+def test_fp8_recipe_is_stated_or_from_the_profile():
+    stated = spec_of(precision="float8 rowwise", framework="torchtitan")
+    assert any(a.startswith("FP8 recipe rowwise (stated") for a in stated.assumptions)
+    default = spec_of(precision="fp8", framework="NeMo 25.11")
+    assert any(a.startswith("FP8 recipe delayed tensorwise (the NeMo profile")
+               for a in default.assumptions)
+
+
+@pytest.mark.parametrize(("cells", "reason"), [
+    ({"precision": "quantum"}, "column 'precision': value 'quantum' not understood (expected"),
+    ({"recompute": "sometimes"}, "column 'recompute': value 'sometimes' not understood"),
+    ({"seq_parallel": "maybe"}, "column 'seq_parallel': value 'maybe' not understood"),
+    ({"zero_stage": "7"}, "column 'zero_stage': value '7' not understood"),
+    ({"activation": "swish-ish"}, "column 'activation': value 'swish-ish' not understood"),
+    ({"measured_oom": "perhaps"}, "column 'measured_oom': value 'perhaps' not understood")])
+def test_unreadable_free_text_leaves_the_row_not_represented(cells, reason):
+    assert spec_of(**cells).unrepresentable.startswith(reason)
+
+
+FREE_TEXT = [c for c in check.TEXT_COLUMNS if c != "row_id"] + list(check.SETTING_COLUMNS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(FREE_TEXT), st.one_of(st.none(), st.text()))
+def test_any_text_in_a_free_text_column_is_read_or_a_reason(column, text):
+    result = spec_of(**{column: text})
+    assert result.unrepresentable is None or result.unrepresentable.startswith(
+        (f"column {column!r}: value ", "unknown accelerator"))
 
 
 def test_blank_tuning_knobs_are_searched():
     # 24 layers on 4 stages: 6 per stage, so 1, 2, 3 or 6 virtual stages
-    spec = spec_of()
+    spec = spec_of(framework="Megatron-Core")
     assert spec.search == {"micro_batch": SEARCH_MICRO_BATCH, "vpp": (1, 2, 3, 6),
                            "recompute": SEARCH_RECOMPUTE, "seq_parallel": (False, True),
                            "zero_stage": (0, 1)}
@@ -120,6 +196,9 @@ def test_stated_tuning_knobs_are_not_searched():
     spec = spec_of(tp="1", micro_batch="2", vpp="3", recompute="full (every layer)",
                    zero_stage="1 (distributed optimizer)")
     assert spec.search == {}
+    assert spec_of(zero_stage="HSDP (hybrid shard)").base["zero_stage"] == 3
+    assert any("hybrid sharding (HSDP) taken as ZeRO-3" in a
+               for a in spec_of(zero_stage="HSDP").assumptions)
     assert {k: spec.base[k] for k in ("micro_batch", "vpp", "recompute", "seq_parallel",
                                       "zero_stage")} == \
         {"micro_batch": 2, "vpp": 3, "recompute": "full", "seq_parallel": False,

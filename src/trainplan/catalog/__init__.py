@@ -61,12 +61,17 @@ class _Catalog:
         i = self.index.get(normalise_name(name))
         return None if i is None else dict(self.rows[i])
 
-    def find_prefix(self, name: str) -> dict[str, Any] | None:
-        key = normalise_name(name)
-        if not key:
-            return None
-        best = max((k for k in self.index if key.startswith(k)), key=len, default=None)
-        return None if best is None else dict(self.rows[self.index[best]])
+    def find_leading_words(self, name: str) -> dict[str, Any] | None:
+        """The entry named by the most leading words of ``name`` (words split at spaces,
+        hyphens, underscores, slashes and brackets): ``BLOOM-candidate 195B`` is ``BLOOM``
+        when ``BLOOM-candidate 195B`` and ``BLOOM-candidate`` name no entry. Whole words
+        only: ``GPT-3.6B`` never matches ``GPT-3``."""
+        words = [w for w in re.split(r"[\s\-_/(),;]+", str(name)) if w]
+        for n in range(len(words), 0, -1):
+            found = self.find(" ".join(words[:n]))
+            if found is not None:
+                return found
+        return None
 
     def get(self, name: str) -> dict[str, Any]:
         row = self.find(name)
@@ -162,13 +167,29 @@ def _frameworks() -> _Catalog:
 
 
 def find_framework(name: str) -> dict[str, Any] | None:
-    """The framework entry whose name or alias ``name`` equals or begins with (longest wins)."""
-    return _frameworks().find_prefix(name)
+    """The framework profile whose name or alias is ``name`` (exactly, ignoring case and
+    punctuation: ``Megatron-LM (2022)`` == ``Megatron-LM 2022``), or None.
+
+    Reading a free-text framework cell (name, version, remarks) is
+    :func:`trainplan.validation.framework.profile`'s job; a profile that lists its bare name
+    as an alias (``NeMo``) stands for every version of it.
+    """
+    return _frameworks().find(name)
+
+
+def framework(name: str) -> dict[str, Any]:
+    """The framework profile ``name`` (raises :class:`UnknownNameError`)."""
+    return _frameworks().get(name)
+
+
+def framework_names() -> list[str]:
+    return _frameworks().names()
 
 
 def find_model_family(name: str) -> dict[str, Any] | None:
-    """The model entry whose name or alias ``name`` equals or begins with (longest wins)."""
-    return _models().find_prefix(name)
+    """The model entry named by the most leading words of ``name`` (``Llama-2-7B (our
+    reproduction)`` -> llama2-7b), or None."""
+    return _models().find_leading_words(name)
 
 
 def _families() -> _Catalog:

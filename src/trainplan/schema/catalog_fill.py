@@ -159,3 +159,21 @@ def fill_gpus(df: pl.DataFrame, where: str, item: str = "row",
     df = _coalesce_join(df.with_columns(gpus.alias("gpu")),
                         pl.DataFrame(records, infer_schema_length=None), "gpu")
     return df.with_columns(pl.col("__canonical").alias("gpu")).drop("__canonical")
+
+
+FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gather",
+                   "tp_comm_overlap", "tp_async_backward")
+"""Inputs a framework profile sets from what its software does (fused attention, overlaps)."""
+
+FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",
+                   "optimizer_bytes_per_param")
+"""Inputs a framework profile sets from how it keeps and reduces gradients and optimizer
+states; a value a run states itself (e.g. fp32 gradient accumulation) wins."""
+
+
+def framework_defaults(entry: dict) -> dict:
+    """Input values of a framework catalog profile (:data:`FRAMEWORK_FLAGS`,
+    :data:`FRAMEWORK_BYTES`)."""
+    values: dict[str, Any] = {key: bool(entry[key]) for key in FRAMEWORK_FLAGS}
+    values.update({key: float(entry[key]) for key in FRAMEWORK_BYTES})
+    return values

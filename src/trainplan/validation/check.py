@@ -1,9 +1,12 @@
 """Checking a user's run table before it is predicted.
 
 A run table has the columns of ``published_runs.csv``. :func:`check_runs` rejects a table
-that cannot be read as one (required columns missing, no rows, a cell that is not what its
-column allows) with one :class:`RunTableError` naming the row, the column, the value and what
-is allowed, and returns a warning naming columns it does not know (they are ignored).
+that cannot be read as one (required columns missing, no rows, a number column holding
+something else) with one :class:`RunTableError` naming the row, the column, the value and what
+is allowed, and returns a warning naming columns it does not know (they are ignored). Free-text
+cells are never an error here: a row whose setting, activation or measured_oom cell cannot
+be read is listed as not represented, with the column, the value and the reason
+(:func:`trainplan.validation.spec.read_settings`).
 :func:`require_scored` rejects results in which no row could be scored. Neither changes how a
 valid table is predicted.
 """
@@ -12,11 +15,10 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
 
 import polars as pl
 
-from trainplan.validation import parse
+from trainplan.validation.spec import SETTINGS
 
 INTEGER_COLUMNS = ("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden", "vocab",
                    "seq_len", "n_gpus", "gpus_per_node", "tp", "pp", "dp", "cp", "vpp",
@@ -29,21 +31,14 @@ NUMBER_COLUMNS = ("measured_tflops_per_gpu", "measured_mfu", "measured_hfu",
                   "derived_model_tflops_per_gpu", "derived_mfu", "derived_hfu")
 """Columns holding a finite number > 0 (or blank)."""
 
-ACTIVATIONS = ("gelu", "relu", "silu", "swiglu", "geglu", "reglu", "glu")
-"""Values the ``activation`` column allows (the last four are gated MLPs)."""
-
-SETTING_COLUMNS: dict[str, tuple[Callable[[str], object], str]] = {
-    "recompute": (parse.recompute, "full, selective or none (a remark may follow)"),
-    "seq_parallel": (parse.yes_no, "yes or no"),
-    "zero_stage": (parse.zero_stage, "0-3, FSDP or distributed optimizer"),
-    "precision": (parse.precision, "bf16, fp16 or fp8 (a remark in parentheses may follow)"),
-}
-"""Free-text setting columns: the parser that reads them and what it allows."""
+SETTING_COLUMNS = tuple(SETTINGS)
+"""Free-text setting columns (read per row: one that cannot be read leaves its row not
+represented)."""
 
 TEXT_COLUMNS = ("row_id", "source", "source_locator", "table_row", "model_name", "activation",
                 "gpu", "interconnect", "framework", "tflops_convention", "measured_oom",
                 "notes")
-"""Columns of free text (``activation`` and ``measured_oom`` are checked)."""
+"""Columns of free text (``activation`` and ``measured_oom`` are read per row)."""
 
 REQUIRED_COLUMNS = ("row_id", "gpu", "n_layers", "hidden", "n_heads", "seq_len", "global_batch",
                     "tp", "pp")
@@ -52,8 +47,7 @@ REQUIRED_COLUMNS = ("row_id", "gpu", "n_layers", "hidden", "n_heads", "seq_len",
 ONE_OF_COLUMNS = (("n_gpus", "dp"), ("measured_step_time_s", "derived_step_time_s"))
 """Groups of columns of which a run table has at least one (cluster size; step time)."""
 
-KNOWN_COLUMNS = frozenset(TEXT_COLUMNS + INTEGER_COLUMNS + NUMBER_COLUMNS
-                          + tuple(SETTING_COLUMNS))
+KNOWN_COLUMNS = frozenset(TEXT_COLUMNS + INTEGER_COLUMNS + NUMBER_COLUMNS + SETTING_COLUMNS)
 
 
 class RunTableError(ValueError):
@@ -99,23 +93,11 @@ def _is_positive(text: str) -> bool:
 
 
 def _allowed(column: str, text: str) -> str | None:
-    """What ``column`` allows when the non-blank cell ``text`` is not that; None if fine."""
+    """What number ``column`` allows when the non-blank cell ``text`` is not that; None if
+    fine."""
     if column in INTEGER_COLUMNS:
         return None if _is_count(text) else "a whole number >= 1"
-    if column in NUMBER_COLUMNS:
-        return None if _is_positive(text) else "a finite number > 0"
-    if column in SETTING_COLUMNS:
-        parser, allowed = SETTING_COLUMNS[column]
-        try:
-            parser(text)
-        except ValueError:
-            return allowed
-        return None
-    if column == "activation" and text.strip().lower() not in ACTIVATIONS:
-        return ", ".join(ACTIVATIONS)
-    if column == "measured_oom" and text.strip().lower() not in ("yes", "no"):
-        return "yes or no"
-    return None
+    return None if _is_positive(text) else "a finite number > 0"
 
 
 def check_runs(runs: pl.DataFrame, where: str = "") -> list[str]:
@@ -136,8 +118,8 @@ def check_runs(runs: pl.DataFrame, where: str = "") -> list[str]:
     Raises
     ------
     RunTableError
-        Required columns missing, no rows, or a cell its column does not allow (the first
-        such cell, by row then column).
+        Required columns missing, no rows, or a number cell that is not a number its
+        column allows (the first such cell, by row then column).
     """
     missing = _missing_columns(runs.columns)
     if missing:
@@ -146,9 +128,7 @@ def check_runs(runs: pl.DataFrame, where: str = "") -> list[str]:
                             "measured_step_time_s or derived_step_time_s")
     if runs.height == 0:
         raise RunTableError(f"{where}no runs: the table has a header but no rows")
-    checked = [c for c in runs.columns
-               if (c in KNOWN_COLUMNS and c not in TEXT_COLUMNS) or c in ("activation",
-                                                                          "measured_oom")]
+    checked = [c for c in runs.columns if c in INTEGER_COLUMNS or c in NUMBER_COLUMNS]
     for i, row in enumerate(runs.select(checked).iter_rows(named=True)):
         for column, value in row.items():
             if value is None or not str(value).strip():
@@ -174,7 +154,8 @@ def require_scored(results: pl.DataFrame, where: str = "") -> None:
     """Raise :class:`RunTableError` when no row of ``results`` has a step-time error."""
     if "abs_err_pct" in results.columns and results["abs_err_pct"].is_not_null().any():
         return
-    reasons = [f"{r['row_id']}: {r['reason_not_represented'] or 'no measured or derived step time'}"
+    reasons = [f"{r['row_id']}: " + (r["reason_not_represented"] or r.get("reason_not_scored")
+                                     or "no measured or derived step time")
                for r in results.head(3).iter_rows(named=True)]
     more = f" (and {results.height - 3} more)" if results.height > 3 else ""
     raise RunTableError(f"{where}no run could be scored (n = 0): " + "; ".join(reasons) + more)

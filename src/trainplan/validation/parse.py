@@ -10,6 +10,7 @@ blank or says the setting is not stated.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from trainplan import catalog
 
@@ -37,7 +38,7 @@ def recompute(text: str | None) -> str | None:
         return "selective"
     if word in ("none", "no", "off", "false", "0"):
         return "none"
-    raise ValueError(f"unrecognised recompute setting {text!r}; expected full, selective or none")
+    raise ValueError("expected full, selective or none (a remark may follow)")
 
 
 def yes_no(text: str | None) -> bool | None:
@@ -49,42 +50,101 @@ def yes_no(text: str | None) -> bool | None:
         return True
     if word in ("no", "false", "off", "0", "n"):
         return False
-    raise ValueError(f"unrecognised yes/no setting {text!r}")
+    raise ValueError("expected yes or no")
+
+
+_ZERO_WORDS = (
+    (r"\bshard_grad_op\b|\bshard grad op\b|\bzero[- ]?2\b|\bstage[- ]?2\b", 2),
+    (r"\bhybrid[_ ]shard|\bhsdp\b", 3),
+    (r"\bfull_shard\b|\bfull shard\b|\bfully sharded\b|\bfsdp2?\b|\bzero[- ]?3\b"
+     r"|\bstage[- ]?3\b|reshard[_ ]after[_ ]forward", 3),
+    (r"\bno_shard\b|\bno shard\b|\bddp\b", 0),
+    (r"distributed[- ]optimi[sz]er|\bzero[- ]?1\b|\bstage[- ]?1\b", 1),
+)
+"""Words naming a sharding (first match wins): FSDP SHARD_GRAD_OP shards gradients and
+optimizer states (ZeRO-2); HYBRID_SHARD / HSDP is FULL_SHARD within a shard group, taken as
+ZeRO-3 over the whole data-parallel group (the model has no shard group, see
+:func:`zero_stage_remark`); FULL_SHARD and FSDP2's reshard-after-forward are ZeRO-3; NO_SHARD
+is DDP; the Megatron distributed optimizer shards optimizer states (ZeRO-1)."""
 
 
 def zero_stage(text: str | None) -> int | None:
-    """ZeRO stage 0-3; FSDP / fully sharded = 3; distributed optimizer = 1."""
+    """ZeRO stage 0-3 from a leading digit or the sharding the cell names (see
+    :data:`_ZERO_WORDS`); None when blank or not stated."""
     if text is None:
         return None
     lowered = str(text).strip().lower()
     if not lowered or _NOT_STATED.match(lowered):
         return None
-    if re.match(r"^[0-3]\b", lowered):
+    if re.match(r"^[0-3](\b|$)", lowered):
         return int(lowered[0])
-    if "fsdp" in lowered or "fully sharded" in lowered or "zero-3" in lowered:
-        return 3
-    if "distributed optimizer" in lowered or "distributed-optimizer" in lowered:
-        return 1
-    raise ValueError(f"unrecognised ZeRO stage {text!r}; expected 0-3, FSDP or distributed "
-                     "optimizer")
+    for pattern, stage in _ZERO_WORDS:
+        if re.search(pattern, lowered):
+            return stage
+    raise ValueError("expected 0-3, FSDP FULL_SHARD / SHARD_GRAD_OP / HYBRID_SHARD, ZeRO-1/2/3 "
+                     "or distributed optimizer")
 
 
-def precision(text: str | None) -> tuple[str | None, bool]:
-    """``(precision, fp32_grad_accumulation)``; precision is bf16, fp16 or fp8."""
+def zero_stage_remark(text: str | None) -> str | None:
+    """What the model does not represent of a stated sharding (hybrid sharding), or None."""
+    if text and re.search(r"hybrid[_ ]shard|\bhsdp\b", str(text).lower()):
+        return ("hybrid sharding (HSDP) taken as ZeRO-3 over the whole data-parallel group: the "
+                "model has no shard group, so the all-gathers and reduce-scatters span every "
+                "data-parallel rank")
+    return None
+
+
+class Precision(NamedTuple):
+    """A precision cell: the precision, the FP8 scaling recipe (FP8 only, None if not
+    stated) and whether the run accumulates gradients in fp32."""
+
+    precision: str | None
+    fp8_recipe: str | None = None
+    fp32_grad_accumulation: bool = False
+
+
+FP8_RECIPES = ("delayed tensorwise", "current tensorwise", "rowwise", "mxfp8")
+"""FP8 scaling recipes: Transformer Engine DelayedScaling (amax history), current
+(per-tensor, just-in-time) scaling (Float8CurrentScaling, torchao tensorwise), torchao
+rowwise scaling, and MXFP8 block scaling (32-element blocks, Blackwell)."""
+
+_RECIPE_WORDS = (
+    (r"mxfp8|\bmx\b|block[- ]?scal|blockwise", "mxfp8"),
+    (r"row[- ]?wise", "rowwise"),
+    (r"current|\bcs\b|fp8-cs|dynamic|just[- ]in[- ]time", "current tensorwise"),
+    (r"delayed|\bds\b|fp8-ds|amax[_ ]history", "delayed tensorwise"),
+    (r"tensor[- ]?wise", "current tensorwise"),
+)
+
+_PRECISION_WORDS = (
+    (r"fp8|float8|e4m3|e5m2|\bmxfp8\b", "fp8"),
+    (r"bf16|bfloat16|brain ?float", "bf16"),
+    (r"fp16|float16|\bhalf\b|\bmixed\b|16-bit|\bapex\b", "fp16"),
+)
+"""Words naming the precision of the linear layers, most specific first: an FP8 run also names
+bf16 (its other layers), a bf16 run may say 'mixed'."""
+
+
+def precision(text: str | None) -> Precision:
+    """The precision (bf16, fp16 or fp8), FP8 recipe and fp32 gradient accumulation of a cell
+    such as ``amp_bf16 (autocast ...)``, ``bf16 mixed``, ``fp8 (delayed scaling, ...)``,
+    ``float8 rowwise``, ``mxfp8`` or ``FP8-CS``; None when blank or not stated."""
     if text is None:
-        return None, False
+        return Precision(None)
     lowered = str(text).strip().lower()
-    fp32_accum = bool(re.search(r"fp32 grad(ient)? accum", lowered))
-    word = _lead(text)
-    if not word:
-        return None, fp32_accum
-    if word.startswith("fp8"):
-        return "fp8", fp32_accum
-    if word.startswith("bf16") or word.startswith("bfloat16"):
-        return "bf16", fp32_accum
-    if word.startswith("fp16") or word.startswith("float16") or word in ("mixed", "16-bit"):
-        return "fp16", fp32_accum
-    raise ValueError(f"unrecognised precision {text!r}; expected bf16, fp16 or fp8")
+    fp32_accum = bool(re.search(r"fp32 grad(ient)?s? accum", lowered))
+    if not lowered or _NOT_STATED.match(lowered):
+        return Precision(None, None, fp32_accum)
+    name = next((n for pattern, n in _PRECISION_WORDS if re.search(pattern, lowered)), None)
+    if name is None:
+        if re.search(r"fp32|float32|tf32|single", lowered):
+            raise ValueError("fp32 / tf32 training is not represented (the model covers bf16, "
+                             "fp16 and fp8 linear layers)")
+        raise ValueError("expected bf16, fp16 or fp8 (a remark may follow)")
+    recipe = None
+    if name == "fp8":
+        recipe = next((r for pattern, r in _RECIPE_WORDS if re.search(pattern, lowered)), None)
+    return Precision(name, recipe, fp32_accum)
 
 
 def gpu_name(text: str | None) -> str | None:
@@ -124,18 +184,3 @@ def interconnect(text: str | None) -> tuple[float | None, int | None]:
     if found:
         domain = int(found.group(1))
     return per_node, domain
-
-
-def stated_overlaps(text: str | None) -> dict[str, bool]:
-    """Overlap flags a run states it enables (Megatron-LM command-line names, or PyTorch DDP,
-    which overlaps its gradient all-reduce with the backward by design)."""
-    lowered = (text or "").lower()
-    stated = {key: True for key, flag in (
-        ("overlap_grad_reduce", "overlap-grad-reduce"),
-        ("overlap_param_gather", "overlap-param-gather"),
-        ("tp_comm_overlap", "tp-comm-overlap"),
-    ) if flag in lowered}
-    # PyTorch DistributedDataParallel overlaps its bucketed all-reduce with the backward
-    if "ddp impl (torch)" in lowered or "ddp-impl torch" in lowered:
-        stated["overlap_grad_reduce"] = True
-    return stated

@@ -10,7 +10,11 @@ all candidates of all rows are evaluated at once.
 A row is scored on step time against ``measured_step_time_s``, or
 ``derived_step_time_s`` where the source printed none. Every adopted default
 is listed in the row's ``assumptions``; rows that cannot be represented are
-listed with the reason.
+listed with the reason (``reason_not_represented``). A represented row none of whose
+settings (stated, or searched) fits in memory is predicted not to fit and is not scored:
+``reason_not_scored`` says so, and the setting shown is the one needing the least memory. A
+setting that fits but that the model flags for another reason (layers not divisible by the
+pipeline stages, which Megatron-DeepSpeed allows) is scored, the flag in its assumptions.
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def _convention_flop(row: dict, config: dict) -> tuple[float | None, str]:
 
 def _choose(specs: list[RunSpec], overrides: dict[str, Any] | None) -> dict[int, dict]:
     """Evaluate every candidate of every representable spec at once; per spec (by index),
-    the fastest candidate that fits, else the fastest."""
+    the fastest feasible candidate, else the fastest that fits in memory (its flag noted),
+    else (the run is not scored) the one needing the least memory."""
     candidates, owner = [], []
     for i, spec in enumerate(specs):
         if spec.unrepresentable is None:
@@ -82,10 +87,15 @@ def _choose(specs: list[RunSpec], overrides: dict[str, Any] | None) -> dict[int,
     for i in sorted(set(owner)):
         group = result.filter(pl.col("_run") == i)
         feasible = group.filter(pl.col("feasible"))
-        pick = (feasible if feasible.height else group).sort("step_time_s").row(0, named=True)
-        if not feasible.height and specs[i].search:
-            specs[i].assumptions.append("no searched setting fits in memory")
-        chosen[i] = pick
+        fitting = group.filter(pl.col("fits_memory"))
+        if feasible.height:
+            chosen[i] = feasible.sort("step_time_s").row(0, named=True)
+        elif fitting.height:
+            chosen[i] = fitting.sort("step_time_s").row(0, named=True)
+            specs[i].assumptions.append(f"the model flags this layout ({chosen[i]['reason']}); "
+                                        "scored as the model evaluates it")
+        else:
+            chosen[i] = group.sort("memory_total_bytes", "step_time_s").row(0, named=True)
     return chosen
 
 
@@ -118,8 +128,19 @@ def _prediction(row: dict, spec: RunSpec, pick: dict) -> dict[str, Any]:
     }
 
 
+def not_scored(spec: RunSpec, pick: dict) -> str:
+    """Why a represented run predicted not to fit in memory is not scored."""
+    need = (pick["memory_total_bytes"] + pick["cuda_context_bytes"]) / units.GIB_BYTES
+    which = ("no searched setting fits; the leanest needs" if spec.search else
+             "the stated setting needs")
+    usable = pick["memory_gib"] * (1.0 - pick.get("memory_reserve_fraction", 0.0))
+    return (f"predicted not to fit in memory ({which} {need:.0f} GiB; {usable:.0f} GiB of "
+            f"{pick['memory_gib']:.0f} GiB usable after the allocator reserve)")
+
+
 def _record(row: dict, spec: RunSpec, pick: dict | None) -> dict[str, Any]:
-    """One output row: the run, its prediction (if represented) and the error."""
+    """One output row: the run, its prediction (if represented) and the error, or why it is
+    not scored."""
     measured = number(row, "measured_step_time_s")
     target, target_kind = (measured, "measured") if measured is not None else (
         number(row, "derived_step_time_s"), "derived")
@@ -128,10 +149,13 @@ def _record(row: dict, spec: RunSpec, pick: dict | None) -> dict[str, Any]:
         "n_gpus": number(row, "n_gpus"), "represented": spec.unrepresentable is None,
         "reason_not_represented": spec.unrepresentable or "",
         "measured_step_time_s": target, "step_time_kind": target_kind if target else "",
+        "reason_not_scored": "",
     }
     if pick is not None:
         rec.update(_prediction(row, spec, pick))
-        if target:
+        if not pick["fits_memory"]:
+            rec["reason_not_scored"] = not_scored(spec, pick)
+        elif target:
             rec["abs_err_pct"] = abs(pick["step_time_s"] - target) / target * 100.0
     rec["assumptions"] = "; ".join(spec.assumptions)
     return rec

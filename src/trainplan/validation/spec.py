@@ -16,9 +16,16 @@ cannot be represented keeps the reason in :attr:`RunSpec.unrepresentable`.
   that fits in memory is taken, as a published benchmark reports a tuned run.
 * ``interconnect`` sets the scale-out bandwidth per node (``8x 200 Gb/s``,
   ``4x Omni-Path``) and the scale-up domain (``domain of 72 GPUs``); otherwise
-  the GPU catalog's typical node is used. ``framework`` sets what the software
-  of the time could do (fused attention, overlaps, interleaving) from the
-  framework catalog; overlap flags named in ``notes`` are taken as stated.
+  the GPU catalog's typical node is used. ``framework`` names a framework catalog
+  profile (:mod:`trainplan.validation.framework`; the ``generic`` one, said in the
+  assumptions, when it names none): what the software could do (fused attention,
+  overlaps, interleaving, selective recompute, sequence parallelism), its ZeRO stage
+  when the row states none, and its gradient, reduction and optimizer bytes per
+  parameter unless the row's precision cell states them (fp32 gradient accumulation).
+* A free-text cell that cannot be read (``precision``, ``recompute``,
+  ``seq_parallel``, ``zero_stage``, ``activation``, ``measured_oom``), an unknown
+  accelerator or missing required cells make the row not represented, with the
+  column, the value and the reason; no other text (``source``, ``notes``) is read.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainplan import catalog
-from trainplan.validation import parse
+from trainplan.schema.catalog_fill import FRAMEWORK_BYTES, framework_defaults
+from trainplan.validation import framework, parse
 
 SEARCH_MICRO_BATCH = (1, 2, 4, 8)
 MAX_SEARCH_VPP = 8
@@ -45,11 +53,48 @@ padded as Megatron-LM does (Narayanan et al. 2021, arXiv:2104.04473, Sec. 5.1)."
 REQUIRED = ("n_layers", "hidden", "n_heads", "seq_len", "global_batch", "tp", "pp")
 """Cells a row must state to be represented (besides a known GPU and n_gpus or dp)."""
 
-FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gather",
-                   "tp_comm_overlap", "tp_async_backward")
-"""Inputs the framework catalog sets (what the software of the time could do)."""
+SETTINGS: dict[str, Callable[[str | None], Any]] = {
+    "recompute": parse.recompute, "seq_parallel": parse.yes_no,
+    "zero_stage": parse.zero_stage, "precision": parse.precision,
+}
+"""Free-text setting columns and their parsers (a ValueError says what the column allows)."""
+
+ACTIVATIONS = ("gelu", "relu", "silu", "swiglu", "geglu", "reglu", "glu")
+"""Values the ``activation`` column allows (the last four are gated MLPs)."""
 
 Note = Callable[[str], None]
+
+
+class NotRepresented(ValueError):
+    """A cell that keeps its row from being represented (the message is the reason)."""
+
+
+def read_settings(row: dict) -> dict[str, Any]:
+    """The parsed free-text setting cells of ``row``.
+
+    Raises
+    ------
+    NotRepresented
+        A cell its parser cannot read, an activation or measured_oom value not allowed;
+        the message names the column, the value and what is allowed.
+    """
+    settings = {}
+    for column, parser in SETTINGS.items():
+        value = row.get(column)
+        try:
+            settings[column] = parser(value)
+        except ValueError as err:
+            raise NotRepresented(f"column {column!r}: value {str(value)!r} not understood "
+                                 f"({err})") from None
+    activation = str(row.get("activation") or "").strip().lower()
+    if activation and activation not in ACTIVATIONS:
+        raise NotRepresented(f"column 'activation': value {row.get('activation')!r} not "
+                             f"understood (expected {', '.join(ACTIVATIONS)})")
+    oom = str(row.get("measured_oom") or "").strip().lower()
+    if oom not in ("", "yes", "no"):
+        raise NotRepresented(f"column 'measured_oom': value {row.get('measured_oom')!r} not "
+                             "understood (expected yes or no)")
+    return settings
 
 
 @dataclass
@@ -99,6 +144,11 @@ def run_spec(row: dict) -> RunSpec:
     """
     spec = RunSpec(row_id=str(row.get("row_id") or ""), source=short_source(row.get("source")))
     note = spec.assumptions.append
+    try:
+        settings = read_settings(row)
+    except NotRepresented as err:
+        spec.unrepresentable = str(err)
+        return spec
     gpu = parse.gpu_name(row.get("gpu"))
     if gpu is None:
         spec.unrepresentable = f"unknown accelerator {row.get('gpu')!r} (not in the GPU catalog)"
@@ -112,10 +162,10 @@ def run_spec(row: dict) -> RunSpec:
     spec.unrepresentable = _layout(row, base)
     if spec.unrepresentable:
         return spec
-    _precision(row, base, note)
+    _precision(settings["precision"], base, note)
     _hardware(row, base, note)
-    interleaving = _software(row, base, note)
-    search = _tuning(row, base, interleaving)
+    profile = _software(row, base, settings["precision"], note)
+    search = _tuning(row, settings, base, profile, note)
     for key, values in search.items():
         note(f"{key} searched over {list(values)} (not stated)")
     spec.base, spec.search = base, search
@@ -129,7 +179,7 @@ def _model(row: dict, base: dict[str, Any], note: Note) -> None:
         kv = base["n_heads"]
         note("n_kv_heads = n_heads (not stated)")
     base["n_kv_heads"] = int(kv)
-    activation = (row.get("activation") or "").strip().lower()
+    activation = str(row.get("activation") or "").strip().lower()
     if not activation:
         activation = "gelu"
         note("activation GeLU (not stated)")
@@ -169,14 +219,14 @@ def _layout(row: dict, base: dict[str, Any]) -> str | None:
     return None
 
 
-def _precision(row: dict, base: dict[str, Any], note: Note) -> None:
+def _precision(stated: parse.Precision, base: dict[str, Any], note: Note) -> None:
     """Precision (bf16 if blank) and the gradient bytes of fp32 gradient accumulation."""
-    prec, fp32_accum = parse.precision(row.get("precision"))
+    prec = stated.precision
     if prec is None:
         prec = "bf16"
         note("precision bf16 (not stated)")
     base["precision"] = prec
-    if fp32_accum:
+    if stated.fp32_grad_accumulation:
         base["grad_bytes_per_param"] = 6.0
         base["grad_reduce_bytes_per_param"] = 4.0
         note("fp32 gradient accumulation: 6 gradient bytes/param, fp32 reduction")
@@ -196,24 +246,34 @@ def _hardware(row: dict, base: dict[str, Any], note: Note) -> None:
         base["gpus_per_node"] = int(gpn)
 
 
-def _software(row: dict, base: dict[str, Any], note: Note) -> bool:
-    """Fused attention and overlaps of the framework, then the overlaps the notes state;
-    returns whether the framework had the interleaved schedule."""
-    framework = catalog.find_framework(row.get("framework") or "")
-    if framework is None:
-        note("framework not in the catalog: current defaults (fused attention, overlaps on)")
-        base["flash_attention"] = True
-        interleaving = True
-    else:
-        for key in FRAMEWORK_FLAGS:
-            base[key] = bool(framework[key])
-        interleaving = bool(framework["interleaved_schedule"])
-    base.update(parse.stated_overlaps(row.get("notes")))
-    return interleaving
+def _software(row: dict, base: dict[str, Any], stated: parse.Precision,
+              note: Note) -> dict[str, Any]:
+    """What the framework profile sets (flags; byte counts the row does not state), the
+    overlaps the framework cell states, the FP8 recipe; returns the profile."""
+    cell = row.get("framework")
+    profile, remark = framework.profile(cell)
+    if remark:
+        note(remark)
+    for key, value in framework_defaults(profile).items():
+        if key not in FRAMEWORK_BYTES or key not in base:
+            base[key] = value
+    base.update(framework.stated_overlaps(cell))
+    if base["precision"] == "fp8":
+        recipe = stated.fp8_recipe
+        if recipe is None:
+            recipe = profile["fp8_recipe"] if profile["fp8_recipe"] != "none" else None
+            origin = f"the {profile['name']} profile" if recipe else "no recipe stated"
+        else:
+            origin = "stated"
+        note(f"FP8 recipe {recipe or 'unknown'} ({origin}; the model costs every FP8 recipe "
+             "alike)")
+    return profile
 
 
-def _tuning(row: dict, base: dict[str, Any], interleaving: bool) -> dict[str, tuple]:
-    """Stated tuning knobs into ``base``; blank ones as the values to search."""
+def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
+            profile: dict[str, Any], note: Note) -> dict[str, tuple]:
+    """Stated tuning knobs into ``base``; blank ones as the values to search (within what
+    the framework profile could do)."""
     search: dict[str, tuple] = {}
     mb = number(row, "micro_batch")
     if mb is None:
@@ -224,26 +284,34 @@ def _tuning(row: dict, base: dict[str, Any], interleaving: bool) -> dict[str, tu
     L, pp = base["n_layers"], base["pp"]
     if vpp is not None:
         base["vpp"] = int(vpp)
-    elif pp > 1 and interleaving:
+    elif pp > 1 and profile["interleaved_schedule"]:
         per_stage = L // pp if L % pp == 0 else 1
         search["vpp"] = tuple(v for v in range(1, MAX_SEARCH_VPP + 1) if per_stage % v == 0)
     else:
         base["vpp"] = 1
-    rc = parse.recompute(row.get("recompute"))
-    if rc is None:
+    rc = settings["recompute"]
+    if rc is not None:
+        base["recompute"] = rc
+    elif profile["selective_recompute"]:
         search["recompute"] = SEARCH_RECOMPUTE
     else:
-        base["recompute"] = rc
-    sp = parse.yes_no(row.get("seq_parallel"))
+        search["recompute"] = tuple(r for r in SEARCH_RECOMPUTE if r != "selective")
+    sp = settings["seq_parallel"]
     if sp is not None:
         base["seq_parallel"] = sp
-    elif base["tp"] > 1:
+    elif base["tp"] > 1 and profile["sequence_parallel"]:
         search["seq_parallel"] = (False, True)
     else:
         base["seq_parallel"] = False
-    zero = parse.zero_stage(row.get("zero_stage"))
-    if zero is None:
-        search["zero_stage"] = (0, 1)
-    else:
+    zero = settings["zero_stage"]
+    remark = parse.zero_stage_remark(row.get("zero_stage"))
+    if remark:
+        note(remark)
+    if zero is not None:
         base["zero_stage"] = zero
+    elif profile["zero_stage"] is not None:
+        base["zero_stage"] = int(profile["zero_stage"])
+        note(f"zero_stage {base['zero_stage']} from the {profile['name']} profile (not stated)")
+    else:
+        search["zero_stage"] = (0, 1)
     return search

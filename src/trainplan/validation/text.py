@@ -105,6 +105,13 @@ def format_text(results: pl.DataFrame) -> str:
                              f"chosen: {r['searched']}") if p]
         if parts:
             lines.append(f"  {r['row_id']}: " + "; ".join(parts))
+    unfit = results.filter(pl.col("reason_not_scored").fill_null("") != "") if \
+        "reason_not_scored" in results.columns else results.clear()
+    if unfit.height:
+        lines.append("")
+        lines.append("not scored (the model predicts the run cannot run as stated):")
+        for r in unfit.iter_rows(named=True):
+            lines.append(f"  {r['row_id']}: {r['reason_not_scored']}")
     oom = results.filter(pl.col("measured_oom") == "yes") if "measured_oom" in \
         results.columns else results.clear()
     if oom.height:
