@@ -86,6 +86,15 @@ def _parse_budget(key: str, value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _parse_number(key: str, value: Any) -> float:
+    """A finite number within its range."""
+    if not _is_number(value) or not math.isfinite(float(value)):
+        raise InputError(f"{key} = {value!r} is not a finite number")
+    number = float(value)
+    _check_range(key, number)
+    return number
+
+
 def _parse_label(key: str, value: Any) -> str:
     """A catalog name as text (only printed, never interpreted)."""
     return str(value)
@@ -149,6 +158,10 @@ class LaunchConfig:
     tp_comm_overlap: bool = _spec(_parse_flag)
     zero3_max_live_params: int = _spec(_parse_int)
     """DeepSpeed ``stage3_max_live_parameters`` [parameters]."""
+    grad_bytes_per_param: float = _spec(_parse_number)
+    """Gradient bytes per parameter the memory model assumed [bytes]."""
+    grad_reduce_bytes_per_param: float = _spec(_parse_number)
+    """Bytes per parameter of the gradient reduction the model assumed [bytes]."""
 
     def __post_init__(self) -> None:
         """Refuse a batch that Megatron and DeepSpeed both refuse."""

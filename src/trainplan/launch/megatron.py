@@ -15,6 +15,7 @@ context parallelism needs ``CUDA_DEVICE_MAX_CONNECTIONS=1`` (before Blackwell).
 from __future__ import annotations
 
 from trainplan.launch.config import LaunchConfig
+from trainplan.model.config import stage_layers
 
 RDZV_PORT = 29500
 INDENT = "    "
@@ -61,9 +62,24 @@ def layers_per_virtual_stage(config: LaunchConfig) -> int | None:
     return None if config.n_layers % chunks else config.n_layers // chunks
 
 
+def uneven_stage_args(c: LaunchConfig) -> list[str]:
+    """``--decoder-first/last-pipeline-num-layers`` when ``pp`` does not divide the layers.
+
+    The counts are those the model assumed (:func:`trainplan.model.config.stage_layers`:
+    the last and then the first stage hold one layer fewer); empty when ``pp`` divides
+    ``n_layers`` or there is no pipeline.
+    """
+    if c.pp <= 1 or c.n_layers % c.pp == 0:
+        return []
+    first, _, last = (int(x) for x in stage_layers(c.n_layers, c.pp))
+    return [f"--decoder-first-pipeline-num-layers {first}",
+            f"--decoder-last-pipeline-num-layers {last}"]
+
+
 def _parallel_args(c: LaunchConfig) -> list[str]:
     """Tensor, pipeline, virtual-pipeline and context parallel degrees."""
     args = [f"--tensor-model-parallel-size {c.tp}", f"--pipeline-model-parallel-size {c.pp}"]
+    args += uneven_stage_args(c)
     if c.pp > 1 and c.vpp > 1:
         per_stage = layers_per_virtual_stage(c)
         if per_stage is not None:
@@ -113,9 +129,15 @@ def _precision_args(c: LaunchConfig) -> list[str]:
     """``--bf16`` / ``--fp16``, plus Transformer Engine FP8 (on a bf16 base) for fp8."""
     if c.precision == "fp16":
         return ["--fp16"]
+    if c.grad_reduce_bytes_per_param <= 2 and c.grad_bytes_per_param <= 2:
+        # the model kept 16-bit gradients and reduced them in 16 bits; Megatron's default
+        # for bf16 is an fp32 main-gradient buffer reduced in fp32 (4 + 4 bytes)
+        base = ["--bf16", "--grad-reduce-in-bf16"]
+    else:
+        base = ["--bf16"]
     if c.precision == "fp8":
-        return ["--bf16", "--fp8-format hybrid"]
-    return ["--bf16"]
+        return [*base, "--fp8-format hybrid"]
+    return base
 
 
 def _kernel_args(c: LaunchConfig) -> list[str]:
