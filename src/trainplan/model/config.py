@@ -105,7 +105,7 @@ class Layout:
 
 @dataclass(frozen=True)
 class Gpu:
-    """One accelerator: peaks, achievable fractions and the GEMM saturation constants."""
+    """One accelerator: peaks, achievable fractions and the GEMM shape constants."""
 
     peak_16bit_flop_s: NDArrayFloat
     peak_fp8_flop_s: NDArrayFloat
@@ -115,7 +115,7 @@ class Gpu:
     hbm_byte_s: NDArrayFloat
     """Achievable HBM bandwidth (peak times ``hbm_efficiency``) [byte/s]."""
     sm_count: NDArrayFloat
-    gemm_half_dim_per_sm_tflop_s: np.ndarray
+    gemm_tile_elements: NDArrayFloat
     gemm_half_k: NDArrayFloat
 
     @classmethod
@@ -129,7 +129,7 @@ class Gpu:
             attention_efficiency=g["attention_efficiency"],
             hbm_byte_s=as_float(g["hbm_byte_s"]) * as_float(g["hbm_efficiency"]),
             sm_count=as_float(g["sm_count"]),
-            gemm_half_dim_per_sm_tflop_s=g["gemm_half_dim_per_sm_tflop_s"],
+            gemm_tile_elements=as_float(g["gemm_tile_elements"]),
             gemm_half_k=as_float(g["gemm_half_k"]),
         )
 

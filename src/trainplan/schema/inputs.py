@@ -158,17 +158,20 @@ INPUTS: tuple[Input, ...] = (
     Input("gemm_efficiency_fp8", "float", "Largest achievable fraction of the FP8 dense peak "
           "(blank for GPUs without FP8)", minimum=0, maximum=1, default=float("nan"),
           group=_EFF, from_catalog=True),
-    Input("attention_efficiency", "float", "Fraction of the 16-bit peak fused attention reaches",
+    Input("attention_efficiency", "float", "Fraction of the 16-bit peak fused attention reaches "
+          "at long sequences (shorter ones: kernels.fused_attention_efficiency)",
           minimum=0, maximum=1, group=_EFF, from_catalog=True),
-    Input("gemm_half_dim_per_sm_tflop_s", "float", "GEMM output dimension at which one "
-          "saturation factor halves the efficiency, per TFLOP/s of 16-bit peak per SM",
-          unit="elements per TFLOP/s", minimum=0, default=170.0, group=_EFF,
-          source="fitted once to the published runs, one value for every GPU (A100: 491 "
-          "elements, H100: 1274, B200: 2585)"),
+    Input("gemm_tile_elements", "float", "Output elements of one SM's GEMM tile: a GEMM "
+          "whose output is smaller than one tile per SM leaves SMs idle", unit="elements",
+          minimum=0, default=32768.0, group=_EFF,
+          source="128 x 256, the Hopper tensor-core tile of cuBLAS and CUTLASS; fitted to "
+          "published GEMM shape sweeps (Azure AI-benchmarking-guide cuBLASLt: A100 fp16, "
+          "H100/H200/GB200/MI300X fp8; pytorch/ao #2427 B200 bf16; pytorch #143465 H100 "
+          "torch._scaled_mm): best of 8192-65536, one value for every GPU"),
     Input("gemm_half_k", "float", "GEMM inner dimension at which the main-loop factor halves "
-          "the efficiency", unit="elements", minimum=0, default=64.0, group=_EFF,
-          source="two 32-wide tensor-core k-steps of prologue and epilogue per tile; the fit "
-          "to the published runs is flat between 48 and 96"),
+          "the efficiency", unit="elements", minimum=0, default=128.0, group=_EFF,
+          source="per-tile prologue and epilogue, fitted to the same GEMM shape sweeps (flat "
+          "between 128 and 256); 128 keeps the MAMF best shapes (k down to 1536) within 8 %"),
     Input("hbm_efficiency", "float", "Achievable fraction of HBM bandwidth for element-wise "
           "kernels", minimum=0, maximum=1, default=0.85, group=_EFF,
           source="Azure AI-benchmarking-guide BabelStream Triad: A100 83 %, H100 89 %, H200 86 %"),
