@@ -33,23 +33,26 @@ from trainplan.model.constants import (
     CROSS_ENTROPY_PASSES,
     FORWARD_BACKWARD_FACTOR,
 )
-from trainplan.model.gemm import gemm_efficiency, gemm_half_dim, gemm_time_s
+from trainplan.model.gemm import gemm_efficiency, gemm_time_s, gemm_wave_elements
 from trainplan.model.kernels import (
     ELEMENTWISE_BACKWARD_RATIO,
     FLASH_BACKWARD_RATIO,
     FLASH_CAUSAL_WORK_FRACTION,
+    FLASH_HALF_KEYS,
     FP8_CAST_BYTES,
     attention_core_forward_s,
     elementwise_forward_bytes,
     fp8_cast_bytes,
+    fused_attention_efficiency,
     linear_layers_forward_s,
 )
 
 __all__ = [
     "ELEMENTWISE_BACKWARD_RATIO", "FLASH_BACKWARD_RATIO", "FLASH_CAUSAL_WORK_FRACTION",
-    "FP8_CAST_BYTES", "LayerCompute", "StageCompute", "attention_core_forward_s",
-    "elementwise_forward_bytes", "fp8_cast_bytes", "gemm_efficiency", "gemm_half_dim",
-    "gemm_time_s", "layer_compute", "linear_layers_forward_s", "optimizer_step_s",
+    "FLASH_HALF_KEYS", "FP8_CAST_BYTES", "LayerCompute", "StageCompute",
+    "attention_core_forward_s", "elementwise_forward_bytes", "fp8_cast_bytes",
+    "fused_attention_efficiency", "gemm_efficiency", "gemm_time_s", "gemm_wave_elements",
+    "layer_compute", "linear_layers_forward_s", "optimizer_step_s",
     "recompute_forward_s", "stage_compute",
 ]
 """The GEMM model and the kernels are re-exported: they were part of this module."""
@@ -140,14 +143,14 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
     h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
     tokens, fp8, hbm = layout.tokens_microbatch, layout.fp8, gpu.hbm_byte_s
     peak16, eff16 = gpu.peak_16bit_flop_s, gpu.gemm_efficiency_16bit
-    half = gemm_half_dim(gpu.gemm_half_dim_per_sm_tflop_s, peak16, gpu.sm_count)
+    wave = gemm_wave_elements(gpu.gemm_tile_elements, gpu.sm_count)
     lin_fwd, lin_col = linear_layers_forward_s(
         tokens, h, a, kv, f, arch.gated_mlp, tp, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
-        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), half, gpu.gemm_half_k, hbm,
+        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
         np.where(fp8, BYTES_FP8, BYTES_16BIT))
     attn_fwd = attention_core_forward_s(layout.micro_batch, layout.seq_local, arch.seq_len, h, a,
                                         tp, layout.flash_attention, arch.dropout, peak16,
-                                        gpu.attention_efficiency, eff16, half, gpu.gemm_half_k,
+                                        gpu.attention_efficiency, eff16, wave, gpu.gemm_half_k,
                                         hbm)
     attn_bwd = attn_fwd * np.where(layout.flash_attention, FLASH_BACKWARD_RATIO,
                                    BACKWARD_PER_FORWARD)
@@ -219,10 +222,10 @@ def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerComp
     """
     tokens, tp, hbm, h = layout.tokens_microbatch, layout.tp, gpu.hbm_byte_s, arch.hidden
     peak16, eff16 = gpu.peak_16bit_flop_s, gpu.gemm_efficiency_16bit
-    half = gemm_half_dim(gpu.gemm_half_dim_per_sm_tflop_s, peak16, gpu.sm_count)
+    wave = gemm_wave_elements(gpu.gemm_tile_elements, gpu.sm_count)
     emb_t = FORWARD_BACKWARD_FACTOR * tokens * h * ACTIVATION_BYTES / hbm
     logits_t = FORWARD_BACKWARD_FACTOR * gemm_time_s(tokens, arch.vocab / tp, h, peak16, eff16,
-                                                     half, gpu.gemm_half_k, hbm, BYTES_16BIT)
+                                                     wave, gpu.gemm_half_k, hbm, BYTES_16BIT)
     loss_t = (tokens * arch.vocab / tp * CROSS_ENTROPY_PASSES * as_float(logits_bytes_per_element)
               / hbm)
     head_t = logits_t + loss_t

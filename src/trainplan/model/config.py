@@ -163,7 +163,7 @@ class Layout:
 
 @dataclass(frozen=True)
 class Gpu:
-    """One accelerator: peaks, achievable fractions and the GEMM saturation constants."""
+    """One accelerator: peaks, achievable fractions and the GEMM shape constants."""
 
     peak_16bit_flop_s: NDArrayFloat
     peak_fp8_flop_s: NDArrayFloat
@@ -173,21 +173,23 @@ class Gpu:
     hbm_byte_s: NDArrayFloat
     """Achievable HBM bandwidth (peak times ``hbm_efficiency``) [byte/s]."""
     sm_count: NDArrayFloat
-    gemm_half_dim_per_sm_tflop_s: np.ndarray
+    gemm_tile_elements: NDArrayFloat
     gemm_half_k: NDArrayFloat
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray]) -> Gpu:
-        """Take the GPU columns of ``g``."""
+        """Take the GPU columns of ``g``; the kernel efficiencies are the published
+        isolated-kernel figures times ``sustained_compute_fraction``."""
+        sustained = as_float(g["sustained_compute_fraction"])
         return cls(
             peak_16bit_flop_s=as_float(g["peak_16bit_flop_s"]),
             peak_fp8_flop_s=as_float(g["peak_fp8_flop_s"]),
-            gemm_efficiency_16bit=as_float(g["gemm_efficiency_16bit"]),
-            gemm_efficiency_fp8=as_float(g["gemm_efficiency_fp8"]),
-            attention_efficiency=g["attention_efficiency"],
+            gemm_efficiency_16bit=as_float(g["gemm_efficiency_16bit"]) * sustained,
+            gemm_efficiency_fp8=as_float(g["gemm_efficiency_fp8"]) * sustained,
+            attention_efficiency=as_float(g["attention_efficiency"]) * sustained,
             hbm_byte_s=as_float(g["hbm_byte_s"]) * as_float(g["hbm_efficiency"]),
             sm_count=as_float(g["sm_count"]),
-            gemm_half_dim_per_sm_tflop_s=g["gemm_half_dim_per_sm_tflop_s"],
+            gemm_tile_elements=as_float(g["gemm_tile_elements"]),
             gemm_half_k=as_float(g["gemm_half_k"]),
         )
 

@@ -1,17 +1,22 @@
-r"""Time of one matrix multiplication (GEMM): shape-dependent efficiency under a roofline.
+r"""Time of one matrix multiplication (GEMM): wave occupancy and main-loop length under a roofline.
 
 A GEMM reaches the maximum achievable fraction :math:`\eta_{max}` of the dense
-peak (the "MAMF" of [1]_) only when all three dimensions are large compared
-with the tile and wave sizes of the GPU [2]_. The shape dependence is a
-saturation law per dimension,
+peak (the "MAMF" of [1]_) when its output tiles fill every SM and each tile's
+main loop is long against its fixed prologue and epilogue [2]_:
 
 .. math::
 
-   \eta(M, N, K) = \eta_{max} \frac{M}{M + d} \frac{N}{N + d} \frac{K}{K + k_{1/2}}
+   \eta(m, n, k) = \eta_{max} \min\left(1, \frac{m n}{N_{SM}\, a}\right)
+                   \frac{k}{k + k_{1/2}}
 
-where :math:`d` and :math:`k_{1/2}` are the dimensions at which one factor
-halves it. A roofline bound on the HBM traffic of the three matrices applies
-to every GEMM [3]_.
+with :math:`a` the output elements of one SM's tile and :math:`k_{1/2}` the
+inner length of the per-tile overhead. A roofline bound on the HBM traffic of
+the three matrices applies to every GEMM [3]_.
+
+Both shape constants are fitted to cuBLASLt / ``torch.mm`` / ``torch._scaled_mm``
+shape sweeps (A100 fp16, H100, H200, GB200 and MI300X fp8, B200 bf16;
+``tests/data/gemm_benchmarks.csv``), not to training runs; :math:`\eta_{max}` is the
+catalog's MAMF / peak, so a large GEMM runs at the published MAMF.
 
 References
 ----------
@@ -29,61 +34,44 @@ from __future__ import annotations
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
-from trainplan.model.constants import FLOP_PER_TFLOP
+from trainplan.model.constants import BYTES_16BIT
 
-__all__ = ["gemm_efficiency", "gemm_half_dim", "gemm_time_s"]
+__all__ = ["gemm_efficiency", "gemm_time_s", "gemm_wave_elements"]
 
 
-def gemm_half_dim(half_dim_per_sm_tflop_s: ArrayLike, peak_flop_s: ArrayLike,
-                  sm_count: ArrayLike) -> NDArrayFloat:
+def gemm_wave_elements(tile_elements: ArrayLike, sm_count: ArrayLike) -> NDArrayFloat:
     r"""
-    Saturation dimension of a GPU, proportional to the throughput of one SM.
-
-    By Little's law the work an SM must have in flight to stay busy grows with
-    how fast it consumes it, so faster SMs (Hopper, Blackwell) need larger
-    matrices to approach their peak. The constant :math:`c` is one for every
-    GPU; it is applied to the 16-bit peak for every precision (FP8's lower
-    achievable fraction is in its own :math:`\eta_{max}`), as it was fitted.
+    Output elements of one full wave of GEMM tiles: one tile on every SM.
 
     Parameters
     ----------
-    half_dim_per_sm_tflop_s : array_like
-        Saturation dimension per unit of SM throughput, :math:`c`
-        [elements / (TFLOP/s per SM)].
-    peak_flop_s : array_like
-        Dense peak of the GPU, :math:`P` [FLOP/s].
+    tile_elements : array_like
+        Output elements of one SM's tile, :math:`a` (128 x 256 = 32768 for the
+        Hopper tensor-core GEMMs of cuBLAS and CUTLASS) [elements].
     sm_count : array_like
-        Streaming multiprocessors, :math:`N_{SM}` [-].
+        Streaming multiprocessors (compute units), :math:`N_{SM}` [-].
 
     Returns
     -------
     numpy.ndarray
-        Output dimension :math:`d` at which one factor of :func:`gemm_efficiency`
-        halves [elements].
-
-    Notes
-    -----
-    .. math::
-
-       d = c\, \frac{P / N_{SM}}{10^{12}}
+        :math:`W = N_{SM}\, a` [elements].
 
     References
     ----------
-    .. [1] NVIDIA, "Matrix Multiplication Background User's Guide" (tile and
-       wave quantisation).
+    .. [1] NVIDIA, "Matrix Multiplication Background User's Guide" (wave quantisation).
     """
-    return (as_float(half_dim_per_sm_tflop_s) * as_float(peak_flop_s) / as_float(sm_count)
-            / FLOP_PER_TFLOP)
+    return as_float(tile_elements) * as_float(sm_count)
 
 
 def gemm_efficiency(m: ArrayLike, n: ArrayLike, k: ArrayLike, efficiency_max: ArrayLike,
-                    half_dim: ArrayLike, half_k: ArrayLike) -> NDArrayFloat:
+                    wave_elements: ArrayLike, half_k: ArrayLike) -> NDArrayFloat:
     r"""
     Achieved fraction of the dense peak of an ``(m x k) @ (k x n)`` GEMM.
 
-    The output dimensions :math:`m` and :math:`n` set how many tiles keep the
-    SMs busy; the inner dimension :math:`k` sets how long each tile's main loop
-    runs against its fixed prologue and epilogue.
+    An output smaller than one wave of tiles leaves SMs idle; the inner
+    dimension :math:`k` sets how long each tile's main loop runs against its
+    fixed prologue and epilogue. Non-decreasing in every dimension and never
+    above :math:`\eta_{max}`.
 
     Parameters
     ----------
@@ -92,10 +80,10 @@ def gemm_efficiency(m: ArrayLike, n: ArrayLike, k: ArrayLike, efficiency_max: Ar
     k : array_like
         Inner (reduction) dimension, :math:`k` [elements].
     efficiency_max : array_like
-        Maximum achievable fraction of the peak, :math:`\eta_{max}` [-].
-    half_dim : array_like
-        Output dimension at which one factor halves, :math:`d`
-        (:func:`gemm_half_dim`) [elements].
+        Maximum achievable fraction of the peak (MAMF / peak), :math:`\eta_{max}` [-].
+    wave_elements : array_like
+        Output elements of one wave of tiles, :math:`W` (:func:`gemm_wave_elements`)
+        [elements].
     half_k : array_like
         Inner dimension at which the main-loop factor halves, :math:`k_{1/2}` [elements].
 
@@ -108,7 +96,11 @@ def gemm_efficiency(m: ArrayLike, n: ArrayLike, k: ArrayLike, efficiency_max: Ar
     -----
     .. math::
 
-       \eta = \eta_{max} \frac{m}{m + d} \frac{n}{n + d} \frac{k}{k + k_{1/2}}
+       \eta = \eta_{max} \min\left(1, \frac{m n}{W}\right) \frac{k}{k + k_{1/2}}
+
+    Fitted on published shape sweeps (``tests/data/gemm_benchmarks.csv``): with
+    :math:`a = 32768` and :math:`k_{1/2} = 128` the sweeps normalised to their own
+    :math:`8192^3` row are matched to a median 5 %.
 
     References
     ----------
@@ -116,13 +108,13 @@ def gemm_efficiency(m: ArrayLike, n: ArrayLike, k: ArrayLike, efficiency_max: Ar
        FLOPS comparison table" (2024-2025).
     .. [2] NVIDIA, "Matrix Multiplication Background User's Guide".
     """
-    hd = as_float(half_dim)
     m, n, k = as_float(m), as_float(n), as_float(k)
-    return as_float(efficiency_max) * (m / (m + hd)) * (n / (n + hd)) * (k / (k + as_float(half_k)))
+    occupancy = np.minimum(1.0, m * n / as_float(wave_elements))
+    return as_float(efficiency_max) * occupancy * (k / (k + as_float(half_k)))
 
 
 def gemm_time_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, peak_flop_s: ArrayLike,
-                efficiency_max: ArrayLike, half_dim: ArrayLike, half_k: ArrayLike,
+                efficiency_max: ArrayLike, wave_elements: ArrayLike, half_k: ArrayLike,
                 hbm_byte_s: ArrayLike, bytes_per_element: ArrayLike) -> NDArrayFloat:
     r"""
     Time of an ``(m x k) @ (k x n)`` GEMM: compute at its efficiency, or HBM traffic.
@@ -133,13 +125,14 @@ def gemm_time_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, peak_flop_s: ArrayLike
         Output and inner dimensions [elements].
     peak_flop_s : array_like
         Dense peak of the precision, :math:`P` [FLOP/s].
-    efficiency_max, half_dim, half_k : array_like
-        :math:`\eta_{max}` [-], :math:`d` and :math:`k_{1/2}` [elements] of
+    efficiency_max, wave_elements, half_k : array_like
+        :math:`\eta_{max}` [-], :math:`W` and :math:`k_{1/2}` [elements] of
         :func:`gemm_efficiency`.
     hbm_byte_s : array_like
         Achievable HBM bandwidth, :math:`B_{HBM}` [byte/s].
     bytes_per_element : array_like
-        Bytes of one matrix element, :math:`e` [bytes].
+        Bytes of one input element, :math:`e` [bytes]; the output is 16-bit
+        (FP8 GEMMs write 16-bit results [3]_).
 
     Returns
     -------
@@ -154,17 +147,19 @@ def gemm_time_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, peak_flop_s: ArrayLike
     .. math::
 
        t = \max\left(\frac{2 m n k}{P\,\eta(m, n, k)},\
-           \frac{e\,(m k + k n + m n)}{B_{HBM}}\right)
+           \frac{e\,(m k + k n) + 2\, m n}{B_{HBM}}\right)
 
     References
     ----------
     .. [1] S. Bekman, "Machine Learning Engineering", "Maximum Achievable Matmul
        FLOPS comparison table" (2024-2025).
     .. [2] S. Williams, A. Waterman, D. Patterson, "Roofline", CACM 52(4), 2009.
+    .. [3] NVIDIA Transformer Engine documentation, "Using FP8 with Transformer Engine".
     """
     m, n, k = as_float(m), as_float(n), as_float(k)
     flop = 2.0 * m * n * k
-    compute = flop / (as_float(peak_flop_s) * gemm_efficiency(m, n, k, efficiency_max, half_dim,
-                                                         half_k))
-    traffic = as_float(bytes_per_element) * (m * k + k * n + m * n) / as_float(hbm_byte_s)
+    eta = gemm_efficiency(m, n, k, efficiency_max, wave_elements, half_k)
+    compute = flop / (as_float(peak_flop_s) * eta)
+    traffic = (as_float(bytes_per_element) * (m * k + k * n) + BYTES_16BIT * m * n) / as_float(
+        hbm_byte_s)
     return np.maximum(compute, traffic)

@@ -37,6 +37,13 @@ from trainplan.model.gemm import gemm_time_s
 FLASH_CAUSAL_WORK_FRACTION = 0.5
 """Share of the ``s x s`` score blocks a causal FlashAttention kernel computes [2]."""
 
+FLASH_HALF_KEYS = 240.0
+"""Keys per query at which a fused attention kernel runs at half its long-sequence
+throughput (per-query-block prologue and epilogue: loading Q, rescaling and writing O).
+Fitted to the H100 forward sweeps of pytorch/benchmark commit ff65cb67 (FlashAttention-3
+and Triton FlashAttention-2, 512-16384 tokens, head dim 128; both within 1.3 %;
+``tests/data/attention_benchmarks.csv``)."""
+
 FLASH_BACKWARD_RATIO = 2.5
 """FlashAttention backward / forward work (5 matrix products vs 2) [2]."""
 
@@ -52,7 +59,7 @@ read it for the absolute maximum (2), read it again and write one byte (3) [4]."
 def linear_layers_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
                             n_kv_heads: ArrayLike, ffn_hidden: ArrayLike, gated_mlp: ArrayLike,
                             tp: ArrayLike, peak_flop_s: ArrayLike, efficiency_max: ArrayLike,
-                            half_dim: ArrayLike, half_k: ArrayLike, hbm_byte_s: ArrayLike,
+                            wave_elements: ArrayLike, half_k: ArrayLike, hbm_byte_s: ArrayLike,
                             bytes_per_element: ArrayLike) -> tuple[NDArrayFloat, NDArrayFloat]:
     r"""
     Forward time of the four linear layers of one layer on one tensor-parallel rank.
@@ -67,7 +74,7 @@ def linear_layers_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_heads: Array
         Gated MLP (:math:`\gamma = 2` fused input matrices, else 1).
     tp : array_like
         Tensor-parallel degree, :math:`t` [-].
-    peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s, bytes_per_element : array_like
+    peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s, bytes_per_element : array_like
         GEMM constants of :func:`~trainplan.model.gemm.gemm_time_s` [FLOP/s], [-],
         [elements], [elements], [byte/s], [bytes].
 
@@ -94,7 +101,7 @@ def linear_layers_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_heads: Array
     d = h / as_float(n_heads)
     gate = np.where(gated_mlp, 2.0, 1.0)
     f = as_float(ffn_hidden)
-    args = (peak_flop_s, efficiency_max, half_dim, half_k, hbm_byte_s, bytes_per_element)
+    args = (peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s, bytes_per_element)
     qkv = gemm_time_s(tokens, (h + 2.0 * as_float(n_kv_heads) * d) / t, h, *args)
     out = gemm_time_s(tokens, h, h / t, *args)
     fc1 = gemm_time_s(tokens, f * gate / t, h, *args)
@@ -102,11 +109,50 @@ def linear_layers_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_heads: Array
     return qkv + out + fc1 + fc2, qkv + fc1
 
 
+def fused_attention_efficiency(keys_per_query: ArrayLike, attention_efficiency: ArrayLike,
+                               half_keys: ArrayLike = FLASH_HALF_KEYS) -> NDArrayFloat:
+    r"""
+    Fraction of the 16-bit peak a fused (FlashAttention) kernel reaches.
+
+    Each block of queries loops over the blocks of keys it attends to, against a
+    fixed cost per query block; a causal mask halves the keys a query attends to
+    on average.
+
+    Parameters
+    ----------
+    keys_per_query : array_like
+        Keys one query attends to on average, :math:`\bar s` (:math:`s`; :math:`s/2`
+        causal) [tokens].
+    attention_efficiency : array_like
+        Long-sequence fraction of the peak, :math:`\eta_a` (GPU catalog) [-].
+    half_keys : array_like, optional
+        :math:`s_{1/2}` (:data:`FLASH_HALF_KEYS`) [tokens].
+
+    Returns
+    -------
+    numpy.ndarray
+        Efficiency [-].
+
+    Notes
+    -----
+    .. math::
+
+       \eta = \eta_a \frac{\bar s}{\bar s + s_{1/2}}
+
+    References
+    ----------
+    .. [1] T. Dao, "FlashAttention-2", arXiv:2307.08691, 2023, Sec. 3.
+    .. [2] J. Shah et al., "FlashAttention-3", arXiv:2407.08608, 2024, Fig. 5.
+    """
+    keys = as_float(keys_per_query)
+    return as_float(attention_efficiency) * keys / (keys + as_float(half_keys))
+
+
 def attention_core_forward_s(micro_batch: ArrayLike, seq_local: ArrayLike, seq_len: ArrayLike,
                              hidden: ArrayLike, n_heads: ArrayLike, tp: ArrayLike,
                              flash_attention: ArrayLike, dropout: ArrayLike,
                              peak_flop_s: ArrayLike, attention_efficiency: ArrayLike,
-                             gemm_efficiency_max: ArrayLike, half_dim: ArrayLike,
+                             gemm_efficiency_max: ArrayLike, wave_elements: ArrayLike,
                              half_k: ArrayLike, hbm_byte_s: ArrayLike) -> NDArrayFloat:
     r"""
     Forward time of the attention core (scores, softmax, weighted sum) on one GPU.
@@ -123,7 +169,7 @@ def attention_core_forward_s(micro_batch: ArrayLike, seq_local: ArrayLike, seq_l
     peak_flop_s, attention_efficiency : array_like
         16-bit dense peak :math:`P` [FLOP/s]; the fraction of it the fused kernel
         reaches, :math:`\eta_a` [-].
-    gemm_efficiency_max, half_dim, half_k, hbm_byte_s : array_like
+    gemm_efficiency_max, wave_elements, half_k, hbm_byte_s : array_like
         GEMM constants of :func:`~trainplan.model.gemm.gemm_time_s` [-], [elements],
         [elements], and the HBM bandwidth :math:`B_{HBM}` [byte/s].
 
@@ -134,13 +180,14 @@ def attention_core_forward_s(micro_batch: ArrayLike, seq_local: ArrayLike, seq_l
 
     Notes
     -----
-    Fused: :math:`4 b S s h / t` FLOPs, half skipped by the causal mask. Unfused: two
-    batched 16-bit GEMMs over the :math:`n_b = b a / t` heads, and the softmax reading
+    Fused: :math:`4 b S s h / t` FLOPs, half skipped by the causal mask, at
+    :math:`\eta = \eta_a \frac{s/2}{s/2 + s_{1/2}}` (:func:`fused_attention_efficiency`).
+    Unfused: two batched 16-bit GEMMs over the :math:`n_b = b a / t` heads, and the softmax reading
     and writing the :math:`n_b S s` scores (5 more bytes each with dropout):
 
     .. math::
 
-       t_a = \begin{cases} \dfrac{\tfrac12\, 4 b S s h / t}{P \eta_a} & \text{fused} \\
+       t_a = \begin{cases} \dfrac{\tfrac12\, 4 b S s h / t}{P \eta} & \text{fused} \\
              t_G(S n_b, s, d) + t_G(S n_b, d, s)
              + \dfrac{n_b S s (4 + 5 [\text{dropout}])}{B_{HBM}} & \text{unfused}
              \end{cases}
@@ -154,11 +201,11 @@ def attention_core_forward_s(micro_batch: ArrayLike, seq_local: ArrayLike, seq_l
     a = as_float(n_heads)
     d = h / a
     flop = 4.0 * b * sl * s * h / t
-    fused = FLASH_CAUSAL_WORK_FRACTION * flop / (as_float(peak_flop_s)
-                                                 * as_float(attention_efficiency))
+    eta = fused_attention_efficiency(FLASH_CAUSAL_WORK_FRACTION * s, attention_efficiency)
+    fused = FLASH_CAUSAL_WORK_FRACTION * flop / (as_float(peak_flop_s) * eta)
     batches = b * a / t
     rows = sl * batches
-    args = (peak_flop_s, gemm_efficiency_max, half_dim, half_k, hbm_byte_s, BYTES_16BIT)
+    args = (peak_flop_s, gemm_efficiency_max, wave_elements, half_k, hbm_byte_s, BYTES_16BIT)
     scores = gemm_time_s(rows, s, d, *args)
     weighted = gemm_time_s(rows, d, s, *args)
     score_elements = batches * sl * s

@@ -163,18 +163,29 @@ INPUTS: tuple[Input, ...] = (
     Input("gemm_efficiency_fp8", "float", "Largest achievable fraction of the FP8 dense peak "
           "(blank for GPUs without FP8)", minimum=0, maximum=1, default=float("nan"),
           group=_EFF, from_catalog=True),
-    Input("attention_efficiency", "float", "Fraction of the 16-bit peak fused attention reaches",
+    Input("attention_efficiency", "float", "Fraction of the 16-bit peak fused attention reaches "
+          "at long sequences (shorter ones: kernels.fused_attention_efficiency)",
           minimum=0, maximum=1, group=_EFF, from_catalog=True),
-    Input("gemm_half_dim_per_sm_tflop_s", "float", "GEMM output dimension at which one "
-          "saturation factor halves the efficiency, per TFLOP/s of 16-bit peak per SM",
-          unit="elements per TFLOP/s", minimum=0, default=170.0, group=_EFF,
-          fit_grid=(110.0, 130.0, 150.0, 170.0, 190.0, 210.0, 240.0),
-          source="fitted once to the published runs, one value for every GPU (A100: 491 "
-          "elements, H100: 1274, B200: 2585)"),
+    Input("gemm_tile_elements", "float", "Output elements of one SM's GEMM tile: a GEMM "
+          "whose output is smaller than one tile per SM leaves SMs idle", unit="elements",
+          minimum=0, default=32768.0, group=_EFF,
+          source="128 x 256, the Hopper tensor-core tile of cuBLAS and CUTLASS; fitted to "
+          "published GEMM shape sweeps (Azure AI-benchmarking-guide cuBLASLt: A100 fp16, "
+          "H100/H200/GB200/MI300X fp8; pytorch/ao #2427 B200 bf16; pytorch #143465 H100 "
+          "torch._scaled_mm): best of 8192-65536, one value for every GPU"),
     Input("gemm_half_k", "float", "GEMM inner dimension at which the main-loop factor halves "
-          "the efficiency", unit="elements", minimum=0, default=64.0, group=_EFF,
-          source="two 32-wide tensor-core k-steps of prologue and epilogue per tile; the fit "
-          "to the published runs is flat between 48 and 96"),
+          "the efficiency", unit="elements", minimum=0, default=128.0, group=_EFF,
+          source="per-tile prologue and epilogue, fitted to the same GEMM shape sweeps (flat "
+          "between 128 and 256); 128 keeps the MAMF best shapes (k down to 1536) within 8 %"),
+    Input("sustained_compute_fraction", "float", "Fraction of the isolated-kernel GEMM and "
+          "fused-attention throughput a training step sustains (clocks under sustained "
+          "power, L2 and memory contention between kernels, launch gaps)", minimum=0,
+          maximum=1, default=0.85, group=_EFF,
+          fit_grid=(0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
+          source="fitted to the shipped published runs (trainplan validate --cv source); "
+          "the kernel sweeps (tests/data/gemm_benchmarks.csv) level off 5-20 % below the "
+          "maximum achievable matmul FLOPS on long kernels, and FlashAttention inside a "
+          "training step runs 20-40 % below its isolated figure"),
     Input("hbm_efficiency", "float", "Achievable fraction of HBM bandwidth for element-wise "
           "kernels", minimum=0, maximum=1, default=0.85, group=_EFF,
           source="Azure AI-benchmarking-guide BabelStream Triad: A100 83 %, H100 89 %, H200 86 %"),
@@ -189,7 +200,7 @@ INPUTS: tuple[Input, ...] = (
     Input("overlap_efficiency", "float", "Share of the shorter of an overlapping "
           "communication and its compute window that is hidden", minimum=0, maximum=1, default=0.7,
           group=_EFF, fit_grid=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-          source="fitted once to the published runs (0.6-0.8 give the same accuracy)"),
+          source="fitted to the shipped published runs (trainplan validate --cv source)"),
     Input("grad_bytes_per_param", "float", "Gradient bytes per parameter (2: 16-bit; 4: fp32 "
           "main_grad; 6: 16-bit grad plus fp32 accumulation buffer)", unit="bytes",
           minimum=0, default=2.0, group=_EFF, source="ZeRO paper (arXiv:1910.02054) Sec. 3.1"),

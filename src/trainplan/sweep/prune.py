@@ -66,7 +66,7 @@ EVAL_ROWS at a time, and at most BUFFER_ROWS key rows are held)."""
 BUFFER_ROWS = 1_000_000
 """Key rows held before they are reduced to candidates (bounds a shard's memory)."""
 
-_RATES = ("efficiency", "byte_s", "flop_s", "sm_count", "gemm_half", "domain_gpus")
+_RATES = ("efficiency", "byte_s", "flop_s", "sm_count", "gemm_half", "gemm_tile", "domain_gpus")
 """Inputs whose zero would make a time infinite (name fragments)."""
 
 _AFTER_STEP = ("tokens_budget", "price_per_gpu_hour_usd", "tdp_w",
