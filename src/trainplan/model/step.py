@@ -92,7 +92,8 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
                             g["tp_async_backward"])
     cp = cc.context_parallel(arch, lay, links, layer)
     shard = sc.shard_collectives(lay, links, par.per_gpu, g["dp_algorithm"],
-                                 g["grad_reduce_bytes_per_param"])
+                                 g["grad_reduce_bytes_per_param"],
+                                 g["zero3_collectives_per_layer"])
     zero3 = sc.zero3_exposed(lay, links, shard, stages, layer)
     times = pl.stage_times(lay, layer.total_s, tp.exposed_layer_s, cp.exposed_layer_s,
                            stages.first_s, stages.last_s, zero3)

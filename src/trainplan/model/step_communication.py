@@ -53,11 +53,13 @@ class ShardCollectives:
     """Parameter gathers per micro-batch under ZeRO-3 (2, 3 with full recomputation)."""
     zero3_microbatch_s: NDArrayFloat
     """ZeRO-3 gathers and gradient reduce-scatter of one micro-batch (0 below stage 3)."""
+    zero3_call_latency_s: NDArrayFloat
+    """Of which the latency of the extra calls (synchronous: never hidden) [s]."""
 
 
 def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
-                      algorithm: ArrayLike,
-                      grad_reduce_bytes_per_param: ArrayLike) -> ShardCollectives:
+                      algorithm: ArrayLike, grad_reduce_bytes_per_param: ArrayLike,
+                      zero3_collectives_per_layer: ArrayLike = 1.0) -> ShardCollectives:
     r"""
     Parameter all-gather and gradient reduction of the ZeRO / data-parallel group [1]_.
 
@@ -74,6 +76,9 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
         :class:`~trainplan.model.choices.Algorithm` of the group.
     grad_reduce_bytes_per_param : array_like
         Bytes per parameter of the gradient reduction [bytes].
+    zero3_collectives_per_layer : array_like, optional
+        Separate collective calls per layer and pass under ZeRO-3, :math:`c` (1: one
+        bucketed gather per layer, as FSDP; one per parameter tensor in 2021 DeepSpeed) [-].
 
     Returns
     -------
@@ -88,10 +93,21 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     .. math::
 
        t_{z3} = (2 + [\text{full}])\, T_{ag}(2 \Psi) + T_{rs}(q \Psi)
+              + (3 + [\text{full}]) (L_s c - 1)\, T_{ag}(0)
+
+    The last term is the latency of the extra calls when the stage's :math:`L_s` layers
+    are gathered in :math:`c` calls each rather than one (:math:`T_{ag}(0)`: a call that
+    moves nothing, :math:`(g-1)\alpha` for a ring). DeepSpeed's 2021 ZeRO-3 gathered
+    every parameter separately, about 0.5 ms a call with its launch and synchronisation
+    [2]_; grouped gathers came in September 2021 [3]_.
 
     References
     ----------
     .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5 and 7.
+    .. [2] deepspeedai/DeepSpeed issue #1069, "Performance Degradation with ZERO Stage 3"
+       (2021-06): one all-gather per parameter, each about 0.5 ms.
+    .. [3] deepspeedai/DeepSpeed pull request #1188, "ZeRO3, improved parameter all-gather
+       operation" (2021-09): grouped all-gathers.
     """
     group = place_group(layout.shard_group, layout.tp, links)
     args = (layout.shard_group, group.members, group.domains, group.intra_byte_s,
@@ -101,11 +117,16 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     ag_param = co.allgather_s(algorithm, param_msg, *args)
     rs_grad = co.allgather_s(algorithm, grad_msg, *args)
     gathers = ZERO3_GATHERS + np.where(layout.recompute == Recompute.FULL, 1.0, 0.0)
-    zero3 = np.where(layout.zero_stage >= 3, gathers * ag_param + rs_grad, 0.0)
+    calls = layout.layers_per_stage * as_float(zero3_collectives_per_layer)
+    per_call = co.allgather_s(algorithm, 0.0, *args)
+    extra_calls = (gathers + 1.0) * np.maximum(calls - 1.0, 0.0) * per_call
+    extra_calls = np.where(layout.zero_stage >= 3, extra_calls, 0.0)
+    zero3 = np.where(layout.zero_stage >= 3, gathers * ag_param + rs_grad + extra_calls, 0.0)
     return ShardCollectives(param_bytes=param_msg, grad_bytes=grad_msg,
                             param_allgather_s=ag_param, grad_reduce_scatter_s=rs_grad,
                             grad_allreduce_s=co.allreduce_s(algorithm, grad_msg, *args),
-                            zero3_gathers=gathers, zero3_microbatch_s=zero3)
+                            zero3_gathers=gathers, zero3_microbatch_s=zero3,
+                            zero3_call_latency_s=extra_calls)
 
 
 def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages: StageCompute,
@@ -115,7 +136,8 @@ def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages:
 
     Prefetching hides the gathers behind the stage's compute
     (:func:`exposed_after_overlap` with the stage's compute time as the window; a
-    middle stage's window is its layers only).
+    middle stage's window is its layers only); the latency of extra per-parameter calls
+    (:attr:`ShardCollectives.zero3_call_latency_s`) is synchronous and stays exposed.
 
     Parameters
     ----------
@@ -139,11 +161,12 @@ def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages:
     ----------
     .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5.3 and 7.2.
     """
-    eta, z3 = links.overlap_efficiency, shard.zero3_microbatch_s
+    eta, calls = links.overlap_efficiency, shard.zero3_call_latency_s
+    z3 = shard.zero3_microbatch_s - calls
     middle = np.where(layout.zero_stage >= 3, exposed_after_overlap(
-        z3, layout.layers_per_stage * layer.total_s, eta), 0.0)
-    return (exposed_after_overlap(z3, stages.first_s, eta),
-            exposed_after_overlap(z3, stages.last_s, eta), middle)
+        z3, layout.layers_per_stage * layer.total_s, eta) + calls, 0.0)
+    return (exposed_after_overlap(z3, stages.first_s, eta) + calls,
+            exposed_after_overlap(z3, stages.last_s, eta) + calls, middle)
 
 
 def data_parallel(layout: Layout, links: Links, layer: LayerCompute, shard: ShardCollectives,

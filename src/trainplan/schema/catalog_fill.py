@@ -166,7 +166,7 @@ FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gath
 """Inputs a framework profile sets from what its software does (fused attention, overlaps)."""
 
 FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",
-                   "optimizer_bytes_per_param")
+                   "optimizer_bytes_per_param", "zero3_collectives_per_layer")
 """Inputs a framework profile sets from how it keeps and reduces gradients and optimizer
 states; a value a run states itself (e.g. fp32 gradient accumulation) wins."""
 

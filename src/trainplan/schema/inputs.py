@@ -180,8 +180,8 @@ INPUTS: tuple[Input, ...] = (
     Input("sustained_compute_fraction", "float", "Fraction of the isolated-kernel GEMM and "
           "fused-attention throughput a training step sustains (clocks under sustained "
           "power, L2 and memory contention between kernels, launch gaps)", minimum=0,
-          maximum=1, default=0.85, group=_EFF,
-          fit_grid=(0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
+          maximum=1, default=0.75, group=_EFF,
+          fit_grid=(0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
           source="fitted to the shipped published runs (trainplan validate --cv source); "
           "the kernel sweeps (tests/data/gemm_benchmarks.csv) level off 5-20 % below the "
           "maximum achievable matmul FLOPS on long kernels, and FlashAttention inside a "
@@ -198,8 +198,8 @@ INPUTS: tuple[Input, ...] = (
           source="NVIDIA/nccl #1576: 192 GB/s all-reduce busbw on DGX A100 with 8x HDR "
           "(200 GB/s); #267: 48-49 GB/s per NDR NIC"),
     Input("overlap_efficiency", "float", "Share of the shorter of an overlapping "
-          "communication and its compute window that is hidden", minimum=0, maximum=1, default=0.7,
-          group=_EFF, fit_grid=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+          "communication and its compute window that is hidden", minimum=0, maximum=1, default=0.5,
+          group=_EFF, fit_grid=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
           source="fitted to the shipped published runs (trainplan validate --cv source)"),
     Input("grad_bytes_per_param", "float", "Gradient bytes per parameter (2: 16-bit; 4: fp32 "
           "main_grad; 6: 16-bit grad plus fp32 accumulation buffer)", unit="bytes",
@@ -229,6 +229,11 @@ INPUTS: tuple[Input, ...] = (
     Input("zero3_max_live_params", "float", "Gathered parameters ZeRO-3 keeps live at once",
           unit="parameters", minimum=0, default=1e9, group=_EFF,
           source="DeepSpeed configuration 'stage3_max_live_parameters' (default 1e9)"),
+    Input("zero3_collectives_per_layer", "float", "Separate ZeRO-3 parameter-gather calls per "
+          "layer and pass (1: one bucketed gather per layer)", minimum=1, default=1.0,
+          group=_EFF, source="PyTorch FSDP and TorchTitan FSDP2 gather one flat parameter per "
+          "wrapped layer; DeepSpeed ZeRO-3 in 2021 gathered every parameter tensor separately "
+          "(deepspeedai/DeepSpeed #1069; grouped gathers from #1188, 2021-09)"),
     Input("step_overhead_s", "float", "Fixed per-step overhead (data loading, logging)",
           unit="s", minimum=0, default=0.0, group=_EFF),
     # --- budget: failures, checkpoints and restarts; cost of owning the cluster ---
