@@ -94,8 +94,19 @@ def test_an_uneven_split_is_feasible_and_between_its_even_neighbours():
 def test_fewer_layers_than_stages_and_uneven_interleaving_are_refused():
     assert not _llama(12, 16)["feasible"]
     assert "fewer layers than pipeline stages" in _llama(12, 16)["reason"]
-    interleaved = _llama(126, 16, vpp=2, schedule="interleaved")
+    interleaved = _llama(125, 16, vpp=2, schedule="interleaved")
     assert not interleaved["feasible"] and "interleaving" in interleaved["reason"]
+    # NeMo's Llama 3 405B on GB200: 126 layers + embedding + loss = 128 = 16 stages x 4 chunks
+    nemo = _llama(126, 16, vpp=4, schedule="interleaved")
+    assert nemo["feasible"], nemo["reason"]
+
+
+def test_zero3_without_resharding_gathers_once_per_step_and_keeps_the_weights():
+    each = _llama(128, 16, zero_stage=3, sharded_pipeline=True, dp=8, global_batch=256)
+    once = _llama(128, 16, zero_stage=3, sharded_pipeline=True, dp=8, global_batch=256,
+                  zero3_reshard_after_forward=False)
+    assert once["step_time_s"] < each["step_time_s"]
+    assert once["memory_weights_bytes"] > each["memory_weights_bytes"]
 
 
 def test_zero3_with_a_pipeline_needs_a_framework_that_shards_across_stages():

@@ -209,3 +209,20 @@ def test_no_interleaving_without_the_schedule():
     # DeepSpeed ZeRO-3 of 2021 had no interleaved schedule; one stage has nothing to split
     assert spec_of(framework="DeepSpeed ZeRO-3").base["vpp"] == 1
     assert spec_of(pp="1").base["vpp"] == 1
+
+
+@pytest.mark.parametrize(("zero", "framework", "reshard"), [
+    ("FSDP (weights not resharded after forward)", "Meta internal", False),
+    ("FSDP2 reshard_after_forward=True", "Meta internal", True),
+    ("FSDP", "torchtitan (PyTorch FSDP2)", False),       # the TorchTitan profile, with PP
+    ("3", "DeepSpeed ZeRO-3", True),
+])
+def test_zero3_with_a_stated_pipeline_shards_across_stages(zero, framework, reshard):
+    s = spec_of(zero_stage=zero, framework=framework, pp="4", tp="1", n_gpus="32")
+    assert s.base["zero_stage"] == 3 and s.base["sharded_pipeline"]
+    assert s.base["zero3_reshard_after_forward"] is reshard
+
+
+def test_zero3_without_a_pipeline_keeps_the_default_resharding():
+    s = spec_of(zero_stage="FSDP", framework="torchtitan", pp="1", tp="1", n_gpus="8")
+    assert "zero3_reshard_after_forward" not in s.base

@@ -139,6 +139,8 @@ class Layout:
     """``pp > 1``."""
     sharded_pipeline: NDArrayBool
     """The framework combines ZeRO-2/3 (FSDP) sharding with pipeline parallelism."""
+    zero3_reshard: NDArrayBool
+    """ZeRO-3 regathers parameters every micro-batch (else once per step)."""
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray], seq_len: NDArrayFloat,
@@ -158,6 +160,7 @@ class Layout:
             layers_per_stage=busiest, layers_first=first, layers_last=last,
             shard_group=dp * cp, pipelined=pp > 1,
             sharded_pipeline=np.asarray(g["sharded_pipeline"]).astype(bool),
+            zero3_reshard=np.asarray(g["zero3_reshard_after_forward"]).astype(bool),
         )
 
 

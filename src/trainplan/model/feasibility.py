@@ -48,8 +48,8 @@ MEMORY, PRECISION, NO_TIME = Reason.MEMORY, Reason.PRECISION, Reason.NO_TIME
 
 REASONS = {
     Reason.DEGREES: "tp*pp*cp does not divide n_gpus (dp must be a whole number)",
-    Reason.LAYERS: "fewer layers than pipeline stages, or n_layers not divisible by pp*vpp "
-                   "with interleaving",
+    Reason.LAYERS: "fewer layers than pipeline stages, or n_layers (+1 or +2 for the "
+                   "embedding and loss) not divisible by pp*vpp with interleaving",
     Reason.HEADS: "heads, kv heads or ffn width not divisible by tp",
     Reason.BATCH: "global_batch not divisible by dp*micro_batch",
     Reason.SCHEDULE: "interleaved schedule needs pp>1, vpp>1 and micro-batches divisible by pp "
@@ -105,7 +105,8 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     -----
     A bit is set when a whole-number condition fails: :math:`t p d c = N` with
     :math:`d \geq 1` whole; :math:`L \geq p` (uneven stages,
-    :func:`~trainplan.model.config.stage_layers`) and :math:`p v \mid L` with interleaving;
+    :func:`~trainplan.model.config.stage_layers`) and :math:`p v \mid L + e`,
+    :math:`e \in \{0, 1, 2\}`, with interleaving (embedding and loss counted in the split);
     :math:`t \mid a, k_v, f`;
     :math:`d b \mid B`; interleaving needs :math:`v, p \geq 2` and :math:`p \mid m`
     (and :math:`v > 1` needs interleaving); :math:`2 c \mid s` (load-balanced causal
@@ -124,8 +125,13 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     whole_dp = (dp >= 1) & (np.floor(dp) == dp)
     flags = np.where((tp * pp * dp * cp != np.asarray(n_gpus, dtype=np.float64)) | ~whole_dp,
                      int(DEGREES), 0)
-    layers_ok = np.where(vpp > 1, _divides(pp * vpp, n_layers),
-                         np.asarray(n_layers, dtype=np.float64) >= pp)
+    n_layers = np.asarray(n_layers, dtype=np.float64)
+    chunks = pp * vpp
+    # interleaving: pp*vpp chunks of equal size, the embedding and the loss may count as one
+    # layer each (Megatron-Core --account-for-embedding/loss-in-pipeline-split)
+    interleave_ok = (_divides(chunks, n_layers) | _divides(chunks, n_layers + 1.0)
+                     | _divides(chunks, n_layers + 2.0))
+    layers_ok = np.where(vpp > 1, interleave_ok & (n_layers >= chunks - 2.0), n_layers >= pp)
     flags = flags | np.where(layers_ok, 0, int(LAYERS))
     heads_ok = _divides(tp, n_heads) & _divides(tp, n_kv_heads) & _divides(tp, ffn_hidden)
     flags = flags | np.where(heads_ok, 0, int(HEADS))

@@ -277,6 +277,9 @@ def _states_and_activations(params, inflight, logits, layout, act_layer, working
     """Weights, gradients, optimizer states, activations and other memory of one stage."""
     shards, zero = layout.shard_group, layout.zero_stage
     w = weight_bytes(params, shards, zero, PARAM_BYTES)
+    # ZeRO-3 without resharding keeps the stage's gathered 16-bit weights for the whole step
+    w = np.where((np.asarray(zero) >= 3) & ~layout.zero3_reshard,
+                 as_float(params) * PARAM_BYTES, w)
     gr = gradient_bytes(params, shards, zero, grad_b)
     op = optimizer_bytes(params, shards, zero, opt_b)
     act = act_layer * layout.layers_per_stage * inflight + working
@@ -336,11 +339,14 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
 
     .. math::
 
-       M = M_{weights} + M_{grads} + M_{opt} + \left(A_l \frac{L}{p} n + A_w\right)
+       M = M_{weights} + M_{grads} + M_{opt} + \left(A_l \lceil L/p \rceil n + A_w\right)
            + M_{logits} + M_{ZeRO-3}
 
     The first stage keeps logits only without a pipeline; under GPipe the last
-    stage keeps every micro-batch's logits, 1F1B and interleaved one.
+    stage keeps every micro-batch's logits, 1F1B and interleaved one. Activations are
+    counted for the busiest stage's :math:`\lceil L/p \rceil` layers (an upper bound for
+    a first stage that holds one fewer). ZeRO-3 without resharding after the forward
+    keeps the stage's 16-bit weights whole (:math:`2\Psi`, not :math:`2\Psi/N_d`).
 
     References
     ----------

@@ -95,6 +95,11 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
        t_{z3} = (2 + [\text{full}])\, T_{ag}(2 \Psi) + T_{rs}(q \Psi)
               + (3 + [\text{full}]) (L_s c - 1)\, T_{ag}(0)
 
+    Without resharding after the forward (``zero3_reshard_after_forward`` false, as
+    TorchTitan and Llama 3 run FSDP with a pipeline) the stage is gathered once and its
+    gradients reduce-scattered once per step, :math:`(T_{ag}(2\Psi) + T_{rs}(q\Psi)) / m`
+    per micro-batch.
+
     The last term is the latency of the extra calls when the stage's :math:`L_s` layers
     are gathered in :math:`c` calls each rather than one (:math:`T_{ag}(0)`: a call that
     moves nothing, :math:`(g-1)\alpha` for a ring). DeepSpeed's 2021 ZeRO-3 gathered
@@ -120,8 +125,13 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     calls = layout.layers_per_stage * as_float(zero3_collectives_per_layer)
     per_call = co.allgather_s(algorithm, 0.0, *args)
     extra_calls = (gathers + 1.0) * np.maximum(calls - 1.0, 0.0) * per_call
-    extra_calls = np.where(layout.zero_stage >= 3, extra_calls, 0.0)
-    zero3 = np.where(layout.zero_stage >= 3, gathers * ag_param + rs_grad + extra_calls, 0.0)
+    # without resharding the stage is gathered once and its gradients reduce-scattered once
+    # per step: spread over the step's micro-batches
+    per_step = np.where(layout.zero3_reshard, 1.0, 1.0 / layout.n_microbatches)
+    gathers = np.where(layout.zero3_reshard, gathers, 1.0)
+    extra_calls = np.where(layout.zero_stage >= 3, extra_calls * per_step, 0.0)
+    zero3 = np.where(layout.zero_stage >= 3,
+                     (gathers * ag_param + rs_grad) * per_step + extra_calls, 0.0)
     return ShardCollectives(param_bytes=param_msg, grad_bytes=grad_msg,
                             param_allgather_s=ag_param, grad_reduce_scatter_s=rs_grad,
                             grad_allreduce_s=co.allreduce_s(algorithm, grad_msg, *args),

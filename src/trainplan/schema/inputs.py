@@ -151,6 +151,12 @@ INPUTS: tuple[Input, ...] = (
     Input("tp_comm_overlap", "bool", "Tensor-parallel communication overlapped with the "
           "adjacent GEMMs (userbuffers)", default=False,
           source="Megatron-Core --tp-comm-overlap (Transformer Engine)"),
+    Input("zero3_reshard_after_forward", "bool", "ZeRO-3 / FSDP frees the gathered parameters "
+          "after each forward and gathers them again for every micro-batch; false: they stay "
+          "gathered for the whole step (one gather and one reduce-scatter per step)",
+          default=True, source="PyTorch FSDP2 fully_shard(reshard_after_forward=...); "
+          "TorchTitan sets it false when pipelining; Llama 3 (arXiv:2407.21783 Sec. 3.3.2): "
+          "weights are not resharded after the forward"),
     Input("sharded_pipeline", "bool", "The framework combines ZeRO-2/3 (FSDP) sharding with "
           "pipeline parallelism", default=False,
           source="TorchTitan (arXiv:2410.06511 Sec. 3.1) composes FSDP2 with PP; DeepSpeed "

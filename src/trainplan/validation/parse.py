@@ -85,6 +85,17 @@ def zero_stage(text: str | None) -> int | None:
                      "or distributed optimizer")
 
 
+def reshard(text: str | None) -> bool | None:
+    """Whether a sharding cell says the parameters are resharded after the forward (FSDP
+    ``reshard_after_forward``); None when it does not say."""
+    lowered = str(text or "").lower()
+    if re.search(r"not resharded|no reshard|reshard_after_forward\s*[=:]\s*false", lowered):
+        return False
+    if re.search(r"reshard_after_forward\s*[=:]\s*true|resharded after", lowered):
+        return True
+    return None
+
+
 def zero_stage_remark(text: str | None) -> str | None:
     """What the model does not represent of a stated sharding (hybrid sharding), or None."""
     if text and re.search(r"hybrid[_ ]shard|\bhsdp\b", str(text).lower()):

@@ -314,4 +314,22 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
         note(f"zero_stage {base['zero_stage']} from the {profile['name']} profile (not stated)")
     else:
         search["zero_stage"] = (0, 1)
+    _sharded_pipeline(row, base, profile, note)
     return search
+
+
+def _sharded_pipeline(row: dict, base: dict[str, Any], profile: dict[str, Any],
+                      note: Note) -> None:
+    """A run that states ZeRO-2/3 with a pipeline did combine them; whether ZeRO-3 regathers
+    every micro-batch follows the zero_stage cell, else the framework profile."""
+    zero, pp = base.get("zero_stage"), base.get("pp", 1)
+    if zero is None or zero < 2 or pp <= 1:
+        return
+    if not base.get("sharded_pipeline"):
+        base["sharded_pipeline"] = True
+        note(f"ZeRO-{zero} with pp={pp} as the run states it (the {profile['name']} profile "
+             "does not shard across pipeline stages)")
+    if zero >= 3:
+        stated = parse.reshard(row.get("zero_stage"))
+        base["zero3_reshard_after_forward"] = (
+            stated if stated is not None else bool(profile["reshard_with_pipeline"]))
