@@ -123,6 +123,20 @@ def test_pdf_text_has_recommendation_rankings_and_guidelines(built):
     assert re.search(r"median_abs_err_pct=\d+\.\d+ p90_abs_err_pct=\d+\.\d+ n=\d+", flat)
 
 
+def test_pdf_gives_the_time_band_from_the_out_of_sample_error(built):
+    """Page 1 carries the steady-state time between the bounds the leave-one-source-out
+    errors put on it, and the accuracy section quotes those errors."""
+    flat = re.sub(r"\s+", " ", pdf_text(built / "reports" / "tiny" / "report.pdf"))
+    analysis = json.loads((built / "reports" / "tiny" / "analysis.json").read_text())
+    cv = json.loads((built / "reports" / "validation" / "validation.json").read_text())[
+        "cross_validation"]["out_of_sample"]
+    days = analysis["reference"]["best"]["time_to_train_days"]
+    low = days / (1 + cv["p90_signed_err_pct"] / 100)
+    high = days / (1 + cv["p10_signed_err_pct"] / 100)
+    assert f"between {low:,.1f} days and {high:,.1f} days" in flat
+    assert f"has not seen is a median of {cv['median_abs_err_pct']:.1f} %" in flat
+
+
 def test_second_run_does_nothing(built):
     proc = snakemake(built, "--dry-run")
     assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -83,3 +83,16 @@ def test_interconnect_and_gpu_cells():
     assert parse.gpu_name("A100-SXM4-80GB") == "A100-SXM4-80GB"
     assert parse.zero_stage("Megatron-FSDP (sharding group 8)") == 3
     assert parse.zero_stage("1 (BF16Optimizer, ZeRO-1 sharding)") == 1
+
+
+@pytest.mark.parametrize(("text", "memory", "power"), [
+    ("H100 (SXM, 96GB HBM2e, 500 W power limit; Grand Teton)", 96.0, 500.0),
+    ("H100 96GB @500W", 96.0, 500.0),
+    ("H100 power-limited to 600 W", None, 600.0),
+    ("A100-SXM4-80GB", 80.0, None),
+    ("B200", None, None),
+])
+def test_gpu_variant_reads_memory_and_power_limit(text, memory, power):
+    from trainplan.validation.parse import gpu_variant
+
+    assert gpu_variant(text) == (memory, power)

@@ -215,10 +215,20 @@ def cmd_validation(args: argparse.Namespace) -> int:
     results = predict_checked(path)
     table = io.BytesIO()
     results.write_parquet(table, statistics=True)
+    summary = vreport.summary_json(results)
+    text = vreport.format_text(results)
+    runs_table = runs.read_runs(path)
+    if runs_table["source"].n_unique() >= 2:
+        from trainplan.validation import fit
+
+        cv = fit.cross_validate(runs_table)
+        summary["cross_validation"] = fit.cv_json(cv)
+        head, last = text.rsplit("\n", 1)
+        text = head + "\n\n" + fit.format_cv(cv) + "\n" + last
     atomic.write_many([
         (args.out, table.getvalue()),
-        (args.text, (vreport.format_text(results) + "\n").encode("utf-8")),
-        (args.json, (json.dumps(vreport.summary_json(results), indent=1) + "\n").encode()),
+        (args.text, (text + "\n").encode("utf-8")),
+        (args.json, (json.dumps(summary, indent=1) + "\n").encode()),
     ])
     print(vreport.summary_line(results))
     return 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model._array import NDArrayBool, NDArrayFloat, as_float
+from trainplan.model.power import capped_clock_fraction
 
 
 def stage_layers(n_layers: NDArrayFloat, pp: NDArrayFloat
@@ -182,8 +183,10 @@ class Gpu:
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray]) -> Gpu:
         """Take the GPU columns of ``g``; the kernel efficiencies are the published
-        isolated-kernel figures times ``sustained_compute_fraction``."""
-        sustained = as_float(g["sustained_compute_fraction"])
+        isolated-kernel figures times ``sustained_compute_fraction`` and, under a power
+        limit, the clock fraction of :func:`~trainplan.model.power.capped_clock_fraction`."""
+        sustained = as_float(g["sustained_compute_fraction"]) * capped_clock_fraction(
+            g["power_limit_w"], g["tdp_w"], g["static_power_fraction"])
         return cls(
             peak_16bit_flop_s=as_float(g["peak_16bit_flop_s"]),
             peak_fp8_flop_s=as_float(g["peak_fp8_flop_s"]),

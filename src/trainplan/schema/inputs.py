@@ -101,6 +101,15 @@ INPUTS: tuple[Input, ...] = (
     Input("n_gpus", "int", "GPUs in the job (tp*pp*cp*dp)", minimum=1, group=_HW),
     Input("memory_gib", "float", "GPU memory capacity as the driver reports it", unit="GiB",
           minimum=0, group=_HW, from_catalog=True),
+    Input("power_limit_w", "float", "Board power limit below the rated power (nvidia-smi "
+          "-pl); not set: the rated power", unit="W", minimum=0, default=float("nan"),
+          group=_HW),
+    Input("static_power_fraction", "float", "Share of the rated board power that does not "
+          "fall with the clock under a power limit (leakage, memory, fans)", minimum=0,
+          maximum=0.95, default=0.3, group=_EFF,
+          source="assumption: leakage is about a third of a modern GPU's power (Kim et al., "
+          "IEEE Computer 36(12), 2003, for the scaling of static power); only used when "
+          "power_limit_w is set"),
     Input("scaleup_gbyte_s", "float", "Scale-up (NVLink/Infinity Fabric) bandwidth per GPU, "
           "one direction", unit="GB/s", minimum=0, group=_HW, from_catalog=True),
     Input("scaleup_domain_gpus", "int", "GPUs sharing one scale-up domain (8 for HGX/DGX, "

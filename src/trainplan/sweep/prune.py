@@ -83,12 +83,13 @@ def enabled() -> bool:
 def guaranteed_finite(arrays: dict[str, np.ndarray]) -> bool:
     """True when every numeric input is finite and every rate positive (see the module
     docstring). Peaks and FP8 constants may be NaN: a GPU without the precision is the
-    PRECISION bit, and NO_TIME is only set where the precision is supported."""
+    PRECISION bit, and NO_TIME is only set where the precision is supported; a NaN power
+    limit means none."""
     for name, array in arrays.items():
         a = np.asarray(array)
         if a.dtype.kind not in "fiu" or name in _AFTER_STEP:
             continue
-        if "peak" in name or "fp8" in name:
+        if "peak" in name or "fp8" in name or name == "power_limit_w":   # NaN: none
             a = a[~np.isnan(a)]
         if not np.isfinite(a).all():
             return False

@@ -171,6 +171,20 @@ def gpu_name(text: str | None) -> str | None:
     return None
 
 
+def gpu_variant(text: str | None) -> tuple[float | None, float | None]:
+    """``(memory GB, power limit W)`` a GPU cell states beside the part's name, or None.
+
+    Reads ``96GB`` / ``94 GB`` (memory of a variant of the catalog part) and ``500 W power
+    limit`` / ``@500W`` / ``power-limited to 500 W`` (a board power limit)."""
+    lowered = str(text or "").lower()
+    memory = re.search(r"(\d+(?:\.\d+)?)\s*gb\b", lowered)
+    power = (re.search(r"(\d{3,4})\s*w\b[^,;)]*(?:power|limit|cap)", lowered)
+             or re.search(r"(?:power[- ]?(?:limit(?:ed)?|cap(?:ped)?)|@)\s*(?:to\s*)?"
+                          r"(\d{3,4})\s*w\b", lowered))
+    return (float(memory.group(1)) if memory else None,
+            float(power.group(1)) if power else None)
+
+
 def interconnect(text: str | None) -> tuple[float | None, int | None]:
     """``(scale-out Gb/s per node, scale-up domain size)`` stated in an interconnect cell.
 

@@ -244,6 +244,14 @@ def _hardware(row: dict, base: dict[str, Any], note: Note) -> None:
     gpn = number(row, "gpus_per_node")
     if gpn is not None:
         base["gpus_per_node"] = int(gpn)
+    memory_gb, power_w = parse.gpu_variant(row.get("gpu"))
+    catalog_gib = catalog.find_gpu(base["gpu"])["memory_gib"]
+    if memory_gb is not None and abs(memory_gb - float(catalog_gib)) > 2.0:
+        base["memory_gib"] = memory_gb
+        note(f"memory {memory_gb:g} GiB as the gpu cell states (a variant of {base['gpu']})")
+    if power_w is not None:
+        base["power_limit_w"] = power_w
+        note(f"power limit {power_w:g} W as the gpu cell states")
 
 
 def _software(row: dict, base: dict[str, Any], stated: parse.Precision,

@@ -42,3 +42,17 @@ def test_validation_context_groups_consecutive_sources():
     assert (v["represented"], v["rows"], len(v["missing"])) == (4, 5, 1)
     assert (v["oom_runs"], v["oom_caught"], v["derived"]) == (2, 1, 1)
     assert validation_context(None) is None
+
+
+def test_the_error_band_turns_signed_errors_into_a_range_for_the_true_value():
+    # predicted 20 % too fast for the p10 run, 10 % too slow for the p90 run: the truth is
+    # between pred / 1.1 and pred / 0.8
+    out = {"median_abs_err_pct": 8.0, "p90_abs_err_pct": 19.0, "p10_signed_err_pct": -20.0,
+           "p90_signed_err_pct": 10.0, "n": 40}
+    cv = {"in_sample": dict(out), "out_of_sample": out, "fitted_all": {"x": 1.0},
+          "folds": []}
+    v = validation_context({"rows": [], "per_source": [], "summary_line": "s",
+                            "cross_validation": cv})
+    assert v["cv"]["low"] == pytest.approx(1 / 1.1)
+    assert v["cv"]["high"] == pytest.approx(1 / 0.8)
+    assert validation_context({"rows": [], "per_source": [], "summary_line": "s"})["cv"] is None

@@ -55,7 +55,24 @@ def validation_context(validation: dict | None) -> dict | None:
         "oom_caught": sum(1 for r in oom if r["predicted_fits"] is False),
         "derived": sum(1 for r in represented if r["step_time_kind"] == "derived"),
         "summary_line": validation["summary_line"],
+        "cv": _error_band(validation.get("cross_validation")),
     }
+
+
+def _error_band(cv: dict | None) -> dict | None:
+    r"""The out-of-sample error and the band it puts on a predicted time or cost.
+
+    With :math:`e = \hat t / t - 1` the signed out-of-sample error of a run, a prediction
+    :math:`\hat t` stands for a true value :math:`\hat t / (1 + e)`: between ``low`` and
+    ``high`` times the prediction for the p90 and p10 of :math:`e`.
+    """
+    if not cv or not cv.get("out_of_sample", {}).get("n"):
+        return None
+    out = cv["out_of_sample"]
+    return {**out, "in_sample": cv["in_sample"], "folds": cv["folds"],
+            "fitted": cv["fitted_all"],
+            "low": 1.0 / (1.0 + out["p90_signed_err_pct"] / 100.0),
+            "high": 1.0 / (1.0 + out["p10_signed_err_pct"] / 100.0)}
 
 
 def _assumption_groups(assumptions: list[dict]) -> list[dict]:
