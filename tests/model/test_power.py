@@ -34,3 +34,14 @@ def test_a_power_limit_slows_compute_bound_steps():
     full = evaluate(pl.DataFrame([row])).row(0, named=True)
     capped = evaluate(pl.DataFrame([{**row, "power_limit_w": 500.0}])).row(0, named=True)
     assert full["step_time_s"] < capped["step_time_s"] < full["step_time_s"] / 0.8
+
+
+@pytest.mark.parametrize(("gpu", "slower"), [("H100-SXM5-80GB", True), ("A100-SXM4-80GB", False)])
+def test_portable_attention_costs_time_only_where_a_faster_kernel_exists(gpu, slower):
+    """FlashAttention-3 exists only for Hopper: on A100 SDPA / FlashAttention-2 is the best."""
+    row = {"model": "llama3-8b", "gpu": gpu, "n_gpus": 8, "tp": 1, "seq_len": 32768,
+           "global_batch": 8, "micro_batch": 1, "zero_stage": 3, "recompute": "full"}
+    best = evaluate(pl.DataFrame([row])).row(0, named=True)
+    portable = evaluate(pl.DataFrame([{**row, "portable_attention": True}])).row(0, named=True)
+    assert (portable["step_time_s"] > 1.1 * best["step_time_s"]) is slower
+    assert portable["step_time_s"] >= best["step_time_s"]

@@ -18,7 +18,8 @@ from trainplan import catalog, units
 from trainplan.schema.inputs import ARCH_COLUMNS, InputError
 
 HIDDEN_HARDWARE = ("peak_bf16_flop_s", "peak_fp16_flop_s", "peak_fp8_flop_s", "hbm_byte_s",
-                   "tdp_w", "scaleup_mesh", "scaleup_peer_fraction")
+                   "tdp_w", "scaleup_mesh", "scaleup_peer_fraction",
+                   "attention_efficiency_portable")
 """Accelerator properties the model needs that are not user inputs."""
 
 
@@ -57,6 +58,7 @@ def gpu_constants(entry: dict) -> dict:
         "peak_fp8_flop_s": peak("fp8_tflop_s"),
         "hbm_byte_s": float(entry["hbm_gbyte_s"]) * units.GIGA,
         "tdp_w": float(entry["tdp_w"]),
+        "attention_efficiency_portable": float(entry["attention_efficiency_portable"]),
         "scaleup_mesh": entry["scaleup_topology"] == "mesh",
         "scaleup_peer_fraction": float(entry["scaleup_peer_gbyte_s"])
         / float(entry["scaleup_gbyte_s"]),
@@ -162,7 +164,7 @@ def fill_gpus(df: pl.DataFrame, where: str, item: str = "row",
 
 
 FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gather",
-                   "tp_comm_overlap", "tp_async_backward", "sharded_pipeline")
+                   "tp_comm_overlap", "tp_async_backward", "sharded_pipeline", "portable_attention")
 """Inputs a framework profile sets from what its software does (fused attention, overlaps)."""
 
 FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",

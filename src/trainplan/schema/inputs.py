@@ -166,6 +166,12 @@ INPUTS: tuple[Input, ...] = (
           default=True, source="PyTorch FSDP2 fully_shard(reshard_after_forward=...); "
           "TorchTitan sets it false when pipelining; Llama 3 (arXiv:2407.21783 Sec. 3.3.2): "
           "weights are not resharded after the forward"),
+    Input("portable_attention", "bool", "Fused attention from a framework-portable kernel "
+          "(PyTorch SDPA / FlashAttention-2) instead of the GPU's best (FlashAttention-3, "
+          "cuDNN): the GPU catalog's attention_efficiency_portable applies", default=False,
+          source="frameworks catalog (TorchTitan 2024, llm-foundry, DeepSpeed); pytorch/"
+          "benchmark tritonbench on H100: torch SDPA 288-304 TFLOP/s, FlashAttention-3 "
+          "614-621 at 8-16k tokens"),
     Input("sharded_pipeline", "bool", "The framework combines ZeRO-2/3 (FSDP) sharding with "
           "pipeline parallelism", default=False,
           source="TorchTitan (arXiv:2410.06511 Sec. 3.1) composes FSDP2 with PP; DeepSpeed "
