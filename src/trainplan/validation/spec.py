@@ -293,8 +293,11 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
     if vpp is not None:
         base["vpp"] = int(vpp)
     elif pp > 1 and profile["interleaved_schedule"]:
-        per_stage = L // pp if L % pp == 0 else 1
-        search["vpp"] = tuple(v for v in range(1, MAX_SEARCH_VPP + 1) if per_stage % v == 0)
+        # the chunk counts the model accepts: pp*v divides L, or L+1 / L+2 with the embedding
+        # and the loss counted in the split
+        search["vpp"] = tuple(v for v in range(1, MAX_SEARCH_VPP + 1)
+                              if v == 1 or (any((L + e) % (pp * v) == 0 for e in (0, 1, 2))
+                                            and L >= pp * v - 2))
     else:
         base["vpp"] = 1
     rc = settings["recompute"]
