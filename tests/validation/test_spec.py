@@ -220,7 +220,9 @@ def test_no_interleaving_without_the_schedule():
 def test_zero3_with_a_stated_pipeline_shards_across_stages(zero, framework, reshard):
     s = spec_of(zero_stage=zero, framework=framework, pp="4", tp="1", n_gpus="32")
     assert s.base["zero_stage"] == 3 and s.base["sharded_pipeline"]
-    assert s.base["zero3_reshard_after_forward"] is reshard
+    kept = s.base["zero3_keep_gathered_with_pipeline"] or not s.base.get(
+        "zero3_reshard_after_forward", True)
+    assert kept is not reshard
 
 
 def test_zero3_without_a_pipeline_keeps_the_default_resharding():

@@ -1,4 +1,5 @@
-"""Launch material for one configuration: a Megatron-LM ``torchrun`` command, a DeepSpeed config.
+"""Launch material for one configuration: a Megatron-LM ``torchrun`` command, a DeepSpeed
+config, a TorchTitan TOML.
 
 A row of the results table says *what* to run (model shape, parallel degrees,
 micro-batch, ZeRO stage, recomputation, overlaps); this package writes it down
@@ -11,6 +12,9 @@ micro-batch, ZeRO stage, recomputation, overlaps); this package writes it down
 :mod:`~trainplan.launch.deepspeed`
     the DeepSpeed config and launcher for ZeRO stages 2 and 3, which the model
     prices as DeepSpeed ZeRO (stage 1 is Megatron's distributed optimizer).
+:mod:`~trainplan.launch.torchtitan`
+    the TorchTitan job config (TOML) and launcher, for configurations whose framework is
+    TorchTitan.
 :mod:`~trainplan.launch.notes`
     what the model assumed that no flag can say.
 :func:`launch_material`
@@ -28,10 +32,11 @@ from trainplan.launch.config import LaunchConfig
 from trainplan.launch.deepspeed import config_json, deepspeed_command, deepspeed_config
 from trainplan.launch.megatron import megatron_args, megatron_command, padded_vocab
 from trainplan.launch.notes import launch_notes
+from trainplan.launch.torchtitan import torchtitan_command, torchtitan_toml
 
 __all__ = ["LaunchConfig", "config_json", "deepspeed_command", "deepspeed_config",
            "launch_material", "launch_notes", "megatron_args", "megatron_command",
-           "padded_vocab"]
+           "padded_vocab", "torchtitan_command", "torchtitan_toml"]
 
 
 def launch_material(row: Mapping[str, Any] | LaunchConfig) -> dict[str, Any]:
@@ -47,7 +52,8 @@ def launch_material(row: Mapping[str, Any] | LaunchConfig) -> dict[str, Any]:
     -------
     dict
         ``torchrun`` (str), ``deepspeed_config`` (pretty JSON with sorted keys, or
-        None), ``deepspeed`` (str or None) and ``notes`` (list of str).
+        None), ``deepspeed`` (str or None), ``torchtitan_toml`` and ``torchtitan`` (str,
+        or None unless the framework is TorchTitan) and ``notes`` (list of str).
 
     Raises
     ------
@@ -56,7 +62,10 @@ def launch_material(row: Mapping[str, Any] | LaunchConfig) -> dict[str, Any]:
     """
     config = row if isinstance(row, LaunchConfig) else LaunchConfig.from_row(row)
     ds_config = deepspeed_config(config)
+    titan = (config.framework or "").lower() == "torchtitan"
     return {"torchrun": megatron_command(config),
             "deepspeed_config": None if ds_config is None else config_json(ds_config),
             "deepspeed": deepspeed_command(config),
+            "torchtitan_toml": torchtitan_toml(config) if titan else None,
+            "torchtitan": torchtitan_command(config) if titan else None,
             "notes": launch_notes(config)}

@@ -120,6 +120,8 @@ class LaunchConfig:
     """Model catalog entry, printed in the command's header."""
     gpu: str | None = _spec(_parse_label, optional=True)
     """Accelerator catalog entry, printed in the command's header."""
+    framework: str | None = _spec(_parse_label, optional=True)
+    """Framework catalog entry: which launch material is the main one."""
     n_layers: int = _spec(_parse_int)
     hidden: int = _spec(_parse_int)
     n_heads: int = _spec(_parse_int)

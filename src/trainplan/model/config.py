@@ -161,7 +161,8 @@ class Layout:
             layers_per_stage=busiest, layers_first=first, layers_last=last,
             shard_group=dp * cp, pipelined=pp > 1,
             sharded_pipeline=np.asarray(g["sharded_pipeline"]).astype(bool),
-            zero3_reshard=np.asarray(g["zero3_reshard_after_forward"]).astype(bool),
+            zero3_reshard=np.asarray(g["zero3_reshard_after_forward"]).astype(bool)
+            & ~(np.asarray(g["zero3_keep_gathered_with_pipeline"]).astype(bool) & (pp > 1)),
         )
 
 

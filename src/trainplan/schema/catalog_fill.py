@@ -164,7 +164,8 @@ def fill_gpus(df: pl.DataFrame, where: str, item: str = "row",
 
 
 FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gather",
-                   "tp_comm_overlap", "tp_async_backward", "sharded_pipeline", "portable_attention")
+                   "tp_comm_overlap", "tp_async_backward", "sharded_pipeline", "portable_attention",
+                   "zero3_keep_gathered_with_pipeline")
 """Inputs a framework profile sets from what its software does (fused attention, overlaps)."""
 
 FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",
@@ -179,3 +180,30 @@ def framework_defaults(entry: dict) -> dict:
     values: dict[str, Any] = {key: bool(entry[key]) for key in FRAMEWORK_FLAGS}
     values.update({key: float(entry[key]) for key in FRAMEWORK_BYTES})
     return values
+
+
+def fill_frameworks(df: pl.DataFrame, where: str, item: str = "row",
+                    given_elsewhere: Collection[str] = ()) -> pl.DataFrame:
+    """Fill blank framework-profile columns (:data:`FRAMEWORK_FLAGS`, :data:`FRAMEWORK_BYTES`)
+    of rows naming a framework; names become canonical, a blank name fills nothing. Columns
+    in ``given_elsewhere`` are not filled; a value the configuration gives wins."""
+    if "framework" not in df.columns or df["framework"].dtype == pl.Null:
+        return df
+    names = df["framework"].cast(pl.Utf8).fill_null("")
+    records = []
+    for name in names.unique().sort().to_list():
+        if name == "":
+            continue
+        try:
+            entry = catalog.framework(name)
+        except catalog.UnknownNameError as err:
+            raise InputError(f"{where}{item} {_first_row(names, name)}: column 'framework': "
+                             f"{err}") from None
+        values = {k: v for k, v in framework_defaults(entry).items() if k not in given_elsewhere}
+        records.append({"framework": name, "__canonical": entry["name"], **values})
+    if not records:
+        return df.with_columns(names.alias("framework"))
+    df = _coalesce_join(df.with_columns(names.alias("framework")),
+                        pl.DataFrame(records, infer_schema_length=None), "framework")
+    return df.with_columns(pl.coalesce("__canonical", "framework").alias("framework")).drop(
+        "__canonical")

@@ -166,12 +166,22 @@ INPUTS: tuple[Input, ...] = (
           default=True, source="PyTorch FSDP2 fully_shard(reshard_after_forward=...); "
           "TorchTitan sets it false when pipelining; Llama 3 (arXiv:2407.21783 Sec. 3.3.2): "
           "weights are not resharded after the forward"),
+    Input("framework", "name", "Training framework (frameworks catalog name or alias): sets "
+          "its overlaps, attention kernel, pipeline sharding and gradient/optimizer byte "
+          "counts where the configuration leaves them blank; not set: the input defaults",
+          default="", group=_JOB, source="src/trainplan/catalog/data/frameworks.csv"),
     Input("portable_attention", "bool", "Fused attention from a framework-portable kernel "
           "(PyTorch SDPA / FlashAttention-2) instead of the GPU's best (FlashAttention-3, "
           "cuDNN): the GPU catalog's attention_efficiency_portable applies", default=False,
           source="frameworks catalog (TorchTitan 2024, llm-foundry, DeepSpeed); pytorch/"
           "benchmark tritonbench on H100: torch SDPA 288-304 TFLOP/s, FlashAttention-3 "
           "614-621 at 8-16k tokens"),
+    Input("zero3_keep_gathered_with_pipeline", "bool", "With a pipeline, ZeRO-3 / FSDP keeps "
+          "the stage's parameters gathered for the whole step whatever "
+          "zero3_reshard_after_forward says (TorchTitan's fsdp_reshard_after_forward "
+          "'default')", default=False,
+          source="pytorch/torchtitan parallelize: reshard_after_forward is false when "
+          "pipeline parallelism is on"),
     Input("sharded_pipeline", "bool", "The framework combines ZeRO-2/3 (FSDP) sharding with "
           "pipeline parallelism", default=False,
           source="TorchTitan (arXiv:2410.06511 Sec. 3.1) composes FSDP2 with PP; DeepSpeed "

@@ -21,7 +21,12 @@ import polars as pl
 from trainplan import units
 from trainplan.model.collectives import ALGORITHM_NAMES
 from trainplan.model.pipeline import SCHEDULE_NAMES
-from trainplan.schema.catalog_fill import HIDDEN_HARDWARE, fill_gpus, fill_models
+from trainplan.schema.catalog_fill import (
+    HIDDEN_HARDWARE,
+    fill_frameworks,
+    fill_gpus,
+    fill_models,
+)
 from trainplan.schema.inputs import INPUTS, RECOMPUTE_NAMES, Input, InputError
 
 Frame = tuple[pl.DataFrame, "int | None"]
@@ -167,6 +172,8 @@ def _fill_catalogs(frames: list[Frame], where: str, item: str) -> list[Frame]:
             df = fill_models(df, where, item, elsewhere)
         if "gpu" in df.columns:
             df = fill_gpus(df, where, item, elsewhere)
+        if "framework" in df.columns:
+            df = fill_frameworks(df, where, item, elsewhere)
         out.append((df, axis))
     if _holding(out, "gpu") is None:
         from trainplan import catalog
@@ -270,7 +277,8 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     schedule = np.where(schedule == "auto", np.where(vpp > 1, "interleaved", "1f1b"), schedule)
     skip = {"precision", "recompute", "schedule", "dp_algorithm", "tp_algorithm",
             "position_embedding", "norm", "memory_gib", "scaleup_gbyte_s",
-            "scaleout_gbit_s_per_node", "gpus_per_node", "model", "gpu", "dp", "n_gpus",
+            "scaleout_gbit_s_per_node", "gpus_per_node", "model", "gpu", "framework", "dp",
+            "n_gpus",
             "peak_bf16_flop_s", "peak_fp16_flop_s", "scaleup_peer_fraction"}
     arrays = {k: np.asarray(v) for k, v in values.items() if k not in skip}
     precision = np.asarray(values["precision"], dtype=object)

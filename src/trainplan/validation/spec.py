@@ -340,7 +340,7 @@ def _sharded_pipeline(row: dict, base: dict[str, Any], profile: dict[str, Any],
         base["sharded_pipeline"] = True
         note(f"ZeRO-{zero} with pp={pp} as the run states it (the {profile['name']} profile "
              "does not shard across pipeline stages)")
-    if zero >= 3:
-        stated = parse.reshard(row.get("zero_stage"))
-        base["zero3_reshard_after_forward"] = (
-            stated if stated is not None else bool(profile["reshard_with_pipeline"]))
+    stated = parse.reshard(row.get("zero_stage"))
+    if zero >= 3 and stated is not None:
+        base["zero3_reshard_after_forward"] = stated
+        base["zero3_keep_gathered_with_pipeline"] = not stated

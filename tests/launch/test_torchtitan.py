@@ -1,0 +1,42 @@
+"""The TorchTitan job config: valid TOML whose degrees and batch are the configuration's."""
+
+from __future__ import annotations
+
+import tomllib
+
+import polars as pl
+import pytest
+
+from trainplan import evaluate
+from trainplan.launch import launch_material
+
+
+def _row(**changes):
+    row = {"model": "llama3-70b", "gpu": "H100-SXM5-80GB", "n_gpus": 128, "tp": 8, "pp": 2,
+           "global_batch": 64, "micro_batch": 1, "zero_stage": 3, "framework": "torchtitan",
+           "precision": "fp8", "recompute": "full", "tokens_budget": 1e9, **changes}
+    return evaluate(pl.DataFrame([row])).row(0, named=True)
+
+
+def test_the_toml_parses_and_states_the_layout():
+    r = _row()
+    assert r["feasible"], r["reason"]
+    material = launch_material(r)
+    config = tomllib.loads(material["torchtitan_toml"])
+    p = config["parallelism"]
+    assert (p["tensor_parallel_degree"], p["pipeline_parallel_degree"],
+            p["context_parallel_degree"], p["data_parallel_shard_degree"]) == (8, 2, 1, 8)
+    assert p["tensor_parallel_degree"] * p["pipeline_parallel_degree"] * \
+        p["data_parallel_shard_degree"] == r["n_gpus"]
+    t = config["training"]
+    assert (t["local_batch_size"], t["global_batch_size"], t["seq_len"]) == (1, 64, 8192)
+    assert t["mixed_precision_reduce"] == "float32"     # TorchTitan's 4 reduce bytes
+    assert config["model"]["converters"] == ["float8"]
+    assert config["activation_checkpoint"]["mode"] == "full"
+    assert "torchtitan.train --job.config_file trainplan.toml" in material["torchtitan"]
+
+
+@pytest.mark.parametrize("framework", ["Megatron-Core", ""])
+def test_other_frameworks_get_no_toml(framework):
+    material = launch_material(_row(framework=framework, pp=1, n_gpus=64))
+    assert material["torchtitan_toml"] is None and material["torchtitan"] is None
