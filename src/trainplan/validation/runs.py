@@ -109,6 +109,7 @@ def _prediction(row: dict, spec: RunSpec, pick: dict) -> dict[str, Any]:
     searched = {k: pick[k] for k in spec.search}
     return {
         "predicted_step_time_s": step,
+        "framework": pick.get("framework") or "",
         "tp": pick["tp"], "pp": pick["pp"], "dp": pick["dp"],
         "micro_batch": pick["micro_batch"], "vpp": pick["vpp"],
         "recompute": pick["recompute"], "zero_stage": pick["zero_stage"],
@@ -117,6 +118,8 @@ def _prediction(row: dict, spec: RunSpec, pick: dict) -> dict[str, Any]:
         "measured_tflops_per_gpu": number(row, "measured_tflops_per_gpu"),
         "predicted_mfu": pred_tflops / peak if peak and number(row, "measured_mfu") else None,
         "measured_mfu": number(row, "measured_mfu"),
+        "source_mfu": (number(row, "measured_mfu") if number(row, "measured_mfu") is not None
+                       else number(row, "derived_mfu")),
         "predicted_hfu": pred_tflops / peak if peak and number(row, "measured_hfu") else None,
         "measured_hfu": number(row, "measured_hfu"),
         "predicted_memory_gib": mem_gib,

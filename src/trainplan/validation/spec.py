@@ -262,6 +262,7 @@ def _software(row: dict, base: dict[str, Any], stated: parse.Precision,
     profile, remark = framework.profile(cell)
     if remark:
         note(remark)
+    base["framework"] = profile["name"]
     for key, value in framework_defaults(profile).items():
         if key not in FRAMEWORK_BYTES or key not in base:
             base[key] = value

@@ -28,9 +28,10 @@ def summary_line(results: pl.DataFrame) -> str:
 
 
 SUMMARY_COLUMNS = (
-    "row_id", "source", "gpu", "n_gpus", "represented", "reason_not_represented",
+    "row_id", "source", "gpu", "framework", "n_gpus", "represented", "reason_not_represented",
     "measured_step_time_s", "step_time_kind", "predicted_step_time_s", "tp", "pp", "dp",
     "predicted_tflops_per_gpu", "measured_tflops_per_gpu", "predicted_mfu", "measured_mfu",
+    "source_mfu",
     "predicted_hfu", "measured_hfu", "predicted_memory_gib", "measured_memory_gib",
     "predicted_fits", "measured_oom", "abs_err_pct")
 """The per-run fields of :func:`summary_json` (missing ones are null)."""

@@ -9,6 +9,8 @@ from pathlib import PurePosixPath
 
 from markupsafe import Markup
 
+from trainplan.render.report.envelope import envelope_warnings
+
 
 def figure_entries(figures: Iterable[dict]) -> list[dict]:
     """The figure manifest numbered, with ``src`` relative to the report; a file that is
@@ -160,6 +162,9 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
         "figures": figure_entries(figures),
         "launch": launch,
         "v": validation_context(validation),
+        "envelope": envelope_warnings(ref["best"] if ref else None, validation,
+                                      ((ref.get("config") or {}).get("framework") or None)
+                                      if ref else None),
         "for_pdf": for_pdf,
         "pdf_name": pdf_name,
         "csv_name": csv_name,

@@ -1,0 +1,57 @@
+"""Is a recommendation inside the range the model was validated on?
+
+The validation (``validation.json``) lists the published runs the model was scored on: their
+GPU, framework, cluster size and measured MFU. A recommendation on a GPU or framework no scored
+run used, on more GPUs than the largest scored run, or at an MFU above every measured run on
+its GPU is an extrapolation; the report says so beside the numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _scored(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("abs_err_pct") is not None]
+
+
+def envelope_warnings(best: dict[str, Any] | None, validation: dict | None,
+                      framework: str | None = None) -> list[str]:
+    """Sentences naming each way ``best`` lies outside the validated range (empty: inside).
+
+    Parameters
+    ----------
+    best : dict or None
+        The recommended configuration (``gpu``, ``n_gpus``, ``mfu`` [-]).
+    validation : dict or None
+        ``validation.json`` (``rows`` with ``gpu``, ``framework``, ``n_gpus``,
+        ``source_mfu`` (measured, or derived from the source's figures), ``abs_err_pct``).
+    framework : str, optional
+        The configuration's framework (blank: the model's defaults, not checked).
+    """
+    if not best or not validation:
+        return []
+    rows = _scored(validation.get("rows") or [])
+    if not rows:
+        return []
+    out = []
+    gpu, n_gpus = best.get("gpu"), best.get("n_gpus")
+    on_gpu = [r for r in rows if r.get("gpu") == gpu]
+    if not on_gpu:
+        gpus = ", ".join(sorted({str(r["gpu"]) for r in rows}))
+        out.append(f"No published run on {gpu} was scored: the prediction extrapolates the "
+                   f"calibration from {gpus}.")
+    largest = max(float(r["n_gpus"]) for r in rows if r.get("n_gpus") is not None)
+    if n_gpus is not None and float(n_gpus) > largest:
+        out.append(f"{float(n_gpus):,.0f} GPUs is beyond the largest scored run "
+                   f"({largest:,.0f} GPUs).")
+    if framework:
+        frameworks = {r.get("framework") for r in rows}
+        if framework not in frameworks:
+            out.append(f"No published run with {framework} was scored.")
+    measured = [float(r["source_mfu"]) for r in on_gpu if r.get("source_mfu") is not None]
+    mfu = best.get("mfu")
+    if measured and mfu is not None and float(mfu) > 1.05 * max(measured):
+        out.append(f"The predicted MFU ({float(mfu):.0%}) is above every measured run on "
+                   f"{gpu} (at most {max(measured):.0%}).")
+    return out
