@@ -40,3 +40,14 @@ def test_the_toml_parses_and_states_the_layout():
 def test_other_frameworks_get_no_toml(framework):
     material = launch_material(_row(framework=framework, pp=1, n_gpus=64))
     assert material["torchtitan_toml"] is None and material["torchtitan"] is None
+
+
+def test_fp8_recipe_and_parameter_gather_reach_the_commands():
+    r = _row(fp8_recipe="current", fp8_param_gather=True)
+    material = launch_material(r)
+    assert "--fp8-recipe tensorwise" in material["torchrun"]
+    assert "--fp8-param-gather" in material["torchrun"]
+    assert tomllib.loads(material["torchtitan_toml"])["float8"][
+        "enable_fsdp_float8_all_gather"] is True
+    rowwise = launch_material(_row(fp8_recipe="rowwise"))
+    assert any("rowwise" in note for note in rowwise["notes"])

@@ -136,8 +136,14 @@ def _precision_args(c: LaunchConfig) -> list[str]:
     else:
         base = ["--bf16"]
     if c.precision == "fp8":
-        return [*base, "--fp8-format hybrid"]
+        fp8 = [*base, "--fp8-format hybrid",
+               f"--fp8-recipe {MEGATRON_FP8_RECIPE.get(c.fp8_recipe, 'tensorwise')}"]
+        return [*fp8, "--fp8-param-gather"] if c.fp8_param_gather else fp8
     return base
+
+
+MEGATRON_FP8_RECIPE = {"delayed": "delayed", "current": "tensorwise", "mxfp8": "mxfp8"}
+"""Megatron-Core ``--fp8-recipe`` of each model recipe (rowwise has none: a note says so)."""
 
 
 def _kernel_args(c: LaunchConfig) -> list[str]:

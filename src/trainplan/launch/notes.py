@@ -103,6 +103,14 @@ def _deepspeed_notes(c: LaunchConfig) -> list[str]:
     return notes
 
 
+def _fp8_notes(c: LaunchConfig) -> list[str]:
+    """An FP8 recipe the Megatron command cannot name."""
+    if c.precision == "fp8" and c.fp8_recipe == "rowwise":
+        return ["rowwise FP8 scaling (torchao) has no Megatron-Core --fp8-recipe; the command "
+                "uses tensorwise current scaling, whose casts cost the same in the model"]
+    return []
+
+
 def launch_notes(config: LaunchConfig) -> list[str]:
     """What the model assumed that the commands cannot express, in a fixed order.
 
@@ -114,7 +122,7 @@ def launch_notes(config: LaunchConfig) -> list[str]:
     Returns
     -------
     list of str
-        One sentence per note: nodes, model, pipeline schedule, overlaps, DeepSpeed.
+        One sentence per note: nodes, model, pipeline schedule, overlaps, FP8, DeepSpeed.
     """
     return (_node_notes(config) + _model_notes(config) + _schedule_notes(config)
-            + _overlap_notes(config) + _deepspeed_notes(config))
+            + _overlap_notes(config) + _fp8_notes(config) + _deepspeed_notes(config))

@@ -75,8 +75,12 @@ def torchtitan_toml(c: LaunchConfig) -> str:
              *_section("activation_checkpoint", {"mode": c.recompute}),
              *_section("compile", {"enable": True})]
     if c.precision == "fp8":
-        lines += _section("float8", {"enable_fsdp_float8_all_gather": True,
-                                     "precompute_float8_dynamic_scale_for_fsdp": True})
+        float8: dict[str, object] = {
+            "enable_fsdp_float8_all_gather": c.fp8_param_gather,
+            "precompute_float8_dynamic_scale_for_fsdp": c.fp8_param_gather}
+        if c.fp8_recipe == "rowwise":
+            float8["recipe_name"] = "rowwise"
+        lines += _section("float8", float8)
     text = "\n".join(lines).replace('converters = "float8"', 'converters = ["float8"]')
     return text.rstrip("\n") + "\n"
 

@@ -43,6 +43,7 @@ from trainplan.model.kernels import (
     attention_core_forward_s,
     elementwise_forward_bytes,
     fp8_cast_bytes,
+    fp8_cast_bytes_per_element,
     fused_attention_efficiency,
     linear_layers_forward_s,
 )
@@ -156,7 +157,9 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
                                    BACKWARD_PER_FORWARD)
     elem_fwd = elementwise_forward_bytes(tokens, h, a, kv, f, arch.gated_mlp, arch.dropout,
                                          arch.rotary, tp, layout.seq_parallel) / hbm
-    cast = np.where(fp8, fp8_cast_bytes(tokens, h, a, kv, f, arch.gated_mlp, tp) / hbm, 0.0)
+    cast = np.where(fp8, fp8_cast_bytes(tokens, h, a, kv, f, arch.gated_mlp, tp,
+                                        fp8_cast_bytes_per_element(layout.fp8_recipe)) / hbm,
+                    0.0)
     fwd = lin_fwd + attn_fwd + elem_fwd + cast / FORWARD_BACKWARD_FACTOR
     bwd = (BACKWARD_PER_FORWARD * lin_fwd + attn_bwd + ELEMENTWISE_BACKWARD_RATIO * elem_fwd
            + cast * BACKWARD_PER_FORWARD / FORWARD_BACKWARD_FACTOR)

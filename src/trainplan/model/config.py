@@ -142,6 +142,10 @@ class Layout:
     """The framework combines ZeRO-2/3 (FSDP) sharding with pipeline parallelism."""
     zero3_reshard: NDArrayBool
     """ZeRO-3 regathers parameters every micro-batch (else once per step)."""
+    fp8_recipe: np.ndarray
+    """Index into :data:`~trainplan.model.kernels.FP8_RECIPES`."""
+    fp8_param_gather: NDArrayBool
+    """ZeRO-3 gathers FP8 weights (1 byte) under FP8."""
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray], seq_len: NDArrayFloat,
@@ -163,6 +167,8 @@ class Layout:
             sharded_pipeline=np.asarray(g["sharded_pipeline"]).astype(bool),
             zero3_reshard=np.asarray(g["zero3_reshard_after_forward"]).astype(bool)
             & ~(np.asarray(g["zero3_keep_gathered_with_pipeline"]).astype(bool) & (pp > 1)),
+            fp8_recipe=np.asarray(g["fp8_recipe"]),
+            fp8_param_gather=np.asarray(g["fp8_param_gather"]).astype(bool),
         )
 
 

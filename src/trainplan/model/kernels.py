@@ -55,6 +55,41 @@ FP8_CAST_BYTES = 5.0
 """HBM traffic to quantise one 16-bit element to FP8 with current (per-tensor) scaling:
 read it for the absolute maximum (2), read it again and write one byte (3) [4]."""
 
+FP8_RECIPES = ("delayed", "current", "rowwise", "mxfp8")
+"""FP8 scaling recipes: Transformer Engine delayed scaling (the scale comes from an amax
+history, the cast computes the new amax in the same pass), current per-tensor scaling
+(Float8CurrentScaling, torchao tensorwise: an amax pass before the cast), rowwise scaling
+(torchao rowwise: one amax per row, also a pass before the cast) and MXFP8 (Blackwell:
+one scale per 32-element block, computed inside the cast)."""
+
+FP8_CAST_BYTES_BY_RECIPE = (3.0, 5.0, 5.0, 3.0 + 1.0 / 32.0)
+"""HBM traffic [bytes] to quantise one 16-bit element, per recipe code (index into
+:data:`FP8_RECIPES`): read 2 and write 1, plus a read of 2 for the amax pass of current and
+rowwise scaling, plus one scale byte per 32 elements for MXFP8 [4]."""
+
+
+def fp8_cast_bytes_per_element(recipe: ArrayLike) -> NDArrayFloat:
+    r"""
+    HBM traffic to quantise one 16-bit element to FP8 under each row's recipe.
+
+    Parameters
+    ----------
+    recipe : array_like of int
+        Index into :data:`FP8_RECIPES` [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`c` of :func:`fp8_cast_bytes` [bytes]: 3 (delayed), 5 (current, rowwise),
+        3 + 1/32 (MXFP8).
+
+    References
+    ----------
+    .. [1] NVIDIA Transformer Engine documentation, "Using FP8 with Transformer Engine"
+       (DelayedScaling, Float8CurrentScaling, MXFP8BlockScaling recipes).
+    """
+    return np.asarray(FP8_CAST_BYTES_BY_RECIPE)[np.asarray(recipe, dtype=np.int64)]
+
 
 def linear_layers_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
                             n_kv_heads: ArrayLike, ffn_hidden: ArrayLike, gated_mlp: ArrayLike,
@@ -270,7 +305,7 @@ def elementwise_forward_bytes(tokens: ArrayLike, hidden: ArrayLike, n_heads: Arr
 
 def fp8_cast_bytes(tokens: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
                    n_kv_heads: ArrayLike, ffn_hidden: ArrayLike, gated_mlp: ArrayLike,
-                   tp: ArrayLike) -> NDArrayFloat:
+                   tp: ArrayLike, cast_bytes: ArrayLike = FP8_CAST_BYTES) -> NDArrayFloat:
     r"""
     Extra HBM traffic of FP8 linear layers for one layer, forward and backward.
 
@@ -284,6 +319,9 @@ def fp8_cast_bytes(tokens: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
         Gated MLP (:math:`\gamma = 2`, else 1).
     tp : array_like
         Tensor-parallel degree, :math:`t` [-].
+    cast_bytes : array_like, optional
+        Traffic of one cast, :math:`c` [bytes] (:func:`fp8_cast_bytes_per_element`; default
+        current scaling, 5).
 
     Returns
     -------
@@ -296,7 +334,7 @@ def fp8_cast_bytes(tokens: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
     :math:`n_i = 2h + (h + f)/t` elements per token. Backward: the output
     gradients are cast, :math:`n_o = (h + 2 k_v d)/t + 2h + \gamma f / t`, and
     the inputs are written once more transposed (one byte each). Each cast
-    costs :math:`c = 5` bytes (:data:`FP8_CAST_BYTES`):
+    costs :math:`c` bytes:
 
     .. math::
 
@@ -311,4 +349,4 @@ def fp8_cast_bytes(tokens: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
     inputs = 2.0 * h + (h + f) / t
     outputs = ((h + 2.0 * as_float(n_kv_heads) * d) / t + 2.0 * h
                + f * np.where(gated_mlp, 2.0, 1.0) / t)
-    return as_float(tokens) * (FP8_CAST_BYTES * (inputs + outputs) + 1.0 * inputs)
+    return as_float(tokens) * (as_float(cast_bytes) * (inputs + outputs) + 1.0 * inputs)

@@ -31,6 +31,7 @@ from trainplan.model.compute import LayerCompute, StageCompute
 from trainplan.model.config import Architecture, Layout, Links
 from trainplan.model.constants import (
     ACTIVATION_BYTES,
+    BYTES_FP8,
     PARAM_BYTES,
     PP_TRANSFERS_PER_MICROBATCH,
     ZERO3_GATHERS,
@@ -86,7 +87,8 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
 
     Notes
     -----
-    ZeRO-3 gathers the stage's parameters for the forward and the backward (and
+    ZeRO-3 gathers the stage's parameters (16-bit, or their FP8 copy with
+    ``fp8_param_gather``) for the forward and the backward (and
     the recomputed forward) and reduce-scatters its gradients, every
     micro-batch:
 
@@ -117,7 +119,8 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     group = place_group(layout.shard_group, layout.tp, links)
     args = (layout.shard_group, group.members, group.domains, group.intra_byte_s,
             links.nic_byte_s_per_gpu, links.latency_in_s, links.latency_out_s)
-    param_msg = params_per_gpu * PARAM_BYTES
+    param_msg = params_per_gpu * np.where(layout.fp8 & layout.fp8_param_gather,
+                                          BYTES_FP8, PARAM_BYTES)
     grad_msg = params_per_gpu * as_float(grad_reduce_bytes_per_param)
     ag_param = co.allgather_s(algorithm, param_msg, *args)
     rs_grad = co.allgather_s(algorithm, grad_msg, *args)

@@ -165,7 +165,7 @@ def fill_gpus(df: pl.DataFrame, where: str, item: str = "row",
 
 FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gather",
                    "tp_comm_overlap", "tp_async_backward", "sharded_pipeline", "portable_attention",
-                   "zero3_keep_gathered_with_pipeline")
+                   "zero3_keep_gathered_with_pipeline", "fp8_param_gather")
 """Inputs a framework profile sets from what its software does (fused attention, overlaps)."""
 
 FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",
@@ -174,11 +174,19 @@ FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",
 states; a value a run states itself (e.g. fp32 gradient accumulation) wins."""
 
 
+FP8_RECIPE_OF_PROFILE = {"delayed tensorwise": "delayed", "current tensorwise": "current",
+                         "rowwise": "rowwise", "mxfp8": "mxfp8"}
+"""The ``fp8_recipe`` input of a framework profile's recipe ("none": the input default)."""
+
+
 def framework_defaults(entry: dict) -> dict:
     """Input values of a framework catalog profile (:data:`FRAMEWORK_FLAGS`,
-    :data:`FRAMEWORK_BYTES`)."""
+    :data:`FRAMEWORK_BYTES`, its FP8 recipe)."""
     values: dict[str, Any] = {key: bool(entry[key]) for key in FRAMEWORK_FLAGS}
     values.update({key: float(entry[key]) for key in FRAMEWORK_BYTES})
+    recipe = FP8_RECIPE_OF_PROFILE.get(str(entry.get("fp8_recipe") or "").lower())
+    if recipe is not None:
+        values["fp8_recipe"] = recipe
     return values
 
 

@@ -13,6 +13,7 @@ from trainplan import units
 from trainplan.model.choices import RECOMPUTE_NAMES
 from trainplan.model.collectives import ALGORITHM_NAMES
 from trainplan.model.goodput import LLAMA3_CHECKPOINT_BYTE_S_PER_GPU, LLAMA3_FAILURES_PER_GPU_HOUR
+from trainplan.model.kernels import FP8_RECIPES
 from trainplan.model.pipeline import SCHEDULE_NAMES
 
 PRECISION_NAMES = ("bf16", "fp16", "fp8")
@@ -170,6 +171,15 @@ INPUTS: tuple[Input, ...] = (
           "its overlaps, attention kernel, pipeline sharding and gradient/optimizer byte "
           "counts where the configuration leaves them blank; not set: the input defaults",
           default="", group=_JOB, source="src/trainplan/catalog/data/frameworks.csv"),
+    Input("fp8_recipe", "choice", "FP8 scaling recipe (with precision fp8): delayed "
+          "(Transformer Engine DelayedScaling), current (per-tensor, torchao tensorwise), "
+          "rowwise, mxfp8 (Blackwell block scaling); sets the HBM traffic of the casts",
+          choices=FP8_RECIPES, default="delayed",
+          source="NVIDIA Transformer Engine recipes; torchao float8 (tensorwise, rowwise)"),
+    Input("fp8_param_gather", "bool", "ZeRO-3 / FSDP gathers the FP8 copy of the weights "
+          "(1 byte per parameter) when training in FP8", default=False,
+          source="TorchTitan [float8] enable_fsdp_float8_all_gather; Megatron-Core "
+          "--fp8-param-gather"),
     Input("portable_attention", "bool", "Fused attention from a framework-portable kernel "
           "(PyTorch SDPA / FlashAttention-2) instead of the GPU's best (FlashAttention-3, "
           "cuDNN): the GPU catalog's attention_efficiency_portable applies", default=False,

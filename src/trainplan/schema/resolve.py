@@ -20,6 +20,7 @@ import polars as pl
 
 from trainplan import units
 from trainplan.model.collectives import ALGORITHM_NAMES
+from trainplan.model.kernels import FP8_RECIPES
 from trainplan.model.pipeline import SCHEDULE_NAMES
 from trainplan.schema.catalog_fill import (
     HIDDEN_HARDWARE,
@@ -275,7 +276,7 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     vpp = np.asarray(values["vpp"], dtype=f)
     schedule = np.asarray(values["schedule"], dtype=object)
     schedule = np.where(schedule == "auto", np.where(vpp > 1, "interleaved", "1f1b"), schedule)
-    skip = {"precision", "recompute", "schedule", "dp_algorithm", "tp_algorithm",
+    skip = {"precision", "recompute", "schedule", "dp_algorithm", "tp_algorithm", "fp8_recipe",
             "position_embedding", "norm", "memory_gib", "scaleup_gbyte_s",
             "scaleout_gbit_s_per_node", "gpus_per_node", "model", "gpu", "framework", "dp",
             "n_gpus",
@@ -289,6 +290,8 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
                                            np.asarray(values["peak_bf16_flop_s"], dtype=f))
     arrays["recompute"] = _codes(np.asarray(values["recompute"], dtype=object), RECOMPUTE_NAMES)
     arrays["schedule"] = _codes(schedule, SCHEDULE_NAMES)
+    arrays["fp8_recipe"] = _codes(np.asarray(values["fp8_recipe"], dtype=object),
+                                  {name: i for i, name in enumerate(FP8_RECIPES)})
     for key in ("dp_algorithm", "tp_algorithm"):
         arrays[key] = _codes(np.asarray(values[key], dtype=object), ALGORITHM_NAMES)
     position = np.asarray(values["position_embedding"], dtype=object)

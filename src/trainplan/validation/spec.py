@@ -35,7 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainplan import catalog
-from trainplan.schema.catalog_fill import FRAMEWORK_BYTES, framework_defaults
+from trainplan.schema.catalog_fill import (
+    FP8_RECIPE_OF_PROFILE,
+    FRAMEWORK_BYTES,
+    framework_defaults,
+)
 from trainplan.validation import framework, parse
 
 SEARCH_MICRO_BATCH = (1, 2, 4, 8)
@@ -274,8 +278,10 @@ def _software(row: dict, base: dict[str, Any], stated: parse.Precision,
             origin = f"the {profile['name']} profile" if recipe else "no recipe stated"
         else:
             origin = "stated"
-        note(f"FP8 recipe {recipe or 'unknown'} ({origin}; the model costs every FP8 recipe "
-             "alike)")
+        mapped = FP8_RECIPE_OF_PROFILE.get(recipe or "")
+        if mapped is not None:
+            base["fp8_recipe"] = mapped
+        note(f"FP8 recipe {recipe or 'unknown'} ({origin})")
     return profile
 
 
