@@ -25,6 +25,7 @@ from trainplan.analysis.guidelines import (
     scaling_efficiency,
     scaling_guidelines,
 )
+from trainplan.analysis.headroom import headroom
 from trainplan.analysis.recommend import (
     MFU_FRACTION_FOR_REFERENCE,
     choose_reference,
@@ -160,7 +161,7 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
     top = rows.filter(pl.col("rank_in_scenario") == 1).row(0, named=True)
     result.update({
         "reference": {"scenario_id": ref, "label": scenario_label(top, columns),
-                      "best": summary_of(top),
+                      "best": summary_of(top), "headroom": headroom(rows, top),
                       "config": {k: _jsonable(v) for k, v in top.items()}},
         "answer": answer(best, columns),
         "scenarios": scenarios(best, columns),
