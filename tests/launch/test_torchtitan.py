@@ -51,3 +51,21 @@ def test_fp8_recipe_and_parameter_gather_reach_the_commands():
         "enable_fsdp_float8_all_gather"] is True
     rowwise = launch_material(_row(fp8_recipe="rowwise"))
     assert any("rowwise" in note for note in rowwise["notes"])
+
+
+def test_partial_full_recomputation_becomes_megatron_block_recompute():
+    r = _row(framework="Megatron-Core", zero_stage=1, recompute_fraction=0.5, pp=2, n_gpus=128)
+    assert r["feasible"], r["reason"]
+    torchrun = launch_material(r)["torchrun"]
+    # 80 layers on 2 stages: block-recompute 20 of each stage's 40
+    assert "--recompute-method block" in torchrun and "--recompute-num-layers 20" in torchrun
+    full = launch_material(_row(framework="Megatron-Core", zero_stage=1, pp=2))["torchrun"]
+    assert "--recompute-method uniform" in full
+
+
+def test_partial_recomputation_trades_memory_for_time():
+    half, whole = _row(recompute_fraction=0.5), _row(recompute_fraction=1.0)
+    none = _row(recompute="none")
+    assert whole["memory_activations_bytes"] < half["memory_activations_bytes"] < \
+        none["memory_activations_bytes"]
+    assert none["step_time_s"] < half["step_time_s"] < whole["step_time_s"]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainplan.validation import check, spec
+from trainplan.validation import spec as spec_module
 from trainplan.validation.spec import (
     DEFAULT_VOCAB,
     MAX_SEARCH_VPP,
@@ -187,7 +188,8 @@ def test_blank_tuning_knobs_are_searched():
     spec = spec_of(framework="Megatron-Core")
     assert spec.search == {"micro_batch": SEARCH_MICRO_BATCH, "vpp": (1, 2, 3, 6),
                            "recompute": SEARCH_RECOMPUTE, "seq_parallel": (False, True),
-                           "zero_stage": (0, 1)}
+                           "zero_stage": (0, 1),
+                           "recompute_fraction": spec_module.SEARCH_RECOMPUTE_FRACTION}
     assert "vpp searched over [1, 2, 3, 6] (not stated)" in spec.assumptions
     assert max(spec.search["vpp"]) <= MAX_SEARCH_VPP
 

@@ -161,6 +161,7 @@ class LaunchConfig:
     zero3_max_live_params: int = _spec(_parse_int)
     """DeepSpeed ``stage3_max_live_parameters`` [parameters]."""
     fp8_recipe: str = _spec(_parse_choice)
+    recompute_fraction: float = _spec(_parse_number)
     fp8_param_gather: bool = _spec(_parse_flag)
     grad_bytes_per_param: float = _spec(_parse_number)
     """Gradient bytes per parameter the memory model assumed [bytes]."""

@@ -151,10 +151,20 @@ def _kernel_args(c: LaunchConfig) -> list[str]:
     args = [f"--attention-backend {'flash' if c.flash_attention else 'unfused'}"]
     if c.recompute == "selective":
         args.append("--recompute-granularity selective")
-    elif c.recompute == "full":
+    elif c.recompute == "full" and c.recompute_fraction >= 1.0:
         args += ["--recompute-granularity full", "--recompute-method uniform",
                  "--recompute-num-layers 1"]
+    elif c.recompute == "full":
+        args += ["--recompute-granularity full", "--recompute-method block",
+                 f"--recompute-num-layers {recomputed_layers(c)}"]
     return args
+
+
+def recomputed_layers(c: LaunchConfig) -> int:
+    """Layers of each (virtual) stage that ``--recompute-method block`` recomputes: the
+    model's ``recompute_fraction`` of ``n_layers / (pp * vpp)``, rounded up (at least 1)."""
+    per_chunk = -(-c.n_layers // (c.pp * c.vpp))
+    return max(1, -(-round(c.recompute_fraction * per_chunk * 1000) // 1000))
 
 
 def _overlap_args(c: LaunchConfig) -> list[str]:

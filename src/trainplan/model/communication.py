@@ -31,7 +31,6 @@ import numpy as np
 
 from trainplan.model import collectives as co
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
-from trainplan.model.choices import Recompute
 from trainplan.model.compute import LayerCompute
 from trainplan.model.config import Architecture, Layout, Links
 from trainplan.model.constants import (
@@ -153,14 +152,14 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
     pair = np.where(layout.seq_parallel,
                     COLLECTIVES_PER_ALLREDUCE * co.allgather_s(algorithm, *args),
                     co.allreduce_s(algorithm, *args))
-    full = layout.recompute == Recompute.FULL
+    share = layout.full_recompute_share     # layers whose forward is recomputed
     fwd = TP_COLLECTIVES_FORWARD * pair
     bwd = TP_COLLECTIVES_BACKWARD * pair
-    rec = np.where(full, fwd, 0.0)
+    rec = share * fwd
     exposed_layer = _tp_exposed_layer(fwd, bwd, rec, layer, comm_overlap, async_backward,
                                       links.overlap_efficiency)
-    collectives = TP_COLLECTIVES_FORWARD + TP_COLLECTIVES_BACKWARD + np.where(
-        full, TP_COLLECTIVES_FORWARD, 0.0)   # all-reduce equivalents per layer
+    collectives = (TP_COLLECTIVES_FORWARD + TP_COLLECTIVES_BACKWARD
+                   + share * TP_COLLECTIVES_FORWARD)   # all-reduce equivalents per layer
     volume_layer = collectives * co.allreduce_volume_bytes(msg, layout.tp)
     m, layers = layout.n_microbatches, layout.layers_per_stage
     return DimensionComm(bytes_per_step=m * layers * volume_layer,
@@ -230,7 +229,7 @@ def context_parallel(arch: Architecture, layout: Layout, links: Links,
     latency = (np.where(group.domains > 1, links.latency_out_s, links.latency_in_s)
                * np.maximum(cp - 1.0, 0.0))
     fwd = np.where(cp > 1, fwd_bytes / bandwidth + latency, 0.0)
-    rec = np.where(layout.recompute == Recompute.FULL, CP_EXCHANGES_FORWARD, 0.0)
+    rec = layout.full_recompute_share * CP_EXCHANGES_FORWARD
     total_layer = fwd * (CP_EXCHANGES_FORWARD + CP_EXCHANGES_BACKWARD + rec)
     exposed_layer = exposed_after_overlap(total_layer, layer.attention_forward_s
                                           + layer.attention_backward_s, links.overlap_efficiency)

@@ -76,7 +76,8 @@ class LayerCompute:
 
 
 def recompute_forward_s(recompute: ArrayLike, forward_s: ArrayLike,
-                        attention_forward_s: ArrayLike) -> NDArrayFloat:
+                        attention_forward_s: ArrayLike,
+                        full_share: ArrayLike = 1.0) -> NDArrayFloat:
     r"""
     Time of the forward work recomputation repeats in the backward [1]_.
 
@@ -88,18 +89,21 @@ def recompute_forward_s(recompute: ArrayLike, forward_s: ArrayLike,
         Forward time of the layer, :math:`t_f` [s].
     attention_forward_s : array_like
         Forward time of the attention core, :math:`t_a` [s].
+    full_share : array_like, optional
+        Share of the layers full recomputation recomputes, :math:`\phi` [-].
 
     Returns
     -------
     numpy.ndarray
-        :math:`t_f` (full), :math:`t_a` (selective) or 0 (none) [s].
+        :math:`\phi t_f` (full), :math:`t_a` (selective) or 0 (none) [s], averaged over
+        the stage's layers.
 
     References
     ----------
     .. [1] V. Korthikanti et al., arXiv:2205.05198, Sec. 5.
     """
     rc = np.asarray(recompute)
-    return np.where(rc == Recompute.FULL, forward_s,
+    return np.where(rc == Recompute.FULL, as_float(full_share) * as_float(forward_s),
                     np.where(rc == Recompute.SELECTIVE, attention_forward_s, 0.0))
 
 
@@ -163,7 +167,8 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
     fwd = lin_fwd + attn_fwd + elem_fwd + cast / FORWARD_BACKWARD_FACTOR
     bwd = (BACKWARD_PER_FORWARD * lin_fwd + attn_bwd + ELEMENTWISE_BACKWARD_RATIO * elem_fwd
            + cast * BACKWARD_PER_FORWARD / FORWARD_BACKWARD_FACTOR)
-    total = fwd + bwd + recompute_forward_s(layout.recompute, fwd, attn_fwd)
+    total = fwd + bwd + recompute_forward_s(layout.recompute, fwd, attn_fwd,
+                                            layout.full_recompute_share)
     return LayerCompute(linear_forward_s=lin_fwd, column_parallel_forward_s=lin_col,
                         attention_forward_s=attn_fwd, attention_backward_s=attn_bwd,
                         forward_s=fwd, backward_s=bwd, total_s=total)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model._array import NDArrayBool, NDArrayFloat, as_float
+from trainplan.model.choices import Recompute
 from trainplan.model.power import capped_clock_fraction
 
 
@@ -144,6 +145,9 @@ class Layout:
     """ZeRO-3 regathers parameters every micro-batch (else once per step)."""
     fp8_recipe: np.ndarray
     """Index into :data:`~trainplan.model.kernels.FP8_RECIPES`."""
+    full_recompute_share: NDArrayFloat
+    """Share of the layers fully recomputed: ``recompute_fraction`` under full
+    recomputation, else 0 [-]."""
     fp8_param_gather: NDArrayBool
     """ZeRO-3 gathers FP8 weights (1 byte) under FP8."""
 
@@ -168,6 +172,8 @@ class Layout:
             zero3_reshard=np.asarray(g["zero3_reshard_after_forward"]).astype(bool)
             & ~(np.asarray(g["zero3_keep_gathered_with_pipeline"]).astype(bool) & (pp > 1)),
             fp8_recipe=np.asarray(g["fp8_recipe"]),
+            full_recompute_share=np.where(np.asarray(g["recompute"]) == Recompute.FULL,
+                                          as_float(g["recompute_fraction"]), 0.0),
             fp8_param_gather=np.asarray(g["fp8_param_gather"]).astype(bool),
         )
 

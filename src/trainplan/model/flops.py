@@ -265,7 +265,8 @@ def model_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hidde
 
 def recompute_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hidden: ArrayLike,
                    n_heads: ArrayLike, n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
-                   gated_mlp: ArrayLike, recompute: ArrayLike) -> NDArrayFloat:
+                   gated_mlp: ArrayLike, recompute: ArrayLike,
+                   full_share: ArrayLike = 1.0) -> NDArrayFloat:
     r"""
     FLOPs re-executed by activation recomputation.
 
@@ -281,6 +282,8 @@ def recompute_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, h
         Gated MLP.
     recompute : array_like of int
         :class:`~trainplan.model.choices.Recompute` code per row.
+    full_share : array_like, optional
+        Share of the layers full recomputation recomputes, :math:`\phi` [-].
 
     Returns
     -------
@@ -289,12 +292,12 @@ def recompute_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, h
 
     Notes
     -----
-    Full: one extra forward of every layer [1]_; selective: the attention core
-    (:math:`Q K^T`, softmax, :math:`\mathrm{softmax}\,V`) [2]_:
+    Full: one extra forward of the recomputed layers, :math:`\phi L` [1]_; selective: the
+    attention core (:math:`Q K^T`, softmax, :math:`\mathrm{softmax}\,V`) [2]_:
 
     .. math::
 
-       F_{rec} = \begin{cases} L F_l & \text{full} \\ 4 L T s h & \text{selective} \\
+       F_{rec} = \begin{cases} \phi L F_l & \text{full} \\ 4 L T s h & \text{selective} \\
                  0 & \text{none} \end{cases}
 
     References
@@ -307,12 +310,14 @@ def recompute_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, h
         tokens, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp
     )
     selective = as_float(n_layers) * attention_core_flop(tokens, seq_len, hidden)
-    return np.where(rc == Recompute.FULL, full, np.where(rc == Recompute.SELECTIVE, selective, 0.0))
+    return np.where(rc == Recompute.FULL, as_float(full_share) * full,
+                    np.where(rc == Recompute.SELECTIVE, selective, 0.0))
 
 
 def hardware_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hidden: ArrayLike,
                   n_heads: ArrayLike, n_kv_heads: ArrayLike, ffn_hidden: ArrayLike,
-                  gated_mlp: ArrayLike, vocab: ArrayLike, recompute: ArrayLike) -> NDArrayFloat:
+                  gated_mlp: ArrayLike, vocab: ArrayLike, recompute: ArrayLike,
+                  full_share: ArrayLike = 1.0) -> NDArrayFloat:
     r"""
     Hardware FLOPs: model FLOPs plus recomputation.
 
@@ -328,6 +333,8 @@ def hardware_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hi
         Gated MLP.
     recompute : array_like of int
         :class:`~trainplan.model.choices.Recompute` code per row.
+    full_share : array_like, optional
+        Share of the layers full recomputation recomputes [-].
 
     Returns
     -------
@@ -346,7 +353,8 @@ def hardware_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hi
     return model_flop(
         tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, vocab
     ) + recompute_flop(
-        tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, recompute
+        tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, recompute,
+        full_share
     )
 
 
@@ -389,4 +397,5 @@ def step_flop(arch: Architecture, layout: Layout) -> StepFlop:
     shape = (arch.n_layers, arch.seq_len, arch.hidden, arch.n_heads, arch.n_kv_heads,
              arch.ffn_hidden, arch.gated_mlp, arch.vocab)
     return StepFlop(tokens=tokens, model=model_flop(tokens, *shape),
-                    hardware=hardware_flop(tokens, *shape, layout.recompute))
+                    hardware=hardware_flop(tokens, *shape, layout.recompute,
+                                           layout.full_recompute_share))

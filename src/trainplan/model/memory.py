@@ -36,7 +36,7 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
     replicated_activation_coefficient,
     sharded_activation_coefficient,
 )
-from trainplan.model.choices import Schedule
+from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import PARAM_BYTES
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
@@ -294,6 +294,12 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
     shape = (layout.seq_local, layout.micro_batch, h, a, kv, f, arch.gated_mlp, arch.dropout, tp,
              layout.seq_parallel, layout.recompute, layout.flash_attention, layout.fp8)
     act_layer = activation_bytes_per_layer(*shape)
+    # partial full recomputation: the layers not recomputed keep every activation
+    kept = activation_bytes_per_layer(*shape[:10], np.full_like(np.asarray(layout.recompute),
+                                                                Recompute.NONE), *shape[11:])
+    share = np.where(np.asarray(layout.recompute) == Recompute.FULL,
+                     layout.full_recompute_share, 1.0)
+    act_layer = share * act_layer + (1.0 - share) * kept
     working = recompute_working_bytes(*shape)
     logits_mem = logits_bytes(layout.seq_local, layout.micro_batch, arch.vocab, tp,
                               logits_bytes_per_element)

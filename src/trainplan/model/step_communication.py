@@ -25,7 +25,6 @@ import numpy as np
 
 from trainplan.model import collectives as co
 from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
-from trainplan.model.choices import Recompute
 from trainplan.model.communication import DimensionComm, exposed_after_overlap
 from trainplan.model.compute import LayerCompute, StageCompute
 from trainplan.model.config import Architecture, Layout, Links
@@ -124,7 +123,7 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     grad_msg = params_per_gpu * as_float(grad_reduce_bytes_per_param)
     ag_param = co.allgather_s(algorithm, param_msg, *args)
     rs_grad = co.allgather_s(algorithm, grad_msg, *args)
-    gathers = ZERO3_GATHERS + np.where(layout.recompute == Recompute.FULL, 1.0, 0.0)
+    gathers = ZERO3_GATHERS + layout.full_recompute_share
     calls = layout.layers_per_stage * as_float(zero3_collectives_per_layer)
     per_call = co.allgather_s(algorithm, 0.0, *args)
     extra_calls = (gathers + 1.0) * np.maximum(calls - 1.0, 0.0) * per_call

@@ -192,6 +192,11 @@ INPUTS: tuple[Input, ...] = (
           "'default')", default=False,
           source="pytorch/torchtitan parallelize: reshard_after_forward is false when "
           "pipeline parallelism is on"),
+    Input("recompute_fraction", "float", "With full recomputation, the share of each stage's "
+          "layers recomputed (the others keep their activations): Megatron --recompute-method "
+          "block --recompute-num-layers", minimum=0, maximum=1, default=1.0,
+          source="Megatron-LM arguments: --recompute-granularity full --recompute-method block "
+          "--recompute-num-layers N checkpoints the first N layers of each stage"),
     Input("sharded_pipeline", "bool", "The framework combines ZeRO-2/3 (FSDP) sharding with "
           "pipeline parallelism", default=False,
           source="TorchTitan (arXiv:2410.06511 Sec. 3.1) composes FSDP2 with PP; DeepSpeed "

@@ -45,6 +45,9 @@ from trainplan.validation import framework, parse
 SEARCH_MICRO_BATCH = (1, 2, 4, 8)
 MAX_SEARCH_VPP = 8
 SEARCH_RECOMPUTE = ("none", "selective", "full")
+SEARCH_RECOMPUTE_FRACTION = (0.25, 0.5, 0.75, 1.0)
+"""Shares of each stage's layers fully recomputed, searched when a run leaves recomputation
+blank."""
 
 CONVENTIONS = ("position_embedding", "norm", "linear_bias", "tied_embeddings", "dropout")
 """Architecture cells a run table has no column for: from the catalog model the run names,
@@ -314,6 +317,9 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
         search["recompute"] = SEARCH_RECOMPUTE
     else:
         search["recompute"] = tuple(r for r in SEARCH_RECOMPUTE if r != "selective")
+    if rc is None:
+        # full recomputation of only some layers (Megatron --recompute-method block)
+        search["recompute_fraction"] = SEARCH_RECOMPUTE_FRACTION
     sp = settings["seq_parallel"]
     if sp is not None:
         base["seq_parallel"] = sp
