@@ -114,3 +114,31 @@ def test_zero3_with_a_pipeline_needs_a_framework_that_shards_across_stages():
     assert not refused["feasible"] and "sharded_pipeline" in refused["reason"]
     assert "sharded_pipeline" not in _llama(128, 16, zero_stage=3,
                                             sharded_pipeline=True)["reason"]
+
+
+def test_the_busiest_middle_stage_of_an_uneven_split_sets_the_memory():
+    # 94 layers on 8 stages: 11, 12 x 6, 11 -- a middle stage holds more weights than the
+    # first (11 layers + embedding) when the embedding is small against a layer
+    row = {"model": "gpt3-175b", "n_layers": 94, "gpu": "A100-SXM4-80GB", "tp": 8, "pp": 8,
+           "dp": 2, "micro_batch": 1, "global_batch": 64, "zero_stage": 1, "recompute": "full"}
+    r = evaluate(polars.DataFrame([row])).row(0, named=True)
+    assert r["memory_weights_bytes"] == pytest.approx(2.0 * r["params_per_gpu"], rel=1e-9)
+
+
+def test_uneven_interleaving_launches_with_the_embedding_and_loss_in_the_split():
+    from trainplan.launch import launch_material
+
+    nemo = _llama(126, 16, vpp=4, schedule="interleaved")
+    torchrun = launch_material(nemo)["torchrun"]
+    assert "--account-for-embedding-in-pipeline-split" in torchrun
+    assert "--account-for-loss-in-pipeline-split" in torchrun
+    assert "--decoder-first-pipeline-num-layers" not in torchrun
+    plain = launch_material(_llama(126, 16))["torchrun"]
+    assert "--decoder-first-pipeline-num-layers 7" in plain
+    assert "--decoder-last-pipeline-num-layers 7" in plain
+
+
+def test_more_than_two_short_stages_are_refused():
+    r = _llama(109, 8)                 # 109 layers on 8 stages: 14 x 8 - 109 = 3 short
+    assert _llama(110, 8)["feasible"]  # 2 short: the first and the last
+    assert not r["feasible"] and "two stages one layer short" in r["reason"]

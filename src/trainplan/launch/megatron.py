@@ -69,8 +69,15 @@ def uneven_stage_args(c: LaunchConfig) -> list[str]:
     the last and then the first stage hold one layer fewer); empty when ``pp`` divides
     ``n_layers`` or there is no pipeline.
     """
-    if c.pp <= 1 or c.n_layers % c.pp == 0:
+    chunks = c.pp * c.vpp
+    if c.pp <= 1 or c.n_layers % chunks == 0:
         return []
+    if c.vpp > 1:
+        # interleaved: the embedding (and the loss) count as a layer of the first (last)
+        # chunk, which Megatron needs for equal chunks
+        extra = (chunks - c.n_layers % chunks) % chunks
+        return (["--account-for-embedding-in-pipeline-split"]
+                + (["--account-for-loss-in-pipeline-split"] if extra >= 2 else []))
     first, _, last = (int(x) for x in stage_layers(c.n_layers, c.pp))
     return [f"--decoder-first-pipeline-num-layers {first}",
             f"--decoder-last-pipeline-num-layers {last}"]
@@ -138,7 +145,9 @@ def _precision_args(c: LaunchConfig) -> list[str]:
     if c.precision == "fp8":
         fp8 = [*base, "--fp8-format hybrid",
                f"--fp8-recipe {MEGATRON_FP8_RECIPE.get(c.fp8_recipe, 'tensorwise')}"]
-        return [*fp8, "--fp8-param-gather"] if c.fp8_param_gather else fp8
+        # --fp8-param-gather needs the distributed optimizer (ZeRO-1 here)
+        return [*fp8, "--fp8-param-gather"] if c.fp8_param_gather and c.zero_stage == 1 \
+            else fp8
     return base
 
 

@@ -46,7 +46,10 @@ def torchtitan_toml(c: LaunchConfig) -> str:
               f"# shape the plan assumed: {c.n_layers} layers, hidden {c.hidden}, "
               f"{c.n_heads} heads ({c.n_kv_heads} kv), ffn {c.ffn_hidden}, vocab {c.vocab}; "
               "pick the flavor with this shape", ""]
-    training: dict[str, object] = {"local_batch_size": c.micro_batch,
+    # with a pipeline TorchTitan splits the local batch into micro-batches of
+    # pipeline_parallel_microbatch_size: the local batch is the step's whole share
+    local = c.global_batch // c.dp if c.pp > 1 else c.micro_batch
+    training: dict[str, object] = {"local_batch_size": local,
                                    "global_batch_size": c.global_batch,
                                    "seq_len": c.seq_len,
                                    "mixed_precision_param": "bfloat16",

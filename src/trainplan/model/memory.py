@@ -372,9 +372,18 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
     last = _states_and_activations(params.last_stage,
                                    pl.inflight_microbatches_last_stage(*inflight),
                                    logits_mem * gpipe_logits, *common)
+    # with uneven stages the second stage (ceil(L/p) layers, one micro-batch fewer in flight
+    # than the first) can hold more than the first or the last
+    has_middle = layout.pp > 2.0
+    middle = _states_and_activations(
+        params.layer_per_rank * layout.layers_per_stage,
+        np.maximum(pl.inflight_microbatches_first_stage(*inflight) - 1.0, 1.0), 0.0, *common)
     total_first, total_last = sum(first), sum(last)
+    total_middle = np.where(has_middle, sum(middle), 0.0)
     last_worse = total_last > total_first
     parts = [np.where(last_worse, l_, f_) for f_, l_ in zip(first, last, strict=True)]
-    total = np.maximum(total_first, total_last)
+    total = np.maximum(np.maximum(total_first, total_last), total_middle)
+    middle_worse = total_middle > np.maximum(total_first, total_last)
+    parts = [np.where(middle_worse, m_, p_) for p_, m_ in zip(parts, middle, strict=True)]
     return MemoryBreakdown(*parts, total=total, usable=usable, headroom=usable - total,
                            fits=total <= usable)

@@ -93,10 +93,13 @@ def predict_grid(runs: pl.DataFrame, points: list[dict[str, float]]) -> pl.DataF
                                     "measured_step_time_s": pl.Float64,
                                     "log_ratio": pl.Float64})
     table = evaluate(pl.DataFrame(candidates, infer_schema_length=None))
-    picked = (table.select("step_time_s", "feasible")
+    # as predict_runs: the fastest feasible setting, else the fastest that fits in memory
+    picked = (table.select("step_time_s", "feasible", "fits_memory")
               .with_columns(pl.Series("run", run_index), pl.Series("point", point_index))
-              .filter(pl.col("feasible"))
-              .group_by("run", "point").agg(pl.col("step_time_s").min()))
+              .filter(pl.col("fits_memory"))
+              .sort("run", "point", pl.col("feasible").not_(), "step_time_s")
+              .group_by("run", "point", maintain_order=True).first()
+              .select("run", "point", "step_time_s"))
     info = pl.DataFrame({"run": list(meta), "row_id": [m[0] for m in meta.values()],
                          "source": [m[1] for m in meta.values()],
                          "measured_step_time_s": [m[2] for m in meta.values()]})
@@ -119,7 +122,7 @@ def _best_point(table: pl.DataFrame, n_points: int) -> int:
     loss = (table.filter(pl.col("run").is_in(complete.implode()))
             .group_by("point").agg(pl.col("log_ratio").abs().mean().alias("loss"))
             .sort("loss", "point"))
-    return int(loss["point"][0])
+    return int(loss["point"][0]) if loss.height else 0
 
 
 def _summary(errors_pct: np.ndarray) -> dict[str, float]:

@@ -30,6 +30,7 @@ import polars as pl
 from trainplan import units
 from trainplan.model import flops as fl
 from trainplan.schema.table import evaluate
+from trainplan.validation import parse
 from trainplan.validation.spec import RunSpec, number, run_spec
 
 __all__ = ["RunSpec", "per_source", "predict_runs", "read_runs", "run_spec", "shipped_runs_path",
@@ -148,7 +149,8 @@ def _record(row: dict, spec: RunSpec, pick: dict | None) -> dict[str, Any]:
     target, target_kind = (measured, "measured") if measured is not None else (
         number(row, "derived_step_time_s"), "derived")
     rec: dict[str, Any] = {
-        "row_id": spec.row_id, "source": spec.source, "gpu": row.get("gpu"),
+        "row_id": spec.row_id, "source": spec.source,
+        "gpu": parse.gpu_name(row.get("gpu")) or row.get("gpu"),
         "n_gpus": number(row, "n_gpus"), "represented": spec.unrepresentable is None,
         "reason_not_represented": spec.unrepresentable or "",
         "measured_step_time_s": target, "step_time_kind": target_kind if target else "",

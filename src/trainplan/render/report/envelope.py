@@ -41,8 +41,9 @@ def envelope_warnings(best: dict[str, Any] | None, validation: dict | None,
         gpus = ", ".join(sorted({str(r["gpu"]) for r in rows}))
         out.append(f"No published run on {gpu} was scored: the prediction extrapolates the "
                    f"calibration from {gpus}.")
-    largest = max(float(r["n_gpus"]) for r in rows if r.get("n_gpus") is not None)
-    if n_gpus is not None and float(n_gpus) > largest:
+    largest = max((float(r["n_gpus"]) for r in rows if r.get("n_gpus") is not None),
+                  default=None)
+    if n_gpus is not None and largest is not None and float(n_gpus) > largest:
         out.append(f"{float(n_gpus):,.0f} GPUs is beyond the largest scored run "
                    f"({largest:,.0f} GPUs).")
     if framework:
