@@ -93,9 +93,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.cv:
         from trainplan.validation import fit
 
-        head, last = text.rsplit("\n", 1)
-        text = head + "\n\n" + fit.format_cv(fit.cross_validate(runs.read_runs(path))) + \
-            "\n" + last
+        text = fit.with_cv_block(text, fit.cross_validate(runs.read_runs(path)))
     if args.out:
         out = Path(args.out)
         if out.suffix.lower() in (".parquet", ".pq"):

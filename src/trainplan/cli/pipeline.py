@@ -223,8 +223,7 @@ def cmd_validation(args: argparse.Namespace) -> int:
 
         cv = fit.cross_validate(runs_table)
         summary["cross_validation"] = fit.cv_json(cv)
-        head, last = text.rsplit("\n", 1)
-        text = head + "\n\n" + fit.format_cv(cv) + "\n" + last
+        text = fit.with_cv_block(text, cv)
     atomic.write_many([
         (args.out, table.getvalue()),
         (args.text, (text + "\n").encode("utf-8")),

@@ -14,6 +14,8 @@ context parallelism needs ``CUDA_DEVICE_MAX_CONNECTIONS=1`` (before Blackwell).
 
 from __future__ import annotations
 
+import math
+
 from trainplan.launch.config import LaunchConfig
 from trainplan.model.config import stage_layers
 
@@ -172,8 +174,8 @@ def _kernel_args(c: LaunchConfig) -> list[str]:
 def recomputed_layers(c: LaunchConfig) -> int:
     """Layers of each (virtual) stage that ``--recompute-method block`` recomputes: the
     model's ``recompute_fraction`` of ``n_layers / (pp * vpp)``, rounded up (at least 1)."""
-    per_chunk = -(-c.n_layers // (c.pp * c.vpp))
-    return max(1, -(-round(c.recompute_fraction * per_chunk * 1000) // 1000))
+    per_chunk = math.ceil(c.n_layers / (c.pp * c.vpp))
+    return max(1, math.ceil(round(c.recompute_fraction * per_chunk, 3)))
 
 
 def _overlap_args(c: LaunchConfig) -> list[str]:

@@ -20,6 +20,8 @@ def _value(v: object) -> str:
         return "true" if v else "false"
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
     return str(v)
 
 
@@ -71,7 +73,7 @@ def torchtitan_toml(c: LaunchConfig) -> str:
         parallelism["pipeline_parallel_schedule"] = "Interleaved1F1B" if c.vpp > 1 else "1F1B"
         parallelism["pipeline_parallel_microbatch_size"] = c.micro_batch
     lines = [*header,
-             *_section("model", {"name": "llama3", "converters": "float8"}
+             *_section("model", {"name": "llama3", "converters": ["float8"]}
                        if c.precision == "fp8" else {"name": "llama3"}),
              *_section("training", training),
              *_section("parallelism", parallelism),
@@ -84,8 +86,7 @@ def torchtitan_toml(c: LaunchConfig) -> str:
         if c.fp8_recipe == "rowwise":
             float8["recipe_name"] = "rowwise"
         lines += _section("float8", float8)
-    text = "\n".join(lines).replace('converters = "float8"', 'converters = ["float8"]')
-    return text.rstrip("\n") + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def torchtitan_command(c: LaunchConfig) -> str:

@@ -350,12 +350,8 @@ def hardware_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hi
     ----------
     .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (3).
     """
-    return model_flop(
-        tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, vocab
-    ) + recompute_flop(
-        tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp, recompute,
-        full_share
-    )
+    shape = (tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp)
+    return model_flop(*shape, vocab) + recompute_flop(*shape, recompute, full_share)
 
 
 @dataclass(frozen=True)

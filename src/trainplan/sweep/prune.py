@@ -44,6 +44,7 @@ exhaustive path reduces its rows.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -74,6 +75,11 @@ _AFTER_STEP = ("tokens_budget", "price_per_gpu_hour_usd", "tdp_w",
 """Inputs read only after the step time (time to train, cost, energy, the budget model of
 failures and ownership): NaN allowed."""
 
+_NAN_MEANS_NOT_SET = tuple(spec.name for spec in INPUTS
+                           if isinstance(spec.default, float) and math.isnan(spec.default))
+"""Inputs whose default is NaN: "not set" (a power limit, an FP8 efficiency), never a
+bandwidth or an efficiency of zero."""
+
 
 def enabled() -> bool:
     """Pruning is on unless ``TRAINPLAN_PRUNE`` is ``0``."""
@@ -83,13 +89,13 @@ def enabled() -> bool:
 def guaranteed_finite(arrays: dict[str, np.ndarray]) -> bool:
     """True when every numeric input is finite and every rate positive (see the module
     docstring). Peaks and FP8 constants may be NaN: a GPU without the precision is the
-    PRECISION bit, and NO_TIME is only set where the precision is supported; a NaN power
-    limit means none."""
+    PRECISION bit, and NO_TIME is only set where the precision is supported; an input whose
+    default is NaN is NaN when not set (:data:`_NAN_MEANS_NOT_SET`)."""
     for name, array in arrays.items():
         a = np.asarray(array)
         if a.dtype.kind not in "fiu" or name in _AFTER_STEP:
             continue
-        if "peak" in name or "fp8" in name or name == "power_limit_w":   # NaN: none
+        if "peak" in name or "fp8" in name or name in _NAN_MEANS_NOT_SET:
             a = a[~np.isnan(a)]
         if not np.isfinite(a).all():
             return False

@@ -30,9 +30,8 @@ import numpy as np
 import polars as pl
 
 from trainplan.schema.inputs import INPUTS
-from trainplan.schema.table import evaluate
-from trainplan.validation.runs import _candidates, run_spec
-from trainplan.validation.spec import number, short_source
+from trainplan.validation.runs import evaluate_candidates, run_spec, target_step_time
+from trainplan.validation.spec import short_source
 
 __all__ = ["CrossValidation", "cross_validate", "fitted_inputs", "grid_points", "predict_grid"]
 
@@ -47,12 +46,6 @@ def grid_points(grids: dict[str, tuple[float, ...]]) -> list[dict[str, float]]:
     names = list(grids)
     return [dict(zip(names, combo, strict=True))
             for combo in itertools.product(*(grids[n] for n in names))]
-
-
-def _target(row: dict) -> float | None:
-    """Measured step time [s], or the one derived from the source's throughput."""
-    measured = number(row, "measured_step_time_s")
-    return measured if measured is not None else number(row, "derived_step_time_s")
 
 
 def predict_grid(runs: pl.DataFrame, points: list[dict[str, float]]) -> pl.DataFrame:
@@ -74,28 +67,21 @@ def predict_grid(runs: pl.DataFrame, points: list[dict[str, float]]) -> pl.DataF
         ``log_ratio`` (:math:`\\ln(\\hat t / t)`).
     """
     rows = runs.to_dicts()
-    candidates, run_index, point_index = [], [], []
+    specs = [run_spec(row) for row in rows]
     meta = {}
-    for i, row in enumerate(rows):
-        spec = run_spec(row)
-        target = _target(row)
-        if spec.unrepresentable is not None or not target:
-            continue
-        meta[i] = (spec.row_id, short_source(row.get("source")), target)
-        for p, point in enumerate(points):
-            for c in _candidates(spec):
-                candidates.append({**c, **point})
-                run_index.append(i)
-                point_index.append(p)
-    if not candidates:
+    for i, (row, spec) in enumerate(zip(rows, specs, strict=True)):
+        target, _ = target_step_time(row)
+        if spec.unrepresentable is None and target:
+            meta[i] = (spec.row_id, short_source(row.get("source")), target)
+    table = evaluate_candidates(specs, points, keep=set(meta))
+    if not table.height:
         return pl.DataFrame(schema={"run": pl.Int64, "row_id": pl.String, "source": pl.String,
                                     "point": pl.Int64, "predicted_step_time_s": pl.Float64,
                                     "measured_step_time_s": pl.Float64,
                                     "log_ratio": pl.Float64})
-    table = evaluate(pl.DataFrame(candidates, infer_schema_length=None))
     # as predict_runs: the fastest feasible setting, else the fastest that fits in memory
-    picked = (table.select("step_time_s", "feasible", "fits_memory")
-              .with_columns(pl.Series("run", run_index), pl.Series("point", point_index))
+    picked = (table.select(pl.col("_run").alias("run"), pl.col("_point").alias("point"),
+                           "step_time_s", "feasible", "fits_memory")
               .filter(pl.col("fits_memory"))
               .sort("run", "point", pl.col("feasible").not_(), "step_time_s")
               .group_by("run", "point", maintain_order=True).first()
@@ -213,6 +199,13 @@ def format_cv(cv: CrossValidation) -> str:
         lines.append(f"    {f['source'][:58]:<58} n={f['n']:<3} median_abs_err_pct="
                      f"{f['median_abs_err_pct']:.2f}  ({consts})")
     return "\n".join(lines)
+
+
+def with_cv_block(text: str, cv: CrossValidation) -> str:
+    """``trainplan validate``'s text with the cross-validation block inserted before its
+    last line, which stays the summary line of the table as given."""
+    head, last = text.rsplit("\n", 1)
+    return head + "\n\n" + format_cv(cv) + "\n" + last
 
 
 def cv_json(cv: CrossValidation) -> dict[str, Any]:

@@ -55,6 +55,35 @@ def _candidates(spec: RunSpec) -> list[dict[str, Any]]:
     return [{**spec.base, **dict(zip(keys, combo, strict=True))} for combo in combos]
 
 
+def evaluate_candidates(specs: list[RunSpec], points: list[dict[str, Any]],
+                        keep: set[int] | None = None) -> pl.DataFrame:
+    """Every candidate of every representable spec (of ``keep``, if given) at every point,
+    evaluated in one table; ``_run`` is the spec's index and ``_point`` the point's (empty
+    when there is nothing to evaluate)."""
+    candidates, run, point = [], [], []
+    for i, spec in enumerate(specs):
+        if spec.unrepresentable is not None or (keep is not None and i not in keep):
+            continue
+        configs = _candidates(spec)
+        for p, values in enumerate(points):
+            candidates += [{**c, **values} for c in configs]
+            run += [i] * len(configs)
+            point += [p] * len(configs)
+    if not candidates:
+        return pl.DataFrame()
+    return evaluate(pl.DataFrame(candidates, infer_schema_length=None)).with_columns(
+        pl.Series("_run", run), pl.Series("_point", point))
+
+
+def target_step_time(row: dict) -> tuple[float | None, str]:
+    """The step time a run is scored against [s] and its kind: the measured one, else the
+    one derived from the source's throughput."""
+    measured = number(row, "measured_step_time_s")
+    if measured is not None:
+        return measured, "measured"
+    return number(row, "derived_step_time_s"), "derived"
+
+
 def _convention_flop(row: dict, config: dict) -> tuple[float | None, str]:
     """FLOPs per step in the convention the source quotes its TFLOP/s in, and its name."""
     text = (row.get("tflops_convention") or "").lower()
@@ -74,18 +103,11 @@ def _choose(specs: list[RunSpec], overrides: dict[str, Any] | None) -> dict[int,
     """Evaluate every candidate of every representable spec at once; per spec (by index),
     the fastest feasible candidate, else the fastest that fits in memory (its flag noted),
     else (the run is not scored) the one needing the least memory."""
-    candidates, owner = [], []
-    for i, spec in enumerate(specs):
-        if spec.unrepresentable is None:
-            for c in _candidates(spec):
-                candidates.append({**c, **(overrides or {})})
-                owner.append(i)
     chosen: dict[int, dict] = {}
-    if not candidates:
+    result = evaluate_candidates(specs, [overrides or {}])
+    if not result.height:
         return chosen
-    table = pl.DataFrame(candidates, infer_schema_length=None)
-    result = evaluate(table).with_columns(pl.Series("_run", owner))
-    for i in sorted(set(owner)):
+    for i in result["_run"].unique().sort().to_list():
         group = result.filter(pl.col("_run") == i)
         feasible = group.filter(pl.col("feasible"))
         fitting = group.filter(pl.col("fits_memory"))
@@ -145,9 +167,7 @@ def not_scored(spec: RunSpec, pick: dict) -> str:
 def _record(row: dict, spec: RunSpec, pick: dict | None) -> dict[str, Any]:
     """One output row: the run, its prediction (if represented) and the error, or why it is
     not scored."""
-    measured = number(row, "measured_step_time_s")
-    target, target_kind = (measured, "measured") if measured is not None else (
-        number(row, "derived_step_time_s"), "derived")
+    target, target_kind = target_step_time(row)
     rec: dict[str, Any] = {
         "row_id": spec.row_id, "source": spec.source,
         "gpu": parse.gpu_name(row.get("gpu")) or row.get("gpu"),
