@@ -99,6 +99,27 @@ def test_large_model_case_takes_the_fewest_gpus_of_the_largest_model(table):
     assert case["text"].startswith("big (70 B parameters) fits on as few as 32 GPUs")
 
 
+def test_use_cases_stay_within_the_margin_of_the_fastest(table):
+    # the leanest strategy is 50 % slower than the fastest: no memory-constrained pick
+    best = table({"strategy": "TP", "step_time_s": 1.0, "memory_total_bytes": 30.0 * 2**30,
+                  "config_id": 1},
+                 {"strategy": "PP", "step_time_s": 1.5, "memory_total_bytes": 10.0 * 2**30,
+                  "config_id": 2},
+                 {"strategy": "DP", "step_time_s": 1.08, "memory_total_bytes": 25.0 * 2**30,
+                  "config_id": 3})
+    lean = use_cases(best, best)[0]
+    assert lean["strategy"] == "DP"
+    assert "within 10 % of the fastest" in lean["text"]
+    assert "+8 % longer" in lean["text"]
+
+
+def test_large_model_case_at_the_smallest_count_claims_no_less(table):
+    best = table({"model": "big", "params_total": 70e9, "n_gpus": 32.0, "config_id": 1})
+    case = use_cases(best, best)[-1]
+    assert "fits on 32 GPUs, the smallest count this sweep evaluates" in case["text"]
+    assert "as few as" not in case["text"]
+
+
 @pytest.mark.parametrize(("reason", "case", "strategy"), [
     (MEMORY_REASON, "No strategy fits", "PP"),       # the closest to fitting
     ("tp does not divide heads", "No strategy is feasible", "DP")])

@@ -58,7 +58,8 @@ def test_every_output_is_written(built):
     reports = built / "reports"
     for sweep in ("tiny", "small_dp"):
         for name in ("best.parquet", "tp_pp.parquet", "pareto.parquet", "counts.json",
-                     "analysis.json", "report.html", "report.pdf", "figures.json"):
+                     "analysis.json", "report.html", "report.pdf", "figures.json",
+                     "scenarios.csv", "launch.zip"):
             assert (reports / sweep / name).stat().st_size > 0, (sweep, name)
         assert (built / "logs" / sweep / "combine.log").exists()
     assert (reports / "index.html").exists()

@@ -26,6 +26,7 @@ rule validation_table:
 rule report:
     input:
         analysis=rules.analyse.output.analysis,
+        best=rules.combine.output.best,
         figures=rules.figures.output.manifest,
         figure_dir=rules.figures.output.figures,
         validation=rules.validation_table.output.json,
@@ -33,6 +34,7 @@ rule report:
         html=f"{REPORTS}/{{sweep}}/report.html",
         pdf=f"{REPORTS}/{{sweep}}/report.pdf",
         csv=f"{REPORTS}/{{sweep}}/scenarios.csv",
+        launch=f"{REPORTS}/{{sweep}}/launch.zip",
     log:
         f"{LOGS}/{{sweep}}/report.log",
     benchmark:
@@ -43,7 +45,8 @@ rule report:
     shell:
         f"{TRAINPLAN}" " report --analysis {input.analysis:q} --figures {input.figures:q} "
         "--validation {input.validation:q} --html {output.html:q} --pdf {output.pdf:q} "
-        "--csv {output.csv:q} > {log:q} 2>&1"
+        "--csv {output.csv:q} --best {input.best:q} --launch-zip {output.launch:q} "
+        "> {log:q} 2>&1"
 
 
 rule index:

@@ -28,6 +28,7 @@ from trainplan.analysis.guidelines import (
 from trainplan.analysis.headroom import headroom
 from trainplan.analysis.recommend import (
     MFU_FRACTION_FOR_REFERENCE,
+    USE_CASE_MARGIN,
     choose_reference,
     rankings,
     scenario_columns,
@@ -40,7 +41,8 @@ from trainplan.schema.inputs import INPUTS, LAYOUT_AXES
 from trainplan.sweep.file import Sweep
 
 __all__ = [
-    "BANDS", "GIB", "MFU_FRACTION_FOR_REFERENCE", "NOTES", "analyse", "assumptions",
+    "BANDS", "GIB", "MFU_FRACTION_FOR_REFERENCE", "NOTES", "USE_CASE_MARGIN", "analyse",
+    "assumptions",
     "choose_reference", "implementation_notes", "layout_text", "models_table", "rankings",
     "scaling_efficiency", "scaling_guidelines", "scenario_columns", "scenario_label",
     "scenarios", "summary_of", "use_cases",
@@ -167,8 +169,9 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
         "scenarios": scenarios(best, columns),
         "rankings": rankings(rows),
         "use_cases": use_cases(rows, best),
-        "scaling": scaling_guidelines(best),
-        "scaling_efficiency": scaling_efficiency(best),
+        "use_case_margin": USE_CASE_MARGIN,
+        "scaling": scaling_guidelines(best, columns),
+        "scaling_efficiency": scaling_efficiency(best, columns),
         "implementation": implementation_notes(rows.sort("strategy")),
     })
     return result

@@ -3,9 +3,12 @@ up as the cluster grows, and how each strategy of the reference scenario is buil
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
-from trainplan.analysis.summary import GIB, summary_of, whole
+from trainplan.analysis.recommend import other_columns
+from trainplan.analysis.summary import GIB, layout_text, summary_of, whole
 
 BANDS = ((1, 8, "1-8 GPUs (one node)"), (9, 64, "9-64 GPUs"), (65, 512, "65-512 GPUs"),
          (513, 4096, "513-4,096 GPUs"), (4097, 10**9, "more than 4,096 GPUs"))
@@ -34,66 +37,122 @@ def _most_common(band: pl.DataFrame, column: str) -> pl.DataFrame:
     return band.group_by(column).len().sort(["len", column], descending=[True, False])
 
 
-def scaling_guidelines(best: pl.DataFrame) -> list[dict]:
-    """Per GPU-count band of :data:`BANDS`: which strategy wins, its layouts, MFU and
-    bottleneck.
+def series_columns(columns: Sequence[str]) -> list[str]:
+    """The columns that make a scaling series: ``model``, ``gpu`` and every scenario column
+    but the GPU count, so that no series pools two models, GPU types or networks."""
+    return ["model", "gpu", *(c for c in columns if c not in ("model", "gpu", "n_gpus"))]
 
-    Counts the scenario winners (``rank_in_scenario == 1``) in each band; the strategy and
-    the bottleneck are the most frequent ones (ties broken alphabetically), ``tp`` and ``pp``
-    the sorted distinct degrees, ``mfu_min``/``mfu_max`` the range. Empty bands are left out.
-    """
+
+def series_label(row: dict, columns: Sequence[str]) -> str:
+    """``llama3-70b on H100-SXM5-80GB`` and every other scenario column but the GPU count."""
+    return ", ".join([f"{row['model']} on {row['gpu']}", *other_columns(row, list(columns))])
+
+
+def _series(best: pl.DataFrame, columns: Sequence[str]):
+    """(label, winners) of every series of the scenario winners with two or more GPU counts,
+    in order of their first scenario. A series with one GPU count says nothing about
+    scaling."""
     winners = best.filter(pl.col("rank_in_scenario") == 1)
+    keys = [c for c in series_columns(columns) if c in winners.columns]
+    ordered = winners.sort(["scenario_id", "config_id"])
+    for _, group in ordered.group_by(keys, maintain_order=True):
+        if group["n_gpus"].n_unique() >= 2:
+            yield series_label(group.row(0, named=True), columns), group
+
+
+def scaling_guidelines(best: pl.DataFrame, columns: Sequence[str] = ()) -> list[dict]:
+    """Per scaling series and GPU-count band of :data:`BANDS`: which strategy wins, its
+    layouts, MFU and bottleneck.
+
+    A series is one model on one GPU type with every other scenario column fixed
+    (:func:`series_columns`); only series with two or more GPU counts are kept, so no band
+    pools different models, GPUs or networks and no claim reaches past the counts the sweep
+    covers. Counts the scenario winners (``rank_in_scenario == 1``) of the series in each
+    band; the strategy and the bottleneck are the most frequent ones (ties broken
+    alphabetically), ``tp`` and ``pp`` the sorted distinct degrees, ``mfu_min``/``mfu_max``
+    the range, ``gpus_min``/``gpus_max`` the GPU counts the band holds. Empty bands are left
+    out.
+    """
     out = []
-    for low, high, label in BANDS:
-        band = winners.filter((pl.col("n_gpus") >= low) & (pl.col("n_gpus") <= high))
-        if band.height == 0:
-            continue
-        counts = _most_common(band, "strategy")
-        top, wins = counts["strategy"][0], int(counts["len"][0])
-        tp = sorted({whole(x) for x in band["tp"]})
-        pp = sorted({whole(x) for x in band["pp"]})
-        bottleneck = _most_common(band, "bottleneck")["bottleneck"][0]
-        out.append({
-            "band": label,
-            "scenarios": band.height,
-            "strategy": top,
-            "wins": wins,
-            "tp": tp, "pp": pp,
-            "mfu_min": float(band["mfu"].min()), "mfu_max": float(band["mfu"].max()),
-            "bottleneck": bottleneck,
-            "text": (f"{top} wins {wins} of {band.height} scenarios; "
-                     f"tp {', '.join(map(str, tp))}; pp {', '.join(map(str, pp))}; "
-                     f"MFU {band['mfu'].min() * 100:.0f}-{band['mfu'].max() * 100:.0f} %; "
-                     f"mostly bound by {bottleneck}."),
-        })
+    for label, winners in _series(best, columns):
+        for low, high, band_label in BANDS:
+            band = winners.filter((pl.col("n_gpus") >= low) & (pl.col("n_gpus") <= high))
+            if band.height == 0:
+                continue
+            counts = _most_common(band, "strategy")
+            top, wins = counts["strategy"][0], int(counts["len"][0])
+            tp = sorted({whole(x) for x in band["tp"]})
+            pp = sorted({whole(x) for x in band["pp"]})
+            bottleneck = _most_common(band, "bottleneck")["bottleneck"][0]
+            n_min, n_max = whole(band["n_gpus"].min()), whole(band["n_gpus"].max())
+            covered = f"{n_min:,}" if n_min == n_max else f"{n_min:,}-{n_max:,}"
+            out.append({
+                "series": label, "band": band_label, "scenarios": band.height,
+                "gpus_min": n_min, "gpus_max": n_max,
+                "strategy": top, "wins": wins, "tp": tp, "pp": pp,
+                "mfu_min": float(band["mfu"].min()), "mfu_max": float(band["mfu"].max()),
+                "bottleneck": bottleneck,
+                "text": (f"{label}, {covered} GPUs: {top} wins {wins} of {band.height} "
+                         f"scenarios; tp {', '.join(map(str, tp))}; "
+                         f"pp {', '.join(map(str, pp))}; "
+                         f"MFU {band['mfu'].min() * 100:.0f}-{band['mfu'].max() * 100:.0f} %; "
+                         f"mostly bound by {bottleneck}."),
+            })
     return out
 
 
-def scaling_efficiency(best: pl.DataFrame) -> list[dict]:
-    r"""Weak-scaling efficiency of the plan, per model and GPU type.
+def _why_above(base: dict, r: dict) -> str:
+    """Why the layout at ``r`` uses each GPU better than the one at the smallest count
+    ``base`` did: the differences in recomputation, pipeline bubble, tensor degree and
+    exposed communication, as a phrase (empty when none applies)."""
+    reasons = []
+    if base["recompute"] != r["recompute"]:
+        reasons.append(f"recomputation {r['recompute']} instead of {base['recompute']}")
+    if float(r["bubble_fraction"]) < float(base["bubble_fraction"]) - 1e-3:
+        reasons.append(f"pipeline bubble {float(r['bubble_fraction']) * 100:.1f} % instead "
+                       f"of {float(base['bubble_fraction']) * 100:.1f} %")
+    if whole(r["tp"]) < whole(base["tp"]):
+        reasons.append(f"tp {whole(r['tp'])} instead of {whole(base['tp'])}")
+    if whole(r["micro_batch"]) != whole(base["micro_batch"]):
+        reasons.append(f"micro-batch {whole(r['micro_batch'])} instead of "
+                       f"{whole(base['micro_batch'])}")
+    return "; ".join(reasons)
 
-    For each GPU count :math:`N` the best winning throughput :math:`T_N` [tokens/s] is taken,
-    and its rate per GPU is compared with that of the smallest count :math:`N_0`:
+
+def scaling_efficiency(best: pl.DataFrame, columns: Sequence[str] = ()) -> list[dict]:
+    r"""Weak-scaling efficiency of the plan, per scaling series (:func:`series_columns`).
+
+    For each GPU count :math:`N` of a series the fastest winner's throughput :math:`T_N`
+    [tokens/s] is taken, and its rate per GPU is compared with that of the smallest count
+    :math:`N_0`:
 
     .. math::
 
        e_N = \frac{T_N / N}{T_{N_0} / N_0}
 
-    Returns one dict per (model, GPU type, GPU count), by model, GPU type and count, with
-    ``tokens_per_s`` and ``efficiency`` (1.0 at the smallest count).
+    :math:`e_N > 1` happens when the larger cluster leaves each GPU a smaller share of the
+    model states, so that its best layout recomputes less, has a smaller pipeline bubble or a
+    smaller tensor degree; ``why`` names which. Series with one GPU count are left out.
+
+    Returns one dict per (series, GPU count), in series order and by count, with ``series``,
+    ``model``, ``gpu``, ``n_gpus``, ``tokens_per_s``, ``efficiency`` (1.0 at the smallest
+    count), the winner's ``strategy`` and ``layout``, and ``why`` (empty unless
+    ``efficiency > 1``).
     """
-    winners = best.filter(pl.col("rank_in_scenario") == 1)
     out = []
-    ordered = winners.sort(["model", "gpu", "n_gpus", "config_id"])
-    for (model, gpu), group in ordered.group_by(["model", "gpu"], maintain_order=True):
-        by_n = group.group_by("n_gpus", maintain_order=True).agg(
-            pl.col("tokens_per_s").max())
-        base = by_n.row(0, named=True)
-        base_rate = base["tokens_per_s"] / base["n_gpus"]
-        for r in by_n.iter_rows(named=True):
-            out.append({"model": model, "gpu": gpu, "n_gpus": whole(r["n_gpus"]),
-                        "tokens_per_s": r["tokens_per_s"],
-                        "efficiency": r["tokens_per_s"] / r["n_gpus"] / base_rate})
+    for label, group in _series(best, columns):
+        top = group.sort(["n_gpus", "tokens_per_s", "config_id"],
+                         descending=[False, True, False]).unique("n_gpus", keep="first",
+                                                                 maintain_order=True)
+        base = top.row(0, named=True)
+        base_rate = float(base["tokens_per_s"]) / float(base["n_gpus"])
+        for r in top.iter_rows(named=True):
+            eff = float(r["tokens_per_s"]) / float(r["n_gpus"]) / base_rate
+            out.append({"series": label, "model": r["model"], "gpu": r["gpu"],
+                        "n_gpus": whole(r["n_gpus"]), "tokens_per_s": float(r["tokens_per_s"]),
+                        "efficiency": eff, "strategy": r["strategy"],
+                        "layout": layout_text(r),
+                        "why": _why_above(base, r) if eff > 1.0 + 1e-9 else ""})
     return out
 
 

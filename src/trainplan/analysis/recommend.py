@@ -29,6 +29,13 @@ def scenario_label(row: dict, columns: list[str]) -> str:
     its value and unit (whole floats printed as ints).
     """
     parts = [str(row["model"]), f"{whole(row['n_gpus'])} x {row['gpu']}"]
+    return ", ".join(parts + other_columns(row, columns))
+
+
+def other_columns(row: dict, columns: list[str]) -> list[str]:
+    """``scaleout_gbit_s_per_node 3200 Gb/s``: each scenario column of ``columns`` but the
+    model, GPU type and count, with its value and unit (whole floats printed as ints)."""
+    parts = []
     for c in columns:
         if c in ("model", "n_gpus", "gpu"):
             continue
@@ -38,7 +45,7 @@ def scenario_label(row: dict, columns: list[str]) -> str:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         parts.append(f"{c} {value}{unit}")
-    return ", ".join(parts)
+    return parts
 
 
 def choose_reference(best: pl.DataFrame, sweep: Sweep) -> int | None:
@@ -115,33 +122,55 @@ def use_cases(rows: pl.DataFrame, best: pl.DataFrame) -> list[dict]:
     """Recommendations for four situations, each from this sweep's numbers.
 
     Memory constrained, communication limited and compute intensive are chosen among the
-    feasible strategies of the reference scenario ``rows`` (one entry explaining why when
-    none is feasible); very large models from the whole ``best`` table.
+    feasible strategies of the reference scenario ``rows`` whose step is within
+    :data:`USE_CASE_MARGIN` of the fastest (a pick that gives up more time than that is no
+    recommendation); one entry explaining why when none is feasible. Very large models are
+    answered from the whole ``best`` table.
     """
     items = [summary_of(r) for r in rows.iter_rows(named=True)]
     feasible = [i for i in items if i["feasible"]]
     if not feasible:
         return [_nothing_feasible(items)]
     fastest = min(feasible, key=lambda i: i["step_time_s"])
-    lean = min(feasible, key=lambda i: i["memory_gib"])
-    quiet = min(feasible, key=lambda i: i["exposed_comm_s"])
+    near = [i for i in feasible
+            if i["step_time_s"] <= fastest["step_time_s"] * (1.0 + USE_CASE_MARGIN)]
+    lean = min(near, key=lambda i: (i["memory_gib"], i["step_time_s"]))
+    quiet = min(near, key=lambda i: (i["exposed_comm_s"], i["step_time_s"]))
     share = quiet["exposed_comm_share"] or 0.0
-    busy = max(feasible, key=lambda i: i["mfu"])
+    busy = max(near, key=lambda i: (i["mfu"], -i["step_time_s"]))
     return [
         {"case": "Memory constrained", "strategy": lean["strategy"],
-         "text": (f"{lean['strategy']} ({lean['layout']}) needs the least memory, "
-                  f"{lean['memory_gib']:.1f} GiB per GPU against {fastest['memory_gib']:.1f} GiB "
-                  f"for the fastest ({fastest['strategy']}); its step is "
-                  f"{_pct(lean['step_time_s'], fastest['step_time_s']):+.0f} % longer.")},
+         "text": _lean_text(lean, fastest)},
         {"case": "Communication limited", "strategy": quiet["strategy"],
-         "text": (f"{quiet['strategy']} ({quiet['layout']}) exposes the least communication: "
-                  f"{quiet['exposed_comm_s']:.3g} s per step ({share * 100:.1f} % of its step), "
-                  f"against {fastest['exposed_comm_s']:.3g} s for the fastest.")},
+         "text": (f"{quiet['strategy']} ({quiet['layout']}) exposes the least communication "
+                  f"{_WITHIN}: {quiet['exposed_comm_s']:.3g} s per step ({share * 100:.1f} % "
+                  f"of its step), against {fastest['exposed_comm_s']:.3g} s for the fastest"
+                  + ("." if quiet is not fastest else " (it is the fastest)."))},
         {"case": "Compute intensive", "strategy": busy["strategy"],
-         "text": (f"{busy['strategy']} ({busy['layout']}) keeps the GPUs busiest: MFU "
-                  f"{busy['mfu'] * 100:.1f} %, {busy['tflop_s_per_gpu']:.0f} TFLOP/s per GPU.")},
+         "text": (f"{busy['strategy']} ({busy['layout']}) keeps the GPUs busiest {_WITHIN}: "
+                  f"MFU {busy['mfu'] * 100:.1f} %, {busy['tflop_s_per_gpu']:.0f} TFLOP/s per "
+                  "GPU.")},
         _large_model_case(best),
     ]
+
+
+USE_CASE_MARGIN = 0.10
+"""Use-case picks are made among the layouts whose step is at most this fraction longer than
+the fastest one of the scenario [-]."""
+
+_WITHIN = f"of the layouts within {USE_CASE_MARGIN * 100:.0f} % of the fastest step"
+
+
+def _lean_text(lean: dict, fastest: dict) -> str:
+    """The memory-constrained pick, against the fastest layout."""
+    if lean is fastest:
+        return (f"The fastest, {lean['strategy']} ({lean['layout']}), also needs the least "
+                f"memory {_WITHIN}: {lean['memory_gib']:.1f} GiB per GPU of "
+                f"{lean['memory_usable_gib']:.1f} GiB usable.")
+    return (f"{lean['strategy']} ({lean['layout']}) needs the least memory {_WITHIN}: "
+            f"{lean['memory_gib']:.1f} GiB per GPU against {fastest['memory_gib']:.1f} GiB for "
+            f"the fastest ({fastest['strategy']}); its step is "
+            f"{_pct(lean['step_time_s'], fastest['step_time_s']):+.0f} % longer.")
 
 
 def _nothing_feasible(items: list[dict]) -> dict:
@@ -174,9 +203,13 @@ def _large_model_case(best: pl.DataFrame) -> dict:
                         "recomputation."}
     fewest = rows.sort(["n_gpus", "step_time_s", "config_id"]).row(0, named=True)
     s = summary_of(fewest)
+    smallest = whole(best.filter(pl.col("model") == largest)["n_gpus"].min())
+    where = (f"fits on {s['n_gpus']:,} GPUs, the smallest count this sweep evaluates for it "
+             "(fewer were not tried),"
+             if s["n_gpus"] <= smallest else f"fits on as few as {s['n_gpus']:,} GPUs")
     return {"case": "Very large models", "strategy": s["strategy"],
-            "text": (f"{largest} ({params / 1e9:.0f} B parameters) fits on as few as "
-                     f"{s['n_gpus']} GPUs with {s['strategy']} ({s['layout']}): "
+            "text": (f"{largest} ({params / 1e9:.0f} B parameters) {where} with "
+                     f"{s['strategy']} ({s['layout']}): "
                      f"{s['memory_gib']:.1f} of {s['memory_usable_gib']:.1f} GiB per GPU. "
                      "Model states must be split (pipeline and tensor parallelism, or "
                      "ZeRO) once they exceed one GPU.")}

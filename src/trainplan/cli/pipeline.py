@@ -146,7 +146,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import polars as pl
+
     from trainplan.launch import launch_material
+    from trainplan.launch.bundle import scenario_launches
     from trainplan.render.report import generation_date, write_report
 
     try:
@@ -159,17 +162,26 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.figures}: expected a JSON list of figures (the manifest "
                          f"'trainplan figures' writes); found a {type(figures).__name__}")
     validation = read_json(args.validation, ("rows", "summary"))
-    outputs = [args.html, args.pdf] + ([args.csv] if args.csv else [])
+    if bool(args.best) != bool(args.launch_zip):
+        raise UsageError("--best and --launch-zip go together: the zip holds the launch "
+                         "material of every scenario winner of best.parquet")
+    outputs = [args.html, args.pdf] + [p for p in (args.csv, args.launch_zip) if p]
     for path in outputs:
         output_file(path)
     distinct_outputs(*outputs)
     ref = _reference(analysis, args.analysis)
     launch = launch_material(ref["config"]) if ref else {"torchrun": "", "deepspeed_config": None,
                                                          "deepspeed": None, "notes": []}
+    launches = None
+    if args.best:
+        winners = read_parquet(args.best).filter(pl.col("rank_in_scenario") == 1)
+        launches = scenario_launches(winners.iter_rows(named=True), analysis["scenarios"],
+                                     analysis["name"])
     csv = Path(args.csv) if args.csv else None
     write_report(analysis, figures, launch, validation, Path(args.html), Path(args.pdf),
-                 out_csv=csv, generated=generated)
-    print(f"wrote {args.html}, {args.pdf}" + (f" and {args.csv}" if csv else ""))
+                 out_csv=csv, generated=generated, launches=launches,
+                 out_zip=Path(args.launch_zip) if args.launch_zip else None)
+    print(f"wrote {', '.join(outputs)}")
     return 0
 
 
@@ -279,6 +291,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--html", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", help="the scenario table as CSV (scenarios.csv)")
+    p.add_argument("--best", help="best.parquet: launch material for every scenario winner")
+    p.add_argument("--launch-zip", help="the launch material of every scenario winner (zip; "
+                                        "needs --best)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("index", help="render reports/index.html")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from trainplan import catalog
 from trainplan.schema.inputs import INPUT_BY_NAME, InputError
 
 # ---- parsing one value ------------------------------------------------------------------------
@@ -95,9 +96,16 @@ def _parse_number(key: str, value: Any) -> float:
     return number
 
 
+def printable(text: str) -> str:
+    """``text`` with every unprintable character (newline, tab, control) replaced by ``?``:
+    safe inside a one-line comment of a shell script or a TOML file."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
 def _parse_label(key: str, value: Any) -> str:
-    """A catalog name as text (only printed, never interpreted)."""
-    return str(value)
+    """A catalog name as printable text (only printed, never interpreted): a newline in a
+    sweep's model name must not end the comment line it is printed in."""
+    return printable(str(value))
 
 
 def _spec(parse: Callable[[str, Any], Any], optional: bool = False) -> Any:
@@ -158,6 +166,8 @@ class LaunchConfig:
     overlap_grad_reduce: bool = _spec(_parse_flag)
     overlap_param_gather: bool = _spec(_parse_flag)
     tp_comm_overlap: bool = _spec(_parse_flag)
+    zero3_reshard_after_forward: bool = _spec(_parse_flag)
+    """ZeRO-3 / FSDP frees the gathered parameters after the forward (else keeps them)."""
     zero3_max_live_params: int = _spec(_parse_int)
     """DeepSpeed ``stage3_max_live_parameters`` [parameters]."""
     fp8_recipe: str = _spec(_parse_choice)
@@ -211,6 +221,16 @@ class LaunchConfig:
             else:
                 values[spec.name] = spec.metadata["parse"](spec.name, value)
         return cls(**values)
+
+    @property
+    def rotary_base(self) -> float | None:
+        """RoPE base frequency of the model's catalog entry (``rope_theta``, e.g. 500,000 for
+        Llama 3); None for a model given inline, or without rotary positions."""
+        if self.position_embedding != "rope" or self.model is None:
+            return None
+        entry = catalog.find_model(self.model)
+        theta = entry.get("rope_theta") if entry else None
+        return float(theta) if isinstance(theta, int | float) and theta > 0 else None
 
     @property
     def n_nodes(self) -> int:

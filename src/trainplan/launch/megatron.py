@@ -115,6 +115,8 @@ def _model_args(c: LaunchConfig) -> list[str]:
     args += [f"--seq-length {c.seq_len}", f"--max-position-embeddings {c.seq_len}",
              f"--position-embedding-type {POSITION_EMBEDDING[c.position_embedding]}",
              f"--normalization {NORMALIZATION[c.norm]}"]
+    if c.rotary_base is not None:
+        args.append(f"--rotary-base {c.rotary_base:.0f}")
     if c.gated_mlp:
         args.append("--swiglu")
     if not c.tied_embeddings:

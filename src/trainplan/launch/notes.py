@@ -34,6 +34,10 @@ def _model_notes(c: LaunchConfig) -> list[str]:
              f"multiple of {MEGATRON_VOCAB_DIVISOR} * tp, i.e. {padded}"
              + (f" ({padded - c.vocab} padding rows the model did not count)"
                 if padded != c.vocab else "")]
+    if c.position_embedding == "rope" and c.rotary_base is None:
+        notes.append("the model's RoPE base frequency is not in the catalog: add "
+                     "--rotary-base with the value it was (or will be) trained with "
+                     "(Megatron's default is 10000)")
     if c.position_embedding == "alibi":
         notes.append("Megatron-LM has no ALiBi; the command uses --position-embedding-type none "
                      "(no position parameters, as the model assumed) and the ALiBi bias must "

@@ -29,6 +29,27 @@ def _section(name: str, items: dict[str, object]) -> list[str]:
     return [f"[{name}]", *(f"{k} = {_value(v)}" for k, v in items.items()), ""]
 
 
+def fsdp_layout(c: LaunchConfig) -> tuple[int, int, str]:
+    """TorchTitan's data-parallel settings for the ZeRO stage the model priced.
+
+    Returns
+    -------
+    (int, int, str)
+        ``data_parallel_replicate_degree``, ``data_parallel_shard_degree`` and
+        ``fsdp_reshard_after_forward``: ZeRO-0 is plain replication (``dp``, 1); ZeRO-3 with
+        resharding is FSDP2's ``default`` (reshards after the forward unless pipelining,
+        as the model assumes for TorchTitan); ZeRO-3 without it, and ZeRO-1/2, are FSDP2 with
+        ``never``: the gathered 16-bit weights stay from the forward to the backward, with
+        the gradients and optimizer states sharded, which needs no more memory than ZeRO-1
+        or 2 (TorchTitan has no separate optimizer-only sharding).
+    """
+    if c.zero_stage == 0 or c.dp == 1:
+        return c.dp, 1, "default"
+    if c.zero_stage == 3 and c.zero3_reshard_after_forward:
+        return 1, c.dp, "default"
+    return 1, c.dp, "never"
+
+
 def torchtitan_toml(c: LaunchConfig) -> str:
     """The TOML job config of ``c`` (shape comments first: TorchTitan takes the model shape
     from its ``flavor``, so the comment states the shape the model assumed).
@@ -60,10 +81,11 @@ def torchtitan_toml(c: LaunchConfig) -> str:
                                        else "bfloat16"}
     if c.train_iters is not None:
         training["steps"] = c.train_iters
+    replicate, shard, reshard = fsdp_layout(c)
     parallelism: dict[str, object] = {
-        "data_parallel_replicate_degree": 1,
-        "data_parallel_shard_degree": c.dp,
-        "fsdp_reshard_after_forward": "default",   # reshards unless pipelining, as modelled
+        "data_parallel_replicate_degree": replicate,
+        "data_parallel_shard_degree": shard,
+        "fsdp_reshard_after_forward": reshard,
         "tensor_parallel_degree": c.tp,
         "enable_async_tensor_parallel": c.tp > 1 and c.tp_comm_overlap,
         "pipeline_parallel_degree": c.pp,

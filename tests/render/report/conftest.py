@@ -63,7 +63,7 @@ def inputs(tmp_path_factory) -> dict:
               "deepspeed": "deepspeed --num_nodes 2 train.py",
               "notes": ["keep tp inside one node"]}
     return {"analysis": a, "figures": figures, "launch": launch, "validation": validation,
-            "results": results, "out": out}
+            "results": results, "out": out, "best": tmp / "best.parquet"}
 
 
 @pytest.fixture(scope="module")

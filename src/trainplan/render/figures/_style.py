@@ -15,7 +15,7 @@ import numpy as np
 from trainplan.model.feasibility import STRATEGIES
 
 FIGSIZE = (7.0, 4.0)
-DPI = 150
+DPI = 300
 CP_SUFFIX = " + CP"
 #: Every strategy label in display order: each base strategy, then its context-parallel variant.
 STRATEGY_ORDER: tuple[str, ...] = tuple(s for base in STRATEGIES for s in (base, base + CP_SUFFIX))

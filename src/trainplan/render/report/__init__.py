@@ -28,6 +28,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from trainplan import atomic
+from trainplan.launch.bundle import bundle_zip
 from trainplan.render.report.context import context, figure_entries
 from trainplan.render.report.filters import (
     DASH,
@@ -121,24 +122,31 @@ def _stylesheet(templates: Path = TEMPLATES) -> Markup:
 def render_html(analysis: dict, figures: list[dict], launch: dict | None,
                 validation: dict | None, for_pdf: bool = False, *,
                 pdf_name: str | None = None, generated: str | None = None,
-                csv_name: str | None = None) -> str:
+                csv_name: str | None = None, launches: list | None = None,
+                zip_name: str | None = None) -> str:
     """The report as HTML. Figures are referenced as ``figures/<file>`` relative to the
     report; ``for_pdf`` only changes print-specific bits (table of contents with page
     numbers, no link to the PDF). ``pdf_name``, if given, adds a link to the PDF version,
-    ``csv_name`` one to the scenario table as CSV; ``generated`` is the date on the cover
-    (default: :func:`generation_date`)."""
+    ``csv_name`` one to the scenario table as CSV, ``zip_name`` one to the launch material
+    of every scenario (``launches``, shown in the appendix); ``generated`` is the date on the
+    cover (default: :func:`generation_date`)."""
     template = environment().get_template("report.html.j2")
     return template.render(**context(analysis, figures, launch, validation, css=_stylesheet(),
                                      for_pdf=for_pdf, pdf_name=None if for_pdf else pdf_name,
                                      generated=generated or generation_date(),
+                                     launches=launches, zip_name=zip_name,
                                      csv_name=csv_name))
 
 
 def write_report(analysis: dict, figures: list[dict], launch: dict | None,
                  validation: dict | None, out_html: Path, out_pdf: Path, *,
-                 out_csv: Path | None = None, generated: str | None = None) -> None:
+                 out_csv: Path | None = None, generated: str | None = None,
+                 launches: list | None = None, out_zip: Path | None = None) -> None:
     """Write the report as ``out_html`` and ``out_pdf`` (and, if ``out_csv`` is given, the
-    scenario table as CSV, see :func:`~trainplan.render.report.scenarios.scenarios_csv`).
+    scenario table as CSV, see :func:`~trainplan.render.report.scenarios.scenarios_csv`;
+    with ``launches`` (:class:`~trainplan.launch.bundle.ScenarioLaunch` of every scenario
+    winner) and ``out_zip``, their launch material as a zip, which the PDF also carries as an
+    attachment and the HTML links).
     Figures must sit in ``figures/`` next to ``out_html`` (checked first). The files are
     rendered in memory, then written atomically: a failure leaves neither a partial file
     nor a half-updated set."""
@@ -152,13 +160,22 @@ def write_report(analysis: dict, figures: list[dict], launch: dict | None,
     pdf_name = out_pdf.name if out_pdf.parent.resolve() == base else None
     csv_name = (Path(out_csv).name if out_csv is not None
                 and Path(out_csv).parent.resolve() == base else None)
+    zip_name = (Path(out_zip).name if out_zip is not None
+                and Path(out_zip).parent.resolve() == base else None)
+    bundle = bundle_zip(launches) if launches is not None and out_zip is not None else None
     html = render_html(analysis, figures, launch, validation, pdf_name=pdf_name,
-                       generated=generated, csv_name=csv_name)
+                       generated=generated, csv_name=csv_name, launches=launches,
+                       zip_name=zip_name)
+    attachments = [] if bundle is None else [(Path(out_zip).name, bundle)]
     pdf = render_pdf(render_html(analysis, figures, launch, validation, for_pdf=True,
-                                 generated=generated), base)
+                                 generated=generated, launches=launches,
+                                 zip_name=Path(out_zip).name if bundle else None),
+                     base, attachments=attachments, date=generated)
     files = [(out_html, html.encode("utf-8")), (out_pdf, pdf)]
     if out_csv is not None:
         files.append((Path(out_csv), scenarios_csv(analysis).encode("utf-8")))
+    if bundle is not None:
+        files.append((Path(out_zip), bundle))
     atomic.write_many(files)
 
 

@@ -113,12 +113,14 @@ def _rankings(rankings: dict) -> list[dict]:
 
 
 def _scaling_groups(scaling_efficiency: list[dict]) -> list[dict]:
-    """Scaling-efficiency rows grouped by consecutive (model, gpu)."""
+    """Scaling-efficiency rows grouped by consecutive series (model, GPU type and the other
+    scenario columns but the GPU count)."""
     groups: list[dict] = []
     for r in scaling_efficiency or []:
-        key = (r["model"], r["gpu"])
+        key = r.get("series") or f"{r['model']} on {r['gpu']}"
         if not groups or groups[-1]["key"] != key:
-            groups.append({"key": key, "model": r["model"], "gpu": r["gpu"], "rows": []})
+            groups.append({"key": key, "series": key, "model": r["model"], "gpu": r["gpu"],
+                           "rows": []})
         groups[-1]["rows"].append(r)
     return groups
 
@@ -134,13 +136,21 @@ def provenance_context(analysis: dict, generated: str | None) -> dict:
             "prices": prov.get("prices") or []}
 
 
+LAUNCH_PRINT_LIMIT = 6
+"""The PDF prints every scenario's launch scripts up to this many scenarios; beyond, it lists
+them and the attached zip holds the files (the HTML always shows them, folded)."""
+
+
 def context(analysis: dict, figures: list[dict], launch: dict | None,
             validation: dict | None, *, css: Markup, for_pdf: bool = False,
             pdf_name: str | None = None, generated: str | None = None,
-            csv_name: str | None = None) -> dict:
+            csv_name: str | None = None, launches: list | None = None,
+            zip_name: str | None = None) -> dict:
     """Everything the report template needs, regrouped from the inputs (no new numbers);
     ``css`` is the stylesheet inlined in the page, ``generated`` the date on the cover,
-    ``csv_name`` the file name of the scenario table as CSV (linked from the HTML)."""
+    ``csv_name`` the file name of the scenario table as CSV (linked from the HTML),
+    ``launches`` the launch material of every scenario winner and ``zip_name`` the zip that
+    holds it (linked from the HTML, attached to the PDF)."""
     ref = analysis.get("reference")
     counts = analysis.get("counts") or {}
     configurations = counts.get("configurations") or analysis.get("grid_size") or 0
@@ -161,6 +171,9 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
         "assumption_groups": _assumption_groups(analysis.get("assumptions") or []),
         "figures": figure_entries(figures),
         "launch": launch,
+        "launches": launches or [],
+        "launch_print_limit": LAUNCH_PRINT_LIMIT,
+        "zip_name": zip_name,
         "v": validation_context(validation),
         "envelope": envelope_warnings(ref["best"] if ref else None, validation,
                                       ((ref.get("config") or {}).get("framework") or None)

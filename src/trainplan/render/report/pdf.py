@@ -11,6 +11,7 @@ real directory as base the bytes would depend on where the report was written.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -61,10 +62,19 @@ def url_fetcher(root: Path):
     return _url_fetcher_class()(root)
 
 
-def render_pdf(html: str, base_dir: Path) -> bytes:
-    """The PDF of ``html`` (relative URLs resolve against ``base_dir``) as bytes."""
-    from weasyprint import HTML
+def render_pdf(html: str, base_dir: Path, attachments: list[tuple[str, bytes]] = (),
+               date: str | None = None) -> bytes:
+    """The PDF of ``html`` (relative URLs resolve against ``base_dir``) as bytes.
+
+    ``attachments`` are (file name, bytes) embedded as PDF file attachments, stamped with
+    ``date`` (``YYYY-MM-DD``, the report's generation date; 1980-01-01 without one) so that
+    the bytes never depend on the time of rendering.
+    """
+    from weasyprint import HTML, Attachment
 
     base_dir = Path(base_dir).resolve()
     document = HTML(string=html, base_url=BASE_URL, url_fetcher=url_fetcher(base_dir))
-    return document.write_pdf()
+    stamp = dt.datetime.fromisoformat(date or "1980-01-01").replace(tzinfo=dt.UTC)
+    files = [Attachment(string=data, name=name, description=name, created=stamp,
+                        modified=stamp, base_url=BASE_URL) for name, data in attachments]
+    return document.write_pdf(attachments=files)
