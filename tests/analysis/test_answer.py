@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from trainplan.analysis.answer import answer, axis_title, short_strategy
+from trainplan.analysis.answer import answer, axis_title, page1_axes, short_strategy
 
 
 def _best(row, *specs: dict) -> pl.DataFrame:
@@ -91,3 +91,33 @@ def test_rows_of_a_table_without_budget_columns_have_no_expected_figures(row):
     best = _best(row, {"config_id": 1, "scenario_id": 0, "rank_in_scenario": 1})
     first = answer(best, ["n_gpus"])["rows"][0]
     assert first["expected_cost_usd"] is None and first["goodput"] is None
+
+
+def test_page1_shows_every_scenario_when_they_fit(two_axes):
+    page1 = answer(two_axes, ["n_gpus", "scaleout_gbit_s_per_node"])["page1"]
+    assert page1["collapsed"] == [] and len(page1["rows"]) == 4
+
+
+def test_a_declared_axis_list_keeps_the_fastest_scenario_over_the_others(two_axes):
+    # per GPU count, the fastest network: 400 Gb/s at 8 GPUs (20 days against 21), and at
+    # 16 GPUs the only feasible one (800 Gb/s fits nothing)
+    page1 = answer(two_axes, ["n_gpus", "scaleout_gbit_s_per_node"], ["n_gpus"])["page1"]
+    assert [a["name"] for a in page1["axes"]] == ["n_gpus"]
+    assert [a["name"] for a in page1["collapsed"]] == ["scaleout_gbit_s_per_node"]
+    assert [(r["scenario_id"], r["picked"]) for r in page1["rows"]] == [
+        (0, {"scaleout_gbit_s_per_node": "400"}), (2, {"scaleout_gbit_s_per_node": "400"})]
+
+
+@pytest.mark.parametrize(("counts", "kept"), [
+    # the billion-layout sweep: 360 scenarios; model x gpu down, 10 GPU counts across
+    ({"model": 3, "gpu": 3, "n_gpus": 10, "scaleout_gbit_s_per_node": 2, "precision": 2},
+     ["model", "gpu", "n_gpus"]),
+    # 4 x 6 networks fit as they are
+    ({"scaleout_gbit_s_per_node": 6, "scaleup_domain_gpus": 4},
+     ["scaleout_gbit_s_per_node", "scaleup_domain_gpus"]),
+    # 2 models x 2 GPUs x 9 counts x 3 networks: the network goes first
+    ({"model": 2, "gpu": 2, "n_gpus": 9, "scaleout_gbit_s_per_node": 3},
+     ["model", "gpu", "n_gpus"]),
+])
+def test_page1_axes_drop_minor_axes_until_the_answer_fits(counts, kept):
+    assert page1_axes(list(counts), counts) == kept

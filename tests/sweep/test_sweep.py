@@ -45,6 +45,8 @@ BAD = [
     ("inline model lacking fields", {"model": {"name": "mine", "n_layers": 4}},
      "inline model 'mine' lacks hidden"),
     ("repeated values", {"parallel": {"tp": [1, 2, 2]}}, "parallel.tp: values repeat"),
+    ("answer axis not a scenario axis", {"answer_axes": ["tp"]},
+     "answer_axes: 'tp' is not a scenario axis of this sweep; scenario axes: model, n_gpus"),
     ("reference not in the grid", {"reference": {"n_gpus": 64}},
      "reference.n_gpus: 64 is not a value of a varied input; allowed: 8, 16, 32"),
 ]

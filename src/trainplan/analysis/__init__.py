@@ -161,17 +161,23 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
         return result
     rows = best.filter(pl.col("scenario_id") == ref)
     top = rows.filter(pl.col("rank_in_scenario") == 1).row(0, named=True)
+    the_answer = answer(best, columns, sweep.raw.get("answer_axes"))
+    page1 = the_answer["page1"]
+    kept = [a["name"] for a in page1["axes"]]
+    # scaling is read along the page-1 axes: over the fastest scenario of the minor ones
+    series = best.filter(pl.col("scenario_id").is_in([r["scenario_id"] for r in page1["rows"]])) \
+        if page1["collapsed"] else best
     result.update({
         "reference": {"scenario_id": ref, "label": scenario_label(top, columns),
                       "best": summary_of(top), "headroom": headroom(rows, top),
                       "config": {k: _jsonable(v) for k, v in top.items()}},
-        "answer": answer(best, columns),
+        "answer": the_answer,
         "scenarios": scenarios(best, columns),
         "rankings": rankings(rows),
         "use_cases": use_cases(rows, best),
         "use_case_margin": USE_CASE_MARGIN,
-        "scaling": scaling_guidelines(best, columns),
-        "scaling_efficiency": scaling_efficiency(best, columns),
+        "scaling": scaling_guidelines(series, kept),
+        "scaling_efficiency": scaling_efficiency(series, kept),
         "implementation": implementation_notes(rows.sort("strategy")),
     })
     return result

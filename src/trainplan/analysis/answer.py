@@ -15,8 +15,15 @@ import polars as pl
 from trainplan.analysis.summary import display_value, layout_text, optional_float, whole
 from trainplan.schema.inputs import INPUT_BY_NAME
 
-MAX_MATRIX_COLUMNS = 9
+MAX_MATRIX_COLUMNS = 10
 """Most columns the answer matrix has (more do not fit an A4 page)."""
+
+MAX_PAGE1_LINES = 10
+"""Most lines of the answer on page 1; a sweep with more scenarios shows on page 1 the fastest
+scenario over its minor axes (:func:`page1_axes`) and every scenario in an appendix."""
+
+PRIMARY_AXES = ("model", "gpu", "n_gpus")
+"""The axes a page-1 answer keeps longest: which model, on which GPU, on how many."""
 
 TRILLION = 1e12
 """Tokens per trillion tokens."""
@@ -99,7 +106,60 @@ def _matrix(rows: list[dict], columns: list[str], best: pl.DataFrame) -> dict | 
             "lines": list(lines.values())}
 
 
-def answer(best: pl.DataFrame, columns: list[str]) -> dict:
+def _lines(columns: list[str], counts: dict[str, int]) -> int:
+    """Lines of the answer over ``columns``: as a matrix (one axis of at most
+    :data:`MAX_MATRIX_COLUMNS` values across) or as a list."""
+    sizes = [counts[c] for c in columns]
+    total = 1
+    for n in sizes:
+        total *= n
+    across = max((n for n in sizes if n <= MAX_MATRIX_COLUMNS), default=1) \
+        if len(columns) >= 2 else 1
+    return total // across
+
+
+def page1_axes(columns: list[str], counts: dict[str, int],
+               declared: list[str] | None = None) -> list[str]:
+    """The scenario axes the page-1 answer is laid out over.
+
+    The sweep's ``answer_axes`` when it declares them; otherwise every scenario axis while
+    the answer fits in :data:`MAX_PAGE1_LINES` lines, dropping the axes outside
+    :data:`PRIMARY_AXES` last-declared first until it does (the primary ones always stay).
+    The dropped axes are answered by the fastest scenario over them.
+    """
+    if declared:
+        return [c for c in columns if c in declared]
+    kept = list(columns)
+    minor = [c for c in reversed(columns) if c not in PRIMARY_AXES]
+    while _lines(kept, counts) > MAX_PAGE1_LINES and minor:
+        kept.remove(minor.pop(0))
+    return kept
+
+
+def _fastest_over(rows: list[dict], axes: list[str], collapsed: list[str]) -> list[dict]:
+    """Per combination of ``axes``, the row that trains fastest over the ``collapsed`` axes
+    (steady-state days, then step time, then scenario id), with the values it picked."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r["values"][c] for c in axes), []).append(r)
+    out = []
+    for group in groups.values():
+        ok = [r for r in group if r["feasible"]]
+        pick = min(ok, key=lambda r: (_days(r), r["step_time_s"], r["scenario_id"])) \
+            if ok else group[0]
+        out.append({**pick, "values": {c: pick["values"][c] for c in axes},
+                    "picked": {c: pick["values"][c] for c in collapsed}})
+    return out
+
+
+def _days(row: dict) -> float:
+    """Steady-state days to train, infinite when unknown (no token budget)."""
+    days = row.get("time_to_train_days")
+    return float(days) if days is not None and days == days else float("inf")
+
+
+def answer(best: pl.DataFrame, columns: list[str],
+           declared: list[str] | None = None) -> dict:
     """The sweep's answer over its scenario ``columns``.
 
     Parameters
@@ -116,10 +176,20 @@ def answer(best: pl.DataFrame, columns: list[str]) -> dict:
         ``axes`` (name and heading of each scenario column), ``rows`` (one per scenario, in
         id order: the winner's strategy, layout, days, cost, USD per trillion tokens, MFU, the
         expected days, GPU-hours and cost with failures and checkpoints (and the goodput), and
-        the runner-up with its margin; or ``feasible`` False with the reason) and ``matrix``
-        (the rows with one axis across; None for fewer than two axes).
+        the runner-up with its margin; or ``feasible`` False with the reason), ``matrix``
+        (the rows with one axis across; None for fewer than two axes) and ``page1``: the
+        same over :func:`page1_axes` (``axes``, ``rows``, ``matrix``), each row the fastest
+        scenario over the ``collapsed`` axes with the values it ``picked``; ``collapsed`` is
+        empty when page 1 shows every scenario.
     """
     ids = best["scenario_id"].unique().sort().to_list()
     rows = [_row(best.filter(pl.col("scenario_id") == sid), columns) for sid in ids]
+    counts = {c: best[c].n_unique() for c in columns}
+    kept = page1_axes(columns, counts, declared)
+    collapsed = [c for c in columns if c not in kept]
+    short = _fastest_over(rows, kept, collapsed) if collapsed else rows
     return {"axes": [{"name": c, "title": axis_title(c)} for c in columns], "rows": rows,
-            "matrix": _matrix(rows, columns, best)}
+            "matrix": _matrix(rows, columns, best),
+            "page1": {"axes": [{"name": c, "title": axis_title(c)} for c in kept],
+                      "collapsed": [{"name": c, "title": axis_title(c)} for c in collapsed],
+                      "rows": short, "matrix": _matrix(short, kept, best)}}

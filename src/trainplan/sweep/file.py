@@ -278,6 +278,10 @@ def _scenario(raw: dict[str, Any], axes: list[Axis], where: str) -> list[str]:
         if name not in names:
             raise SweepError(f"{where}: scenario: {show(name)} is not a varied input of this "
                              f"sweep; varied inputs: {', '.join(names) or '(none)'}")
+    for name in raw.get("answer_axes") or []:
+        if name not in scenario:
+            raise SweepError(f"{where}: answer_axes: {show(name)} is not a scenario axis of "
+                             f"this sweep; scenario axes: {', '.join(scenario) or '(none)'}")
     for key, value in (raw.get("reference") or {}).items():
         axis = next((a for a in axes if a.name == key), None)
         values = [v["model"] for v in axis.values] if axis and key == "model" else \

@@ -94,6 +94,12 @@ _TOP_LEVEL = {
                  "items": {"type": "string", "maxLength": MAX_TITLE},
                  "description": "axes that define a scenario; default: every varied "
                                 "input that is not a parallel-layout choice"},
+    "answer_axes": {"type": "array", "minItems": 1, "uniqueItems": True,
+                    "items": {"type": "string", "maxLength": MAX_TITLE},
+                    "description": "the scenario axes the question is about: page 1 answers "
+                                   "over them, with the fastest scenario over the others; "
+                                   "default: every scenario axis while the answer fits page "
+                                   "1, else model, gpu and n_gpus"},
     "reference": {"type": "object", "minProperties": 1,
                   "additionalProperties": {"type": ["string", "number", "boolean"],
                                            "maxLength": MAX_TITLE},

@@ -12,6 +12,7 @@ import polars as pl
 from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter
 
+from trainplan.analysis.replicated import replicated_memory_bytes
 from trainplan.render.figures._draw import (
     Drawn,
     annotate_bars,
@@ -156,24 +157,19 @@ def throughput(ctx: Context) -> Drawn | None:
 
 
 def memory_reduction(ctx: Context) -> Drawn | None:
-    """Percent reduction of memory per GPU against DP (or the largest strategy)."""
+    """Percent reduction of memory per GPU against plain data parallelism (whole model state
+    on every GPU, nothing recomputed), the baseline of the ZeRO paper's Figure 1."""
     ref = ctx.ref
     if ref.height == 0:
         return None
     memory = col(ref, "memory_total_bytes")
-    labels = names(ref)
-    if "DP" in labels and np.isfinite(memory[labels.index("DP")]):
-        base_name, base = "DP", memory[labels.index("DP")]
-        how = f"the DP row of the same scenario ({base / GIB_BYTES:.1f} GiB)"
-    elif np.isfinite(memory).any():
-        i = int(np.nanargmax(memory))
-        base_name, base = labels[i], memory[i]
-        how = (f"{base_name} ({base / GIB_BYTES:.1f} GiB), the strategy needing the most "
-               "memory, because this scenario has no DP row")
-    else:
+    base = replicated_memory_bytes(ref.row(0, named=True))
+    if base is None:
         return None
-    if not base > 0:
-        return None
+    base_name = "plain DP"
+    how = (f"plain data parallelism of the same model and job: every GPU holds the whole "
+           f"model state, nothing recomputed, micro-batch 1 ({base / GIB_BYTES:,.1f} GiB per "
+           "GPU, whether or not it fits)")
     reduction = 100.0 * (1.0 - memory / base)
     fig, (ax,) = new_figure()
     infeasible = ~feasible(ref)
@@ -195,8 +191,8 @@ def memory_reduction(ctx: Context) -> Drawn | None:
         ax.legend(handles=[Patch(facecolor=INFEASIBLE_COLOUR, edgecolor="black", hatch="xxx",
                                  label="infeasible")], loc="upper left",
                   bbox_to_anchor=(1.01, 1.0), frameon=False)
-    caption = (f"Reduction of memory per GPU in percent, 100 x (1 - M / M_ref), relative to "
-               f"{how}; negative values need more memory.")
+    caption = (f"Reduction of memory per GPU in percent, 100 x (1 - M / M_ref), of the best "
+               f"layout of each strategy relative to {how}; negative values need more memory.")
     if infeasible.any():
         caption += " Grey cross-hatched bars are strategies with no feasible configuration."
     return Drawn(fig, title, caption)

@@ -151,7 +151,33 @@ def yesno(value: Any) -> str:
     return "yes" if value else "no"
 
 
+def days_range(value: Any, low: Any, high: Any) -> str:
+    """The band ``low``..``high`` times a number of days, in whole days: ``64–86 d``
+    (in hours under two days: ``20–29 h``); a dash when anything is missing."""
+    x, lo, hi = _float(value), _float(low), _float(high)
+    if x is None or lo is None or hi is None:
+        return DASH
+    if x * hi < 2:
+        return f"{x * lo * 24:,.0f}–{x * hi * 24:,.0f} h"
+    return f"{x * lo:,.0f}–{x * hi:,.0f} d"
+
+
+def money_range(value: Any, low: Any, high: Any) -> str:
+    """The band ``low``..``high`` times an amount of dollars, the scale written once when
+    both ends share it: ``$11.9–15.9 M``, ``$950 k–1.27 M``; a dash when anything is
+    missing."""
+    x, lo, hi = _float(value), _float(low), _float(high)
+    if x is None or lo is None or hi is None:
+        return DASH
+    a, b = money_short(x * lo), money_short(x * hi)
+    unit_a, unit_b = a.rpartition(" ")[2], b.rpartition(" ")[2]
+    if " " in a and unit_a == unit_b:
+        return f"{a.rpartition(' ')[0]}–{b.removeprefix('$')}"
+    return f"{a}–{b.removeprefix('$')}"
+
+
 FILTERS = {"na": na, "num": num, "count": count, "gib": gib, "gb": gb, "duration": duration,
            "days": days, "percent": percent, "money": money, "money_short": money_short,
-           "tokens": tokens, "yesno": yesno}
+           "tokens": tokens, "yesno": yesno, "days_range": days_range,
+           "money_range": money_range}
 """The filters by the name the templates use."""
