@@ -73,8 +73,9 @@ def test_one_axis_is_a_list_and_a_winner_alone_has_no_runner_up(row):
 def test_labels():
     assert short_strategy("3D (DP x TP x PP) + CP") == "3D + CP"
     assert short_strategy("DP") == "DP"
-    assert axis_title("scaleout_gbit_s_per_node") == "scaleout_gbit_s_per_node [Gb/s]"
-    assert axis_title("gpu") == "gpu"
+    assert axis_title("scaleout_gbit_s_per_node") == "scale-out bandwidth per node [Gb/s]"
+    assert axis_title("gpu") == "GPU"
+    assert axis_title("dp_algorithm") == "dp_algorithm"      # an axis without words
 
 
 def test_rows_carry_the_expected_figures_with_failures_and_checkpoints(row):

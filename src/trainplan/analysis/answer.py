@@ -32,11 +32,27 @@ EXPECTED = ("goodput", "expected_time_to_train_days", "expected_gpu_hours", "exp
 """The budget with failures, checkpoints and restarts (:mod:`trainplan.model.goodput`)."""
 
 
+AXIS_LABELS = {
+    "model": "model", "gpu": "GPU", "n_gpus": "GPUs", "gpus_per_node": "GPUs per node",
+    "scaleout_gbit_s_per_node": "scale-out bandwidth per node",
+    "scaleup_domain_gpus": "scale-up domain", "precision": "precision",
+    "seq_len": "sequence length", "global_batch": "global batch", "framework": "framework",
+    "tokens_budget": "token budget", "price_per_gpu_hour_usd": "price",
+}
+"""Words for the scenario axes sweeps vary most; any other axis is named by its column."""
+
+
+def axis_label(column: str) -> str:
+    """A scenario column in words: ``scale-out bandwidth per node``."""
+    return AXIS_LABELS.get(column, column)
+
+
 def axis_title(column: str) -> str:
-    """A scenario column as a table heading, with its unit: ``scaleout_gbit_s_per_node [Gb/s]``."""
+    """A scenario column as a heading, in words with its unit:
+    ``scale-out bandwidth per node [Gb/s]``."""
     spec = INPUT_BY_NAME.get(column)
     unit = f" [{spec.unit}]" if spec is not None and spec.unit not in ("-", "") else ""
-    return f"{column}{unit}"
+    return f"{axis_label(column)}{unit}"
 
 
 def short_strategy(strategy: str) -> str:

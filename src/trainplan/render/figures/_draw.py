@@ -12,6 +12,7 @@ import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from trainplan.model.feasibility import MEMORY, REASONS
 from trainplan.render.figures._style import DPI, FIGSIZE, part_styles
@@ -173,9 +174,55 @@ def excluded_note(df: pl.DataFrame, rows: np.ndarray) -> str:
     return f" Strategies without a feasible configuration are not drawn: {', '.join(missing)}."
 
 
+WIDE_RATIO = 10.0
+"""Positive data spanning more than this factor is drawn on a log axis [-]."""
+
+OUTLIER_RATIO = 6.0
+"""A bar longer than this many times the median bar is cut at the axis, its value written [-]."""
+
+
+def is_wide(values: np.ndarray) -> bool:
+    """True when the finite positive ``values`` span more than :data:`WIDE_RATIO`."""
+    finite = values[np.isfinite(values)]
+    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > WIDE_RATIO)
+
+
+def log_axis(ax: Axes, which: str) -> None:
+    """A log ``which`` axis ("x" or "y") with labelled decades only: minor ticks stay
+    unlabelled, so their labels never pile up."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_minor_formatter(NullFormatter())
+
+
 def log_if_wide(ax: Axes, x: np.ndarray, y: np.ndarray) -> None:
-    """Use log axes for positive data spanning more than a factor of 20."""
-    for values, setter in ((x, ax.set_xscale), (y, ax.set_yscale)):
-        finite = values[np.isfinite(values)]
-        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
-            setter("log")
+    """Use log axes for positive data spanning more than :data:`WIDE_RATIO`."""
+    for values, which in ((x, "x"), (y, "y")):
+        if is_wide(values):
+            log_axis(ax, which)
+
+
+def clip_outliers(ax: Axes, totals: np.ndarray, vertical: bool, unit: str) -> str:
+    """Cut the value axis above the bars that are more than :data:`OUTLIER_RATIO` times the
+    median, so one outlier does not flatten the others; write each cut bar's value at the
+    edge. Returns the caption sentence saying so (``""`` when nothing is cut)."""
+    finite = totals[np.isfinite(totals) & (totals > 0)]
+    if finite.size < 3:
+        return ""
+    limit = OUTLIER_RATIO * float(np.median(finite))
+    kept = finite[finite <= limit]
+    if kept.size == finite.size or kept.size == 0:
+        return ""
+    edge = float(kept.max()) * 1.35
+    (ax.set_ylim if vertical else ax.set_xlim)(0, edge)
+    for i, v in enumerate(totals):
+        if np.isfinite(v) and v > edge:
+            text = f"{fmt(v)} {unit} ▶" if not vertical else f"▲ {fmt(v)} {unit}"
+            xy = (i, edge) if vertical else (edge, i)
+            ax.annotate(text, xy, xytext=(0, -2) if vertical else (-2, 0),
+                        textcoords="offset points", ha="center" if vertical else "right",
+                        va="top" if vertical else "center", fontsize=6.5, fontweight="bold",
+                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
+                              "edgecolor": "none"})
+    return (f" The axis is cut at {fmt(edge)} {unit} so that the other bars stay readable; a "
+            "cut bar carries its value at the edge.")

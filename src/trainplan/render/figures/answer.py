@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
 
+from trainplan.analysis.answer import axis_label, axis_title
 from trainplan.render.figures._draw import Drawn, literal, new_figure
 from trainplan.render.figures._style import BAR_COLOUR, COLOURS, LINESTYLES, MARKERS
 from trainplan.render.figures._tables import Context, col
@@ -62,7 +63,7 @@ def _against_gpus(rows: pl.DataFrame, others: list[str]) -> Drawn:
     fig.subplots_adjust(wspace=0.35)
     if others:
         right.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-                     title=", ".join(others), fontsize=6)
+                     title=literal(", ".join(axis_label(o) for o in others)), fontsize=6)
     caption = ("Days to train the token budget (left, log scale; dotted: ideal linear scaling "
                "from the smallest cluster) and its cost in million USD (right) with the fastest "
                "feasible layout of each scenario, against the number of GPUs"
@@ -84,13 +85,13 @@ def _heatmap(rows: pl.DataFrame, down: str, across: str) -> Drawn:
     _annotate(ax, grid, cost, image)
     ax.set_xticks(range(len(xs)), [_tick(x) for x in xs])
     ax.set_yticks(range(len(ys)), [_tick(y) for y in ys])
-    ax.set_xlabel(across)
-    ax.set_ylabel(down)
+    ax.set_xlabel(literal(axis_title(across)))
+    ax.set_ylabel(literal(axis_title(down)))
     fig.colorbar(image, ax=ax, label="time to train (days)")
     caption = (f"Days to train the token budget (colour and first line) and cost (second line) "
-               f"with the fastest feasible layout of each scenario, over {down} and {across}; "
-               "blank: no feasible layout.")
-    return Drawn(fig, f"Time and cost over {down} and {across}", caption)
+               f"with the fastest feasible layout of each scenario, over {axis_label(down)} and "
+               f"{axis_label(across)}; blank: no feasible layout.")
+    return Drawn(fig, f"Time and cost over {axis_label(down)} and {axis_label(across)}", caption)
 
 
 def _tick(value) -> str:
@@ -121,11 +122,11 @@ def _bars(rows: pl.DataFrame, axis: str) -> Drawn:
                     ha="center", va="bottom", fontsize=7, xytext=(0, 2),
                     textcoords="offset points")
     ax.set_xticks(range(len(labels)), labels)
-    ax.set_xlabel(axis)
+    ax.set_xlabel(literal(axis_title(axis)))
     ax.set_ylabel("time to train (days)")
-    caption = (f"Days to train the token budget with the fastest feasible layout for each {axis}, "
-               "with the cost in million USD above each bar.")
-    return Drawn(fig, f"Time and cost per {axis}", caption)
+    caption = (f"Days to train the token budget with the fastest feasible layout for each "
+               f"{axis_label(axis)}, with the cost in million USD above each bar.")
+    return Drawn(fig, f"Time and cost per {axis_label(axis)}", caption)
 
 
 def answer(ctx: Context) -> Drawn | None:

@@ -6,11 +6,13 @@ Rows belong to a scenario by ``scenario_id``; the Pareto table is per model and 
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import EngFormatter
+from matplotlib.ticker import EngFormatter, FuncFormatter, NullFormatter
 
 from trainplan.render.figures._draw import (
     Drawn,
@@ -20,7 +22,7 @@ from trainplan.render.figures._draw import (
     log_if_wide,
     new_figure,
 )
-from trainplan.render.figures._style import LINESTYLES, strategy_order, strategy_style
+from trainplan.render.figures._style import LINESTYLES, MARKERS, strategy_order, strategy_style
 from trainplan.render.figures._tables import (
     Context,
     col,
@@ -154,21 +156,36 @@ def _frontier_2d(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[front], y[front]
 
 
+def _money_axis(ax: Axes, which: str) -> str:
+    """Dollar tick labels in millions on ``which`` axis (no ``1e7`` offset); its unit."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:,.3g}"))
+    axis.set_minor_formatter(NullFormatter())
+    return "$M"
+
+
 def cost_frontier(ctx: Context) -> Drawn | None:
-    """Time to train against cost for every scenario, with the Pareto frontier per model."""
+    """Time to train against cost of every scenario's fastest layout: marker by GPU type,
+    shade by GPU count (each labelled), with the Pareto frontier per model."""
     rows = feasible_rows(ctx.best)
+    if "rank_in_scenario" in rows.columns:
+        rows = rows.filter(pl.col("rank_in_scenario") == 1)
     days = col(rows, "time_to_train_days")
     if rows.height == 0 or not np.isfinite(days).any():
         return None
     use_cost = np.isfinite(col(rows, "cost_usd")).any()
-    column, unit = ("cost_usd", "cost (USD)") if use_cost else ("gpu_hours", "GPU-hours")
+    column = "cost_usd" if use_cost else "gpu_hours"
     fig, (ax,) = new_figure()
-    for name in strategy_order(names(rows)):
-        sub = rows.filter(pl.col("strategy") == name)
-        style = strategy_style(name)
-        ax.scatter(col(sub, "time_to_train_days"), col(sub, column), s=22, label=name,
-                   marker=style["marker"], facecolors=style["markerfacecolor"],
-                   edgecolors="black", linewidths=0.6, zorder=3)
+    gpus = sorted({str(g) for g in rows["gpu"].to_list()})
+    counts = sorted({int(n) for n in col(rows, "n_gpus") if np.isfinite(n)})
+    shades = matplotlib.colormaps["viridis"](np.linspace(0.1, 0.9, max(len(counts), 1)))
+    for g_index, gpu in enumerate(gpus):
+        sub = rows.filter(pl.col("gpu") == gpu)
+        n = col(sub, "n_gpus")
+        colour = [shades[counts.index(int(v))] for v in n]
+        ax.scatter(col(sub, "time_to_train_days"), col(sub, column), s=26, c=colour,
+                   marker=MARKERS[g_index % len(MARKERS)], edgecolors="black",
+                   linewidths=0.6, zorder=3, label=literal(gpu))
     pareto = feasible_rows(ctx.pareto) if "feasible" in ctx.pareto.columns else ctx.pareto
     models = sorted({str(m) for m in pareto["model"].to_list()}) if "model" in pareto.columns \
         else []
@@ -180,14 +197,23 @@ def cost_frontier(ctx: Context) -> Drawn | None:
                     linestyle=LINESTYLES[i % len(LINESTYLES)],
                     label=literal(f"Pareto frontier: {model}"))
     log_if_wide(ax, days, col(rows, column))
+    if len(counts) > 1:
+        handles = [Line2D([], [], linestyle="none", marker="s", markerfacecolor=shades[i],
+                          markeredgecolor="black", label=f"{c:,} GPUs")
+                   for i, c in enumerate(counts)]
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, -0.02),
+                   ncols=min(len(counts), 6), frameon=False, fontsize=6.5)
     ax.set_xlabel("time to train (days)")
+    unit = f"cost ({_money_axis(ax, 'y')})" if use_cost else "GPU-hours"
     ax.set_ylabel(unit)
-    title = "Time to train against " + ("cost" if use_cost else "GPU-hours") + " (all scenarios)"
+    what = "cost" if use_cost else "GPU-hours"
+    title = f"Time to train against {what} of each scenario's fastest layout"
     ax.set_title(literal(title))
-    legend_right(ax)
-    what = "cost in USD" if use_cost else "GPU-hours (no price given, so cost is not known)"
+    legend_right(ax, title="GPU type" if len(gpus) > 1 else None)
+    what = "cost in millions of USD" if use_cost else \
+        "GPU-hours (no price given, so cost is not known)"
     caption = (f"Wall-clock time to train in days against {what} of the fastest feasible "
-               "configuration of each strategy in every scenario (one marker per strategy); "
-               "step lines are the time-cost Pareto frontier of each model over all evaluated "
-               "configurations.")
+               "layout of each scenario: the marker gives the GPU type, the shade the GPU count "
+               "(legend below the axes); step lines are the time-cost Pareto frontier of each "
+               "model over all evaluated configurations.")
     return Drawn(fig, title, caption)

@@ -17,10 +17,13 @@ from trainplan.render.figures._draw import (
     Drawn,
     annotate_bars,
     category_axis,
+    clip_outliers,
     excluded_note,
     fmt,
+    is_wide,
     legend_right,
     literal,
+    log_axis,
     mark_missing,
     new_figure,
     nonzero_parts,
@@ -90,7 +93,8 @@ def communication_volume(ctx: Context) -> Drawn | None:
         return None
     fig, (ax,) = new_figure()
     parts = nonzero_parts(ref, COMM_PARTS, GIGA, rows)
-    stacked_bars(ax, parts, vertical=True)
+    totals = stacked_bars(ax, parts, vertical=True)
+    cut = clip_outliers(ax, np.where(rows, totals, np.nan), vertical=True, unit="GB")
     mark_missing(ax, rows, vertical=True)
     category_axis(ax, tick_labels(ref), ~rows, vertical=True)
     ax.set_ylabel("bytes sent per GPU per step (GB = 10$^9$ bytes)")
@@ -99,7 +103,7 @@ def communication_volume(ctx: Context) -> Drawn | None:
     legend_right(ax, title="dimension")
     caption = ("Bytes sent per GPU per training step in GB (10^9 bytes) by the best configuration "
                "of each strategy, stacked by parallel dimension (dimensions that send nothing "
-               "are omitted)." + excluded_note(ref, rows))
+               "are omitted)." + cut + excluded_note(ref, rows))
     return Drawn(fig, title, caption)
 
 
@@ -229,13 +233,20 @@ def overall_ranking(ctx: Context) -> Drawn | None:
     if rows.any() and not rows.all():
         ax.axhline(rows.sum() - 0.5, color="#909090", linewidth=0.8, linestyle=":")
     category_axis(ax, names(ref), ~rows, vertical=False)
-    ax.set_xlim(0, max(np.nanmax(np.append(step, 0.0)), 1e-9) * 1.45)
-    ax.set_xlabel("step time (s)")
+    wide = is_wide(step)
+    if wide:
+        log_axis(ax, "x")
+        ax.set_xlim(np.nanmin(step) / 1.5, np.nanmax(step) * 12)
+    else:
+        ax.set_xlim(0, max(np.nanmax(np.append(step, 0.0)), 1e-9) * 1.45)
+    ax.set_xlabel("step time (s, log scale)" if wide else "step time (s)")
     title = f"Strategies ranked by step time: {ctx.label}"
     ax.set_title(literal(title))
     caption = ("Step time in seconds of the best configuration of each strategy, fastest at the "
                "top, with the wall-clock time to train in days; strategies with no feasible "
-               "configuration are listed greyed below the dotted line with the reason.")
+               "configuration are listed greyed below the dotted line with the reason."
+               + (f" Log scale: the slowest step is {np.nanmax(step) / np.nanmin(step):,.0f} "
+                  "times the fastest." if wide else ""))
     return Drawn(fig, title, caption)
 
 
@@ -251,7 +262,8 @@ def step_breakdown(ctx: Context) -> Drawn | None:
     if np.nanmax(rest, initial=0.0) > 1e-9 * np.nanmax(col(ref, "step_time_s"), initial=1.0):
         parts.append(("other (step overhead)", np.clip(rest, 0.0, None)))
     fig, (ax,) = new_figure()
-    stacked_bars(ax, parts, vertical=False)
+    totals = stacked_bars(ax, parts, vertical=False)
+    cut = clip_outliers(ax, np.where(rows, totals, np.nan), vertical=False, unit="s")
     mark_missing(ax, rows, vertical=False)
     category_axis(ax, tick_labels(ref, newline=False), ~rows, vertical=False)
     ax.set_xlabel("time per training step (s)")
@@ -261,5 +273,5 @@ def step_breakdown(ctx: Context) -> Drawn | None:
     caption = ("Time per training step in seconds of the best configuration of each strategy, "
                "split into compute, communication not hidden by compute (exposed), pipeline "
                "bubble and optimizer update (parts that are zero everywhere are omitted)."
-               + excluded_note(ref, rows))
+               + cut + excluded_note(ref, rows))
     return Drawn(fig, title, caption)
