@@ -112,13 +112,15 @@ def test_implementation_notes_with_the_scenario_numbers(table):
         {"strategy": "3D (DP x TP x PP) + CP", "tp": 4.0, "pp": 2.0, "dp": 2.0, "cp": 2.0,
          "vpp": 2.0, "n_microbatches": 16.0, "bubble_fraction": 0.03125, "zero_stage": 1.0,
          "comm_tp_bytes_per_step": 12.5e9, "tp_exposed_s": 0.125, "dp_exposed_s": 0.5,
+         "comm_pp_bytes_per_step": 3.2e9, "pp_exposed_s": 0.25,
          "memory_optimizer_bytes": 6 * 2**30, "seq_len": 8192.0},
         {"strategy": "single GPU", "dp": 1.0, "feasible": False, "reason": "no memory"})
     notes = implementation_notes(rows)
     assert notes[0]["note"] == NOTES["3D (DP x TP x PP)"]
     assert notes[0]["specifics"] == (
         "TP=4 moves 12.5 GB per GPU per step, 0.125 s of it exposed; "
-        "PP=2 with 16 micro-batches and vpp=2: bubble 3.1 % of the pipeline; "
+        "PP=2 with 16 micro-batches and vpp=2: bubble 3.1 % of the pipeline; its "
+        "point-to-point activations move 3.2 GB per GPU per step, 0.25 s of it exposed; "
         "ZeRO-1: optimizer states 6.0 GiB per GPU; "
         "DP=2 exposes 0.5 s of gradient/parameter communication per step; "
         "CP=2 splits each sequence of 8192 tokens.")

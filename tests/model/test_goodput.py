@@ -158,11 +158,29 @@ def test_without_failures_the_expected_figures_are_the_steady_state():
 
 
 def test_a_given_purchase_price_gives_the_owned_cost():
-    r = _llama3_70b(capex_usd_per_gpu=43_830.0, amortisation_years=5.0)
+    # $43,830 over 5 years of 8,766 hours is $1 per GPU-hour; a free network adds nothing
+    r = _llama3_70b(capex_usd_per_gpu=43_830.0, amortisation_years=5.0,
+                    network_usd_per_gbit_s=0.0)
     assert_allclose(r["owned_usd_per_gpu_hour"], 1.0 + r["power_usd_per_gpu_hour"])
     assert_allclose(r["expected_owned_cost_usd"],
                     r["expected_gpu_hours"] * r["owned_usd_per_gpu_hour"])
     assert math.isnan(_llama3_70b()["owned_usd_per_gpu_hour"])
+
+
+def test_the_scale_out_network_is_bought_with_the_cluster():
+    # 8 x 400 Gb/s per node of 8 GPUs at $10 per Gb/s: $4,000 per GPU, $0.0913 per GPU-hour
+    # over 5 years, and $4,000 less to spend on the rest before renting is cheaper
+    r = _llama3_70b(capex_usd_per_gpu=43_830.0, amortisation_years=5.0,
+                    scaleout_gbit_s_per_node=3200.0, gpus_per_node=8,
+                    network_usd_per_gbit_s=10.0)
+    free = _llama3_70b(capex_usd_per_gpu=43_830.0, amortisation_years=5.0,
+                       scaleout_gbit_s_per_node=3200.0, gpus_per_node=8,
+                       network_usd_per_gbit_s=0.0)
+    assert_allclose(r["network_capex_usd_per_gpu"], 4_000.0)
+    assert_allclose(r["owned_usd_per_gpu_hour"] - free["owned_usd_per_gpu_hour"],
+                    4_000.0 / (5 * 8766))
+    assert_allclose(free["breakeven_capex_usd_per_gpu"] - r["breakeven_capex_usd_per_gpu"],
+                    4_000.0)
 
 
 @pytest.mark.parametrize(("column", "value"), [("failures_per_gpu_hour", -1.0), ("pue", 0.9)])

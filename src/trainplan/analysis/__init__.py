@@ -56,14 +56,21 @@ def _given(sweep: Sweep) -> dict[str, list]:
     return given
 
 
-def _values(spec, given: dict[str, list]) -> list | None:
-    """The values an assumption row lists for ``spec``; None for an input left out."""
+def _values(spec, given: dict[str, list], best: pl.DataFrame | None = None) -> list | None:
+    """The values an assumption row lists for ``spec``; None for an input left out.
+
+    An input the catalogs fill is listed with the values they gave (from ``best``): one
+    value, or ``GPU: value`` per GPU type where it differs between them.
+    """
     if spec.name == "model":
         return [v["model"] for v in given["model"]]
     if spec.name in given:
         return given[spec.name]
+    if spec.name == "global_batch_tokens" and best is not None and best.height:
+        tokens = (best["global_batch"] * best["seq_len"]).unique().sort().to_list()
+        return [int(t) for t in tokens if t is not None]
     if spec.from_catalog:
-        return ["from the catalog"]
+        return _catalog_values(spec.name, best)
     if spec.default is None and spec.name == "dp":
         return ["n_gpus / (tp pp cp)"]
     if spec.default is None:
@@ -71,11 +78,26 @@ def _values(spec, given: dict[str, list]) -> list | None:
     return [spec.default]
 
 
-def assumptions(sweep: Sweep) -> list[dict]:
+def _catalog_values(name: str, best: pl.DataFrame | None) -> list:
+    """The values the catalogs gave input ``name`` in ``best``: one value, else
+    ``GPU: value`` per GPU type."""
+    if best is None or name not in best.columns or best.height == 0:
+        return ["from the catalog"]
+    pairs = best.select("gpu", name).unique().sort("gpu")
+    values = pairs[name].unique().sort().to_list()
+    if len(values) == 1:
+        return values
+    if pairs.height == pairs["gpu"].n_unique():
+        return [f"{g}: {display_value(v)}" for g, v in pairs.iter_rows()]
+    return values
+
+
+def assumptions(sweep: Sweep, best: pl.DataFrame | None = None) -> list[dict]:
     """Every input: its value(s) in this sweep, unit, and whether it is a default (with source).
 
     Architecture columns other than ``model`` are left out (the model table lists them), as
-    are inputs without a default that the sweep does not set.
+    are inputs without a default that the sweep does not set. Inputs the catalogs fill show
+    the values they took in ``best`` (the global batch also in tokens).
     """
     out = []
     given = _given(sweep)
@@ -83,7 +105,7 @@ def assumptions(sweep: Sweep) -> list[dict]:
     for spec in INPUTS:
         if spec.group == "model" and spec.name != "model":
             continue
-        values = _values(spec, given)
+        values = _values(spec, given, best)
         if values is None:
             continue
         is_default = spec.name not in given
@@ -111,7 +133,7 @@ def models_table(best: pl.DataFrame) -> list[dict]:
     return out
 
 
-def _describe(sweep: Sweep, counts: dict) -> dict[str, Any]:
+def _describe(sweep: Sweep, counts: dict, best: pl.DataFrame | None = None) -> dict[str, Any]:
     """The part of the analysis that depends on the sweep file only (and the counts)."""
     return {
         "name": sweep.name, "title": sweep.title, "description": sweep.description,
@@ -121,7 +143,7 @@ def _describe(sweep: Sweep, counts: dict) -> dict[str, Any]:
                              for v in a.values]} for a in sweep.axes],
         "scenario_columns": scenario_columns(sweep),
         "counts": counts,
-        "assumptions": assumptions(sweep),
+        "assumptions": assumptions(sweep, best),
         "layout_axes": sorted(a.name for a in sweep.axes if a.name in LAYOUT_AXES),
     }
 
@@ -152,7 +174,7 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
     """
     columns = scenario_columns(sweep)
     ref = choose_reference(best, sweep) if best.height else None
-    result = _describe(sweep, counts)
+    result = _describe(sweep, counts, best)
     result["models"] = models_table(best) if best.height else []
     if ref is None:
         result.update({"reference": None, "answer": None, "scenarios": [], "rankings": {},

@@ -166,7 +166,10 @@ def _specifics(r: dict) -> list[str]:
     if whole(r["pp"]) > 1:
         specifics.append(f"PP={whole(r['pp'])} with {whole(r['n_microbatches'])} micro-batches"
                          f" and vpp={whole(r['vpp'])}: bubble "
-                         f"{float(r['bubble_fraction']) * 100:.1f} % of the pipeline")
+                         f"{float(r['bubble_fraction']) * 100:.1f} % of the pipeline; its "
+                         f"point-to-point activations move "
+                         f"{float(r['comm_pp_bytes_per_step']) / 1e9:.1f} GB per GPU per step, "
+                         f"{float(r['pp_exposed_s']):.3g} s of it exposed")
     if whole(r["zero_stage"]) > 0:
         specifics.append(f"ZeRO-{whole(r['zero_stage'])}: optimizer states "
                          f"{float(r['memory_optimizer_bytes']) / GIB:.1f} GiB per GPU")

@@ -39,6 +39,7 @@ from trainplan.model.ownership import (
     amortised_capex_usd_per_gpu_hour,
     breakeven_capex_usd,
     facility_power_w,
+    network_capex_usd_per_gpu,
     power_cost_usd_per_gpu_hour,
 )
 
@@ -280,6 +281,7 @@ class Budget:
     power_usd_per_gpu_hour: NDArrayFloat
     owned_usd_per_gpu_hour: NDArrayFloat
     expected_owned_cost_usd: NDArrayFloat
+    network_capex_usd_per_gpu: NDArrayFloat
     breakeven_capex_usd_per_gpu: NDArrayFloat
 
 
@@ -300,7 +302,9 @@ def budget(steady_days: ArrayLike, n_gpus: ArrayLike, checkpoint_bytes_per_gpu: 
         The model inputs (``failures_per_gpu_hour`` [1/GPU-hour],
         ``checkpoint_write_gbyte_s_per_gpu`` [GB/s], ``restart_s`` [s], ``tdp_w`` [W],
         ``host_power_fraction`` [-], ``pue`` [-], ``electricity_usd_per_kwh`` [USD/kWh],
-        ``capex_usd_per_gpu`` [USD], ``amortisation_years`` [years] and
+        ``capex_usd_per_gpu`` [USD], ``network_usd_per_gbit_s`` [USD/(Gb/s)] with
+        ``scaleout_gbit_s_per_gpu`` [Gb/s], ``amortisation_years``
+        [years] and
         ``price_per_gpu_hour_usd`` [USD/GPU-hour]).
 
     Returns
@@ -335,7 +339,9 @@ def budget(steady_days: ArrayLike, n_gpus: ArrayLike, checkpoint_bytes_per_gpu: 
     gpu_hours = n * wall_s / SECONDS_PER_HOUR
     power = facility_power_w(g["tdp_w"], g["host_power_fraction"], g["pue"])
     power_usd = power_cost_usd_per_gpu_hour(power, g["electricity_usd_per_kwh"])
-    owned = amortised_capex_usd_per_gpu_hour(g["capex_usd_per_gpu"],
+    network = network_capex_usd_per_gpu(g["scaleout_gbit_s_per_gpu"],
+                                        g["network_usd_per_gbit_s"])
+    owned = amortised_capex_usd_per_gpu_hour(as_float(g["capex_usd_per_gpu"]) + network,
                                              g["amortisation_years"]) + power_usd
     return Budget(
         job_mtbf_h=mtbf / SECONDS_PER_HOUR, checkpoint_write_s=delta, checkpoint_interval_s=tau,
@@ -345,6 +351,7 @@ def budget(steady_days: ArrayLike, n_gpus: ArrayLike, checkpoint_bytes_per_gpu: 
         facility_energy_mwh=n * power * wall_s / JOULES_PER_MWH,
         power_usd_per_gpu_hour=power_usd, owned_usd_per_gpu_hour=owned,
         expected_owned_cost_usd=gpu_hours * owned,
+        network_capex_usd_per_gpu=network,
         breakeven_capex_usd_per_gpu=breakeven_capex_usd(
-            g["price_per_gpu_hour_usd"], power_usd, g["amortisation_years"]),
+            g["price_per_gpu_hour_usd"], power_usd, g["amortisation_years"]) - network,
     )

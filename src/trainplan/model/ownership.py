@@ -154,3 +154,40 @@ def breakeven_capex_usd(rent_usd_per_gpu_hour: ArrayLike, power_usd_per_gpu_hour
     """
     return ((as_float(rent_usd_per_gpu_hour) - as_float(power_usd_per_gpu_hour))
             * as_float(life_years) * HOURS_PER_YEAR)
+
+
+def network_capex_usd_per_gpu(scaleout_gbit_s_per_gpu: ArrayLike,
+                              usd_per_gbit_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Purchase price of one GPU's share of the scale-out network.
+
+    Parameters
+    ----------
+    scaleout_gbit_s_per_gpu : array_like
+        A node's scale-out bandwidth (all its NICs, one direction) divided by its GPUs,
+        :math:`b = B / g` [Gb/s].
+    usd_per_gbit_s : array_like
+        Price of one Gb/s of a node's scale-out bandwidth with its NICs, optics, cables and
+        share of a non-blocking fat tree, :math:`p` [USD/(Gb/s)].
+
+    Returns
+    -------
+    numpy.ndarray
+        Network capital cost per GPU [USD].
+
+    Notes
+    -----
+    .. math::
+
+       C_{net} = b\,p
+
+    The price scales with the bandwidth bought: twice the NICs need twice the optics and
+    switch ports of a fat tree of the same depth.
+
+    References
+    ----------
+    .. [1] NVIDIA DGX SuperPOD reference architecture (DGX H100): a rail-optimised,
+       non-blocking InfiniBand fat tree with one 400 Gb/s NDR port per GPU, so the switch
+       ports and optics grow in proportion to the nodes' scale-out bandwidth.
+    """
+    return as_float(scaleout_gbit_s_per_gpu) * as_float(usd_per_gbit_s)

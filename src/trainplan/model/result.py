@@ -127,13 +127,18 @@ class StepResult:
     power_usd_per_gpu_hour: NDArrayFloat = field(metadata={
         "unit": "USD/GPU-hour", "description": "electricity of one GPU-hour at the facility"})
     owned_usd_per_gpu_hour: NDArrayFloat = field(metadata={
-        "unit": "USD/GPU-hour", "description": "owned cluster: capex_usd_per_gpu amortised "
-                                               "over its life plus electricity (NaN when no "
-                                               "capex is given)"})
+        "unit": "USD/GPU-hour", "description": "owned cluster: capex_usd_per_gpu and the "
+                                               "network's share amortised over its life plus "
+                                               "electricity (NaN when no capex is given)"})
     expected_owned_cost_usd: NDArrayFloat = field(metadata={
         "unit": "USD", "description": "expected_gpu_hours x owned_usd_per_gpu_hour"})
+    network_capex_usd_per_gpu: NDArrayFloat = field(metadata={
+        "unit": "USD", "description": "purchase price of one GPU's share of the scale-out "
+                                      "network: scaleout_gbit_s_per_node x "
+                                      "network_usd_per_gbit_s / gpus_per_node"})
     breakeven_capex_usd_per_gpu: NDArrayFloat = field(metadata={
-        "unit": "USD", "description": "all-in purchase price per GPU below which owning is "
+        "unit": "USD", "description": "purchase price per GPU of everything but the scale-out "
+                                      "network (servers, storage) below which owning is "
                                       "cheaper than renting (in use every hour of its life)"})
     infeasible_flags: NDArrayInt = field(metadata={
         "unit": "-",

@@ -313,9 +313,18 @@ INPUTS: tuple[Input, ...] = (
           default=0.08, group=_BUD,
           source="US EIA Electric Power Monthly: average price to industrial customers, "
           "2023, about 8 cents/kWh"),
-    Input("capex_usd_per_gpu", "float", "All-in purchase price per GPU (its share of servers, "
-          "network and storage); not set: the report gives the break-even price instead",
+    Input("capex_usd_per_gpu", "float", "Purchase price per GPU of its share of the servers and "
+          "storage (the scale-out network is priced by network_usd_per_gbit_s); not set: the "
+          "report gives the break-even price instead",
           unit="USD", minimum=0, default=float("nan"), group=_BUD),
+    Input("network_usd_per_gbit_s", "float", "Purchase price of one Gb/s of a node's scale-out "
+          "bandwidth: its NICs, optics, cables and share of a non-blocking fat tree",
+          unit="USD/(Gb/s)", minimum=0, default=10.0, group=_BUD,
+          source="estimate from a 1,024-GPU InfiniBand NDR fat tree (128 nodes x 3,200 Gb/s): "
+          "switches $0.55-0.75 M and optics $1.2-1.6 M (yobitel.com knowledge base, "
+          "'InfiniBand NDR', 2026) plus 1,024 ConnectX-7 NICs at about $2,000 (assumption): "
+          "about $4 M for 409.6 Tb/s, $10 per Gb/s; networking is about 20 % of the cost of "
+          "the clusters reviewed by amcompute.com ('GPU Cluster Networking 101')"),
     Input("amortisation_years", "float", "Life over which a bought cluster is paid off "
           "(straight line, in use every hour)", unit="years", minimum=0, default=5.0,
           group=_BUD, source="assumption; server lives in hyperscaler filings are 5-6 years "

@@ -302,6 +302,8 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     arrays["scaleup_byte_s"] = units.gbyte_s_to_byte_s(values["scaleup_gbyte_s"])
     arrays["nic_byte_s_per_gpu"] = units.gbit_s_to_byte_s(
         values["scaleout_gbit_s_per_node"]) / np.asarray(values["gpus_per_node"], dtype=f)
+    arrays["scaleout_gbit_s_per_gpu"] = np.asarray(values["scaleout_gbit_s_per_node"], dtype=f) \
+        / np.asarray(values["gpus_per_node"], dtype=f)
     arrays["scaleup_mesh"] = np.asarray(values["scaleup_mesh"]).astype(bool)
     arrays["scaleup_peer_byte_s"] = arrays["scaleup_byte_s"] * np.asarray(
         values["scaleup_peer_fraction"], dtype=f)
