@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -122,3 +124,21 @@ def test_a_declared_axis_list_keeps_the_fastest_scenario_over_the_others(two_axe
 ])
 def test_page1_axes_drop_minor_axes_until_the_answer_fits(counts, kept):
     assert page1_axes(list(counts), counts) == kept
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "sweeps").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_shipped_sweep_answers_on_one_page(path):
+    """Page 1 of each shipped sweep's report holds its answer: at most MAX_PAGE1_LINES lines
+    of at most MAX_MATRIX_COLUMNS columns over axes that include the model, GPU and count
+    axes the sweep varies."""
+    from trainplan.analysis.answer import MAX_MATRIX_COLUMNS, MAX_PAGE1_LINES, _lines
+    from trainplan.sweep.file import load_sweep
+
+    sweep = load_sweep(path)
+    counts = {a.name: len(a.values) for a in sweep.axes if a.name in sweep.scenario}
+    columns = list(sweep.scenario)
+    kept = page1_axes(columns, counts, sweep.raw.get("answer_axes"))
+    assert _lines(kept, counts) <= MAX_PAGE1_LINES
+    assert all(counts[c] <= MAX_MATRIX_COLUMNS for c in kept) or len(kept) >= 2
+    assert {"model", "gpu", "n_gpus"} & set(columns) <= set(kept)

@@ -16,7 +16,7 @@ from trainplan.analysis.provenance import provenance
 from trainplan.render import report
 from trainplan.sweep import combine, shard
 from trainplan.sweep.file import load_sweep
-from trainplan.validation import runs
+from trainplan.validation import fit, runs
 from trainplan.validation.text import summary_json
 
 SWEEP = TEST_SWEEPS / "tiny.yaml"
@@ -47,7 +47,10 @@ def inputs(tmp_path_factory) -> dict:
     a = json.loads(json.dumps(a))
     results = runs.predict_runs(runs.read_runs(runs.shipped_runs_path()))
     # what the pipeline hands over: validation.json as read back from disk
-    validation = json.loads(json.dumps(summary_json(results)))
+    validation = json.loads(json.dumps(
+        {**summary_json(results),
+         "cross_validation": fit.cv_json(fit.cross_validate(runs.read_runs(
+             runs.shipped_runs_path())))}))
     out = tmp / "reports" / "tiny"
     (out / "figures").mkdir(parents=True)
     (out / "figures" / "step_time.png").write_bytes(_png(40, 20, 90))

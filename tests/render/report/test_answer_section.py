@@ -11,18 +11,25 @@ from trainplan.render.report.filters import money_short
 pytestmark = pytest.mark.pdf   # whole PDFs with WeasyPrint: CI runs them (-m pdf)
 
 
-def test_page_one_holds_every_scenario_of_the_answer(written, inputs):
+def test_page_one_holds_every_scenario_of_the_answer_with_its_band(written, inputs):
     from pypdf import PdfReader
+
+    from trainplan.render.report.context import validation_context
+    from trainplan.render.report.filters import days_range, money_range
 
     answer = inputs["analysis"]["answer"]
     assert answer["matrix"] is not None                   # tiny: model x n_gpus
     page1 = PdfReader(io.BytesIO(written["pdf"].read_bytes())).pages[0].extract_text()
     flat = " ".join(page1.split())
-    assert "The answer by model and n_gpus" in flat
+    assert "The answer by model, GPUs" in flat
+    band = validation_context(inputs["validation"])["cv"]
+    assert band["low"] < 1 < band["high"]
     for row in answer["rows"]:
         if row["feasible"]:
-            assert f"{row['time_to_train_days']:,.0f} d" in flat
-            assert money_short(row["cost_usd"]) in flat
+            days = row["time_to_train_days"]
+            assert f"{days:,.0f} d {days_range(days, band['low'], band['high'])}" in flat
+            cost = row["cost_usd"]
+            assert f"{money_short(cost)} {money_range(cost, band['low'], band['high'])}" in flat
 
 
 def test_page_one_shows_steady_state_and_expected_time_gpu_hours_and_cost(written, inputs):
@@ -35,8 +42,14 @@ def test_page_one_shows_steady_state_and_expected_time_gpu_hours_and_cost(writte
 
     cfg = inputs["analysis"]["reference"]["config"]
     assert cfg["expected_time_to_train_days"] > cfg["time_to_train_days"]
-    page1 = PdfReader(io.BytesIO(written["pdf"].read_bytes())).pages[0].extract_text()
-    flat = " ".join(page1.split())
+    pages = PdfReader(io.BytesIO(written["pdf"].read_bytes())).pages
+    flat = " ".join(pages[0].extract_text().split())
+    for row in inputs["analysis"]["answer"]["rows"]:
+        if row["feasible"]:
+            assert (f"exp. {row['expected_time_to_train_days']:,.0f} d · "
+                    f"{money_short(row['expected_cost_usd'])}") in flat
+    # the reference's key figures follow the answer (page 1 or 2 with a long answer)
+    flat = " ".join((pages[0].extract_text() + " " + pages[1].extract_text()).split())
     assert "STEADY STATE" in flat.upper() and "EXPECTED" in flat.upper()
     assert "With failures, checkpoints and restarts, expect" in flat
     for key in ("time_to_train_days", "expected_time_to_train_days"):
@@ -45,10 +58,6 @@ def test_page_one_shows_steady_state_and_expected_time_gpu_hours_and_cost(writte
         assert count(cfg[key]) in flat, key
     for key in ("cost_usd", "expected_cost_usd"):
         assert money(cfg[key]) in flat, key
-    for row in inputs["analysis"]["answer"]["rows"]:
-        if row["feasible"]:
-            assert f"→ {row['expected_time_to_train_days']:,.0f} d" in flat
-            assert f"→ {money_short(row['expected_cost_usd'])}" in flat
 
 
 def test_the_assumptions_list_the_budget_inputs_with_their_sources(html):
