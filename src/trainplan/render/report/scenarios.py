@@ -19,7 +19,8 @@ SUMMARY_COLUMNS = ("feasible", "strategy", "layout", "model", "gpu", "n_gpus", "
                    "time_to_train_days", "gpu_hours", "cost_usd", "energy_mwh", "reason")
 """Columns taken from each scenario's best configuration (``scenarios[].best``)."""
 
-ANSWER_COLUMNS = ("usd_per_trillion_tokens", "runner_up_strategy", "runner_up_margin_pct")
+ANSWER_COLUMNS = ("usd_per_trillion_tokens", "expected_time_to_train_days", "expected_gpu_hours",
+                  "expected_cost_usd", "runner_up_strategy", "runner_up_margin_pct")
 """Columns taken from each scenario's answer row."""
 
 _NUMBER = re.compile(r"-?\d{1,3}(,\d{3})*(\.\d+)?|-?\d+(\.\d+)?([eE][-+]?\d+)?")
@@ -40,6 +41,8 @@ def _answer_part(row: dict | None, axes: list[str]) -> dict[str, Any]:
     runner = row.get("runner_up") or {}
     return {**{a: _value(values.get(a)) for a in axes},
             "usd_per_trillion_tokens": row.get("usd_per_trillion_tokens"),
+            **{k: row.get(k) for k in ("expected_time_to_train_days", "expected_gpu_hours",
+                                       "expected_cost_usd")},
             "runner_up_strategy": runner.get("strategy"),
             "runner_up_margin_pct": runner.get("margin_pct")}
 
