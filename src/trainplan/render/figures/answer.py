@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 
 from trainplan.analysis.answer import axis_label, axis_title
-from trainplan.render.figures._draw import Drawn, literal, new_figure
+from trainplan.render.figures._draw import Drawn, fmt, literal, new_figure
 from trainplan.render.figures._style import BAR_COLOUR, COLOURS, LINESTYLES, MARKERS
 from trainplan.render.figures._tables import Context, col
 
@@ -49,7 +50,10 @@ def _against_gpus(rows: pl.DataFrame, others: list[str]) -> Drawn:
         left.plot(gpus, days, label=label, **style)
         left.plot(gpus, days[0] * gpus[0] / gpus, color=style["color"], linestyle=":",
                   linewidth=0.8)
-        right.plot(gpus, col(group, "cost_usd") / MILLION, label=label, **style)
+        cost = col(group, "cost_usd") / MILLION
+        right.plot(gpus, cost, label=label, **style)
+        _label_points(left, gpus, days, " d")
+        _label_points(right, gpus, cost, " M", prefix="$", rotation=60)
     ticks = sorted(set(col(rows, "n_gpus").tolist()))
     for ax in (left, right):
         ax.set_xscale("log", base=2)
@@ -61,14 +65,30 @@ def _against_gpus(rows: pl.DataFrame, others: list[str]) -> Drawn:
     right.set_ylabel("cost (million USD)")
     right.set_ylim(bottom=0)
     fig.subplots_adjust(wspace=0.35)
-    if others:
-        right.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-                     title=literal(", ".join(axis_label(o) for o in others)), fontsize=6)
+    ideal = Line2D([], [], color="black", linestyle=":", linewidth=0.8,
+                   label="ideal scaling (days x N0 / N)")
+    handles, _ = right.get_legend_handles_labels()
+    right.legend(handles=[*handles, ideal] if others else [ideal], loc="upper left",
+                 bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=6,
+                 title=literal(", ".join(axis_label(o) for o in others)) if others else None)
     caption = ("Days to train the token budget (left, log scale; dotted: ideal linear scaling "
                "from the smallest cluster) and its cost in million USD (right) with the fastest "
                "feasible layout of each scenario, against the number of GPUs"
                + (f", one line per {', '.join(others)}." if others else "."))
     return Drawn(fig, "Time and cost against the number of GPUs", caption)
+
+
+def _label_points(ax: Axes, x: np.ndarray, y: np.ndarray, unit: str, prefix: str = "",
+                  rotation: float = 0.0) -> None:
+    """Write each finite point's value next to it (three significant figures); rotated labels
+    stand above their point, so that neighbours on a flat line do not overlap."""
+    for xi, yi in zip(x, y, strict=True):
+        if np.isfinite(xi) and np.isfinite(yi):
+            ax.annotate(f"{prefix}{fmt(yi)}{unit}", (xi, yi),
+                        xytext=(0, 5) if rotation else (3, 3), textcoords="offset points",
+                        fontsize=5, color="#303030", rotation=rotation,
+                        rotation_mode="anchor" if rotation else "default",
+                        ha="left", va="bottom")
 
 
 def _heatmap(rows: pl.DataFrame, down: str, across: str) -> Drawn:
