@@ -118,6 +118,25 @@ def _models() -> _Catalog:
     return _load("models.csv", "model")
 
 
+def _moe_models() -> _Catalog:
+    return _load("moe_models.csv", "mixture-of-experts model")
+
+
+def find_moe_model(name: str) -> dict[str, Any] | None:
+    """The mixture-of-experts catalog entry named ``name`` (or an alias), or None.
+
+    These entries carry the architecture of today's MoE models (experts, top-k, shared
+    experts, dense layers, latent attention) with their sources; the step model does not
+    evaluate them yet, so sweeps cannot name them.
+    """
+    return _moe_models().find(name)
+
+
+def moe_model_names() -> list[str]:
+    """Names of the mixture-of-experts catalog entries."""
+    return _moe_models().names()
+
+
 def _networks() -> _Catalog:
     return _load("networks.csv", "network")
 
