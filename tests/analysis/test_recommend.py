@@ -96,7 +96,7 @@ def test_large_model_case_takes_the_fewest_gpus_of_the_largest_model(table):
                  {"model": "small", "params_total": 7e9, "n_gpus": 8.0, "config_id": 4})
     case = use_cases(best.head(1), best)[-1]
     assert case["strategy"] == "3D (DP x TP x PP)"
-    assert case["text"].startswith("big (70 B parameters) fits on as few as 32 GPUs")
+    assert case["text"].startswith("big (70 B parameters) fits on as few as 32 x G")
 
 
 def test_use_cases_stay_within_the_margin_of_the_fastest(table):
@@ -116,7 +116,7 @@ def test_use_cases_stay_within_the_margin_of_the_fastest(table):
 def test_large_model_case_at_the_smallest_count_claims_no_less(table):
     best = table({"model": "big", "params_total": 70e9, "n_gpus": 32.0, "config_id": 1})
     case = use_cases(best, best)[-1]
-    assert "fits on 32 GPUs, the smallest count this sweep evaluates" in case["text"]
+    assert "fits on 32 x G, the smallest count this sweep evaluates" in case["text"]
     assert "as few as" not in case["text"]
 
 

@@ -106,10 +106,18 @@ def torchtitan_inputs(toml_text: str) -> dict:
     c = tomllib.loads(toml_text)
     par, train = c["parallelism"], c["training"]
     pp = int(par["pipeline_parallel_degree"])
+    ac = c["activation_checkpoint"]
+    # TorchTitan's "selective" is every second layer in full unless the option says "op"
+    assert ac["mode"] != "selective" or ac.get("selective_ac_option") == "op", ac
     micro = int(par.get("pipeline_parallel_microbatch_size", train["local_batch_size"]))
     reduce = 4.0 if train["mixed_precision_reduce"] == "float32" else 2.0
     mode = c["activation_checkpoint"]["mode"]
-    return {"tp": int(par["tensor_parallel_degree"]), "pp": pp,
+    per_stage = par.get("pipeline_parallel_layers_per_stage")
+    vpp = 1
+    if per_stage:
+        n_layers = int(toml_text.split(" layers,")[0].rsplit(" ", 1)[1])   # shape comment
+        vpp = n_layers // (pp * int(per_stage))
+    return {"tp": int(par["tensor_parallel_degree"]), "pp": pp, "vpp": vpp,
             "cp": int(par["context_parallel_degree"]),
             "dp": int(par["data_parallel_shard_degree"])
             * int(par["data_parallel_replicate_degree"]),

@@ -25,6 +25,9 @@ def test_files_follow_the_framework(llama_row, zero3_row):
     assert {"deepspeed.sh", "ds_config.json"} <= set(ds.files)
     titan = _launch({**llama_row, "framework": "TorchTitan", "zero_stage": 3})
     assert titan.main == "torchtitan.sh" and "trainplan.toml" in titan.files
+    # FSDP2 shards: no DeepSpeed config, and no note telling to launch with DeepSpeed
+    assert "ds_config.json" not in titan.files
+    assert "deepspeed" not in titan.files["notes.txt"].lower()
     assert main_script(LaunchConfig.from_row(llama_row)) == "megatron.sh"
 
 
@@ -36,7 +39,10 @@ def test_sbatch_asks_for_the_nodes_and_starts_the_main_script(llama_row, zero3_r
     # every directive comes before the first command, or sbatch ignores it
     first_command = next(i for i, line in enumerate(lines) if line and line[0] != "#")
     assert max(i for i, line in enumerate(lines) if line.startswith("#SBATCH")) < first_command
-    assert lines[-1] == "srun --kill-on-bad-exit=1 bash ./megatron.sh"
+    # Megatron runs from its checkout; the host list is read whole (no SIGPIPE under pipefail)
+    assert lines[-2:] == ['cd "$MEGATRON_LM"',
+                          'srun --kill-on-bad-exit=1 bash "$SLURM_SUBMIT_DIR/megatron.sh"']
+    assert "head -n" not in text and "awk 'NR==1'" in text
     # the DeepSpeed launcher runs once and reaches the nodes through a hostfile
     ds = _launch(zero3_row).files["sbatch.sh"].splitlines()
     assert ds[-1] == "bash ./deepspeed.sh" and "slots=8" in ds[-2]
@@ -84,11 +90,15 @@ def test_one_folder_per_scenario_winner(llama_row):
         ("scenario-0000", "a", "TP"), ("scenario-0001", "b", "PP")]
 
 
-@pytest.mark.parametrize(("zero", "reshard", "expected"), [
-    (0, True, (8, 1, "default")), (1, True, (1, 8, "never")), (2, True, (1, 8, "never")),
-    (3, True, (1, 8, "default")), (3, False, (1, 8, "never"))])
-def test_torchtitan_data_parallel_follows_the_zero_stage(llama_row, zero, reshard, expected):
+@pytest.mark.parametrize(("zero", "reshard", "tp", "expected"), [
+    (0, True, 1, (64, 1, "default")),     # plain DDP: only without other parallelism
+    (0, True, 8, (1, 8, "never")),        # TorchTitan refuses DDP with TP: FSDP instead
+    (1, True, 8, (1, 8, "never")), (2, True, 8, (1, 8, "never")),
+    (3, True, 8, (1, 8, "default")), (3, False, 8, (1, 8, "never"))])
+def test_torchtitan_data_parallel_follows_the_zero_stage(llama_row, zero, reshard, tp,
+                                                         expected):
     from trainplan.launch.torchtitan import fsdp_layout
-    row = {**llama_row, "framework": "TorchTitan", "tp": 8.0, "pp": 1.0, "dp": 8.0,
-           "vpp": 1.0, "zero_stage": zero, "zero3_reshard_after_forward": reshard}
+    row = {**llama_row, "framework": "TorchTitan", "tp": float(tp), "pp": 1.0,
+           "dp": 64.0 / tp, "vpp": 1.0, "zero_stage": zero,
+           "zero3_reshard_after_forward": reshard}
     assert fsdp_layout(LaunchConfig.from_row(row)) == expected

@@ -35,7 +35,18 @@ SCENARIOS = {
                                         "global_batch": 512, "framework": "Megatron-LM 2022",
                                         "precision": "fp16"},
     "llama2-7b DeepSpeed ZeRO-3": {"model": "llama2-7b", "gpu": "A100", "n_gpus": 16,
-                                   "global_batch": 64, "framework": "DeepSpeed ZeRO-3"},
+                                   "global_batch": 64, "framework": "DeepSpeed ZeRO-3",
+                                   "zero_stage": 3},
+    "llama3-70b interleaved, half the layers recomputed": {
+        "model": "llama3-70b", "gpu": "H100", "n_gpus": 128, "global_batch": 256,
+        "framework": "Megatron-Core", "pp": 4, "vpp": 4, "recompute": "full",
+        "recompute_fraction": 0.5},
+    "gpt3-175b fp16 with fp32 gradients": {"model": "gpt3-175b", "gpu": "A100", "n_gpus": 256,
+                                           "global_batch": 512, "framework": "Megatron-Core",
+                                           "precision": "fp16"},
+    "llama3-70b TorchTitan interleaved": {"model": "llama3-70b", "gpu": "H100", "n_gpus": 128,
+                                          "global_batch": 256, "framework": "TorchTitan",
+                                          "pp": 4, "vpp": 2, "zero_stage": 3},
     "llama3-8b TorchTitan": {"model": "llama3-8b", "gpu": "H100", "n_gpus": 16,
                              "global_batch": 64, "framework": "TorchTitan"},
     "llama3-70b no framework": {"model": "llama3-70b", "gpu": "B200", "n_gpus": 128,
@@ -92,6 +103,16 @@ def test_uneven_stages_are_the_ones_the_plan_assumed():
     first, _, last = (int(x) for x in stage_layers(layers, pp))
     assert f"--decoder-first-pipeline-num-layers {first}" in text
     assert f"--decoder-last-pipeline-num-layers {last}" in text
+
+
+def test_the_scenarios_cover_what_the_read_back_reads():
+    winners = {name: _winner(scenario) for name, scenario in SCENARIOS.items()}
+    assert winners["llama2-7b DeepSpeed ZeRO-3"]["zero_stage"] == 3
+    interleaved = winners["llama3-70b interleaved, half the layers recomputed"]
+    assert interleaved["vpp"] == 4 and interleaved["recompute"] == "full"
+    assert "--recompute-method block" in launch_material(interleaved)["torchrun"]
+    assert winners["gpt3-175b fp16 with fp32 gradients"]["grad_bytes_per_param"] == 4
+    assert winners["llama3-70b TorchTitan interleaved"]["vpp"] == 2
 
 
 def test_llama3_carries_its_rotary_base():

@@ -54,7 +54,11 @@ def test_fp8_recipe_and_parameter_gather_reach_the_commands():
     assert tomllib.loads(material["torchtitan_toml"])["float8"][
         "enable_fsdp_float8_all_gather"] is True
     rowwise = launch_material(_row(fp8_recipe="rowwise"))
-    assert any("rowwise" in note for note in rowwise["notes"])
+    assert tomllib.loads(rowwise["torchtitan_toml"])["float8"]["recipe_name"] == "rowwise"
+    # Megatron-Core has no rowwise recipe: its command says so in a note
+    megatron = launch_material(_row(fp8_recipe="rowwise", framework="Megatron-Core",
+                                    zero_stage=1))
+    assert any("rowwise" in note for note in megatron["notes"])
 
 
 def test_partial_full_recomputation_becomes_megatron_block_recompute():

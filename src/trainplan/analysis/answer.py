@@ -152,19 +152,64 @@ def page1_axes(columns: list[str], counts: dict[str, int],
     return kept
 
 
-def _fastest_over(rows: list[dict], axes: list[str], collapsed: list[str]) -> list[dict]:
-    """Per combination of ``axes``, the row that trains fastest over the ``collapsed`` axes
-    (steady-state days, then step time, then scenario id), with the values it picked."""
+def _groups(rows: list[dict], axes: list[str]) -> list[list[dict]]:
+    """``rows`` grouped by their values of ``axes``, in order of first appearance."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault(tuple(r["values"][c] for c in axes), []).append(r)
+    return list(groups.values())
+
+
+def _fastest(group: list[dict]) -> dict | None:
+    """The feasible row that trains fastest (steady-state days, step time, id)."""
+    ok = [r for r in group if r["feasible"]]
+    return min(ok, key=lambda r: (_days(r), r["step_time_s"], r["scenario_id"])) if ok else None
+
+
+def _with_unit(column: str, value: str) -> str:
+    """``3,200 Gb/s``: a scenario value with its input's unit."""
+    spec = INPUT_BY_NAME.get(column)
+    return f"{value} {spec.unit}" if spec is not None and spec.unit not in ("-", "") else value
+
+
+def _fastest_over(rows: list[dict], axes: list[str], collapsed: list[str]) -> list[dict]:
+    """Per combination of ``axes``, the row that trains fastest over the ``collapsed`` axes
+    (steady-state days, then step time, then scenario id), with the values it picked (with
+    their units, in the order of ``collapsed``)."""
     out = []
-    for group in groups.values():
-        ok = [r for r in group if r["feasible"]]
-        pick = min(ok, key=lambda r: (_days(r), r["step_time_s"], r["scenario_id"])) \
-            if ok else group[0]
+    for group in _groups(rows, axes):
+        pick = _fastest(group) or group[0]
         out.append({**pick, "values": {c: pick["values"][c] for c in axes},
-                    "picked": {c: pick["values"][c] for c in collapsed}})
+                    "picked": {c: _with_unit(c, pick["values"][c]) for c in collapsed}})
+    return out
+
+
+def collapsed_effects(rows: list[dict], axes: list[str], collapsed: list[str]) -> list[dict]:
+    """How much longer training takes on each value of a collapsed axis than on the fastest.
+
+    For every collapsed column and each of its values, over the page-1 cells (combinations of
+    ``axes``) where both are feasible: the median and the largest of
+    :math:`t_{value} / t_{fastest} - 1`, with :math:`t` the fastest steady-state days with
+    the column at that value (the other collapsed columns free) [%].
+    """
+    out = []
+    for column in collapsed:
+        values = list(dict.fromkeys(r["values"][column] for r in rows))
+        for value in values:
+            ratios = []
+            for group in _groups(rows, axes):
+                best = _fastest(group)
+                here = _fastest([r for r in group if r["values"][column] == value])
+                if best is not None and here is not None and _days(best) < float("inf"):
+                    ratios.append(_days(here) / _days(best) - 1.0)
+            if ratios:
+                ratios.sort()
+                middle = len(ratios) // 2
+                median = ratios[middle] if len(ratios) % 2 else \
+                    0.5 * (ratios[middle - 1] + ratios[middle])
+                out.append({"axis": axis_label(column), "value": _with_unit(column, value),
+                            "median_pct": 100.0 * median, "max_pct": 100.0 * ratios[-1],
+                            "cells": len(ratios)})
     return out
 
 
@@ -208,4 +253,5 @@ def answer(best: pl.DataFrame, columns: list[str],
             "matrix": _matrix(rows, columns, best),
             "page1": {"axes": [{"name": c, "title": axis_title(c)} for c in kept],
                       "collapsed": [{"name": c, "title": axis_title(c)} for c in collapsed],
+                      "effects": collapsed_effects(rows, kept, collapsed),
                       "rows": short, "matrix": _matrix(short, kept, best)}}

@@ -101,19 +101,23 @@ def scaling_guidelines(best: pl.DataFrame, columns: Sequence[str] = ()) -> list[
     return out
 
 
+_RECOMPUTE_COST = {"none": 0, "selective": 1, "full": 2}
+"""Recomputation from least to most extra work."""
+
+
 def _why_above(base: dict, r: dict) -> str:
     """Why the layout at ``r`` uses each GPU better than the one at the smallest count
     ``base`` did: the differences in recomputation, pipeline bubble, tensor degree and
-    exposed communication, as a phrase (empty when none applies)."""
+    exposed communication that favour ``r``, as a phrase (empty when none applies)."""
     reasons = []
-    if base["recompute"] != r["recompute"]:
+    if _RECOMPUTE_COST.get(r["recompute"], 0) < _RECOMPUTE_COST.get(base["recompute"], 0):
         reasons.append(f"recomputation {r['recompute']} instead of {base['recompute']}")
     if float(r["bubble_fraction"]) < float(base["bubble_fraction"]) - 1e-3:
         reasons.append(f"pipeline bubble {float(r['bubble_fraction']) * 100:.1f} % instead "
                        f"of {float(base['bubble_fraction']) * 100:.1f} %")
     if whole(r["tp"]) < whole(base["tp"]):
         reasons.append(f"tp {whole(r['tp'])} instead of {whole(base['tp'])}")
-    if whole(r["micro_batch"]) != whole(base["micro_batch"]):
+    if whole(r["micro_batch"]) > whole(base["micro_batch"]):
         reasons.append(f"micro-batch {whole(r['micro_batch'])} instead of "
                        f"{whole(base['micro_batch'])}")
     return "; ".join(reasons)

@@ -204,9 +204,9 @@ def _large_model_case(best: pl.DataFrame) -> dict:
     fewest = rows.sort(["n_gpus", "step_time_s", "config_id"]).row(0, named=True)
     s = summary_of(fewest)
     smallest = whole(best.filter(pl.col("model") == largest)["n_gpus"].min())
-    where = (f"fits on {s['n_gpus']:,} GPUs, the smallest count this sweep evaluates for it "
-             "(fewer were not tried),"
-             if s["n_gpus"] <= smallest else f"fits on as few as {s['n_gpus']:,} GPUs")
+    where = (f"fits on {s['n_gpus']:,} x {s['gpu']}, the smallest count this sweep evaluates "
+             "for it (fewer were not tried),"
+             if s["n_gpus"] <= smallest else f"fits on as few as {s['n_gpus']:,} x {s['gpu']}")
     return {"case": "Very large models", "strategy": s["strategy"],
             "text": (f"{largest} ({params / 1e9:.0f} B parameters) {where} with "
                      f"{s['strategy']} ({s['layout']}): "

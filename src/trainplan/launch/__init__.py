@@ -62,7 +62,7 @@ def launch_material(row: Mapping[str, Any] | LaunchConfig) -> dict[str, Any]:
     """
     config = row if isinstance(row, LaunchConfig) else LaunchConfig.from_row(row)
     ds_config = deepspeed_config(config)
-    titan = (config.framework or "").lower() == "torchtitan"
+    titan = config.is_torchtitan
     return {"torchrun": megatron_command(config),
             "deepspeed_config": None if ds_config is None else config_json(ds_config),
             "deepspeed": deepspeed_command(config),

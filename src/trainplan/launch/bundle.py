@@ -109,7 +109,7 @@ def readme(launches: Iterable[ScenarioLaunch]) -> str:
              "(or run the main script on every node with MASTER_ADDR set).", ""]
     for s in launches:
         lines += [f"{s.folder}/  {s.label}",
-                  f"    {s.strategy}: {s.layout}",
+                  f"    {printable(s.strategy)}: {printable(s.layout)}",
                   f"    main script: {s.main or 'none (see notes.txt)'}", ""]
     return "\n".join(lines)
 

@@ -258,9 +258,15 @@ class LaunchConfig:
         return math.ceil(self.tokens_budget / (self.global_batch * self.seq_len))
 
     @property
+    def is_torchtitan(self) -> bool:
+        """The framework is TorchTitan (FSDP2), whose TOML replaces the DeepSpeed config."""
+        return (self.framework or "").strip().lower() == "torchtitan"
+
+    @property
     def uses_deepspeed(self) -> bool:
-        """ZeRO stages 2 and 3 run on DeepSpeed; stage 1 is Megatron's distributed optimizer."""
-        return self.zero_stage >= 2
+        """ZeRO stages 2 and 3 run on DeepSpeed (stage 1 is Megatron's distributed optimizer),
+        unless the framework is TorchTitan, whose FSDP2 shards instead."""
+        return self.zero_stage >= 2 and not self.is_torchtitan
 
     @property
     def pipeline_schedule(self) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from trainplan.launch.config import LaunchConfig
-from trainplan.model.config import stage_layers
+from trainplan.model.config import recomputed_share, stage_layers
 
 RDZV_PORT = 29500
 INDENT = "    "
@@ -139,7 +139,9 @@ def _batch_args(c: LaunchConfig) -> list[str]:
 def _precision_args(c: LaunchConfig) -> list[str]:
     """``--bf16`` / ``--fp16``, plus Transformer Engine FP8 (on a bf16 base) for fp8."""
     if c.precision == "fp16":
-        return ["--fp16"]
+        # Megatron keeps fp16 gradients with --fp16 unless told to accumulate in fp32
+        return ["--fp16", "--accumulate-allreduce-grads-in-fp32"] \
+            if c.grad_bytes_per_param >= 4 else ["--fp16"]
     if c.grad_reduce_bytes_per_param <= 2 and c.grad_bytes_per_param <= 2:
         # the model kept 16-bit gradients and reduced them in 16 bits; Megatron's default
         # for bf16 is an fp32 main-gradient buffer reduced in fp32 (4 + 4 bytes)
@@ -175,9 +177,11 @@ def _kernel_args(c: LaunchConfig) -> list[str]:
 
 def recomputed_layers(c: LaunchConfig) -> int:
     """Layers of each (virtual) stage that ``--recompute-method block`` recomputes: the
-    model's ``recompute_fraction`` of ``n_layers / (pp * vpp)``, rounded up (at least 1)."""
+    whole layers the model priced (:func:`trainplan.model.config.recomputed_share` of
+    ``ceil(n_layers / (pp * vpp))``)."""
     per_chunk = math.ceil(c.n_layers / (c.pp * c.vpp))
-    return max(1, math.ceil(round(c.recompute_fraction * per_chunk, 3)))
+    share = float(recomputed_share(c.recompute_fraction, c.n_layers, c.pp, c.vpp))
+    return round(share * per_chunk)
 
 
 def _overlap_args(c: LaunchConfig) -> list[str]:

@@ -128,5 +128,25 @@ def launch_notes(config: LaunchConfig) -> list[str]:
     list of str
         One sentence per note: nodes, model, pipeline schedule, overlaps, FP8, DeepSpeed.
     """
+    if config.is_torchtitan:
+        return _node_notes(config) + _torchtitan_notes(config)
     return (_node_notes(config) + _model_notes(config) + _schedule_notes(config)
             + _overlap_notes(config) + _fp8_notes(config) + _deepspeed_notes(config))
+
+
+def _torchtitan_notes(c: LaunchConfig) -> list[str]:
+    """What the TorchTitan job config cannot say, or says differently from the model."""
+    notes = ["the model shape comes from the TorchTitan flavor: pick the one whose layers, "
+             "widths and heads the TOML's first comment gives; tokenizer and dataset are set "
+             "in the TOML's [model] and [training] sections of your TorchTitan version"]
+    if c.train_iters is not None:
+        notes.append(f"training.steps {c.train_iters} = ceil(tokens_budget / (global_batch * "
+                     "seq_len))")
+    if c.zero_stage in (0, 1, 2) and c.dp > 1:
+        notes.append(f"ZeRO-{c.zero_stage} is written as FSDP2 that keeps the gathered weights "
+                     "from the forward to the backward (fsdp_reshard_after_forward = never): "
+                     "no more memory than modelled, but its communication is FSDP's")
+    if c.grad_reduce_bytes_per_param < 4:
+        notes.append("the model reduced gradients in 16 bits; TorchTitan reduces in float32 "
+                     "(mixed_precision_reduce), which moves twice the bytes")
+    return notes

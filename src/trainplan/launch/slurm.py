@@ -15,6 +15,9 @@ from trainplan.launch.config import LaunchConfig, printable
 DEEPSPEED_SCRIPT = "deepspeed.sh"
 """The launch script that runs once per job (the DeepSpeed launcher), not once per node."""
 
+MEGATRON_SCRIPT = "megatron.sh"
+"""The Megatron-LM launch script, run from the Megatron-LM checkout ($MEGATRON_LM)."""
+
 
 def sbatch_script(c: LaunchConfig, script: str, job_name: str, title: str,
                   expected_days: float | None = None) -> str:
@@ -39,13 +42,14 @@ def sbatch_script(c: LaunchConfig, script: str, job_name: str, title: str,
     -------
     str
         A bash script with ``#SBATCH`` directives; it expects ``TOKENIZER_MODEL`` and
-        ``DATA_PATH`` in the environment and is submitted from its own folder.
+        ``DATA_PATH`` (and ``MEGATRON_LM`` for Megatron-LM) in the environment and is
+        submitted from its own folder.
     """
     safe_job = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in job_name)[:64]
     lines = ["#!/bin/bash",
              f"# {printable(title)}",
-             "# Submit from this folder: export TOKENIZER_MODEL=... DATA_PATH=...; "
-             "sbatch sbatch.sh",
+             "# Submit from this folder: export TOKENIZER_MODEL=... DATA_PATH=..."
+             + (" MEGATRON_LM=..." if script == MEGATRON_SCRIPT else "") + "; sbatch sbatch.sh",
              f"#SBATCH --job-name={safe_job}",
              f"#SBATCH --nodes={c.n_nodes}",
              "#SBATCH --ntasks-per-node=1",
@@ -58,16 +62,24 @@ def sbatch_script(c: LaunchConfig, script: str, job_name: str, title: str,
     lines += ["set -eo pipefail",
               ': "${TOKENIZER_MODEL:?export TOKENIZER_MODEL before sbatch}"',
               ': "${DATA_PATH:?export DATA_PATH before sbatch}"',
-              'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
+              # awk reads every host name: head would close the pipe early and, with
+              # pipefail, scontrol's SIGPIPE would end the job on a large allocation
+              'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | awk \'NR==1\')"',
               "export MASTER_ADDR TOKENIZER_MODEL DATA_PATH",
               'cd "$SLURM_SUBMIT_DIR"']
     if c.n_gpus % c.gpus_per_node and c.n_nodes > 1:
         lines.append(f"# n_gpus = {c.n_gpus} leaves the last node with "
                      f"{c.n_gpus - (c.n_nodes - 1) * c.gpus_per_node} GPUs: see notes.txt")
     if script == DEEPSPEED_SCRIPT:
-        lines += [f'scontrol show hostnames "$SLURM_JOB_NODELIST" '
+        lines += ["# train.py (your DeepSpeed training script) must be in this folder",
+                  f'scontrol show hostnames "$SLURM_JOB_NODELIST" '
                   f'| sed "s/$/ slots={c.procs_per_node}/" > hostfile',
                   f"bash ./{script}"]
+    elif script == MEGATRON_SCRIPT:
+        # pretrain_gpt.py is found relative to the Megatron-LM checkout
+        lines += [': "${MEGATRON_LM:?export MEGATRON_LM (the Megatron-LM checkout)}"',
+                  'cd "$MEGATRON_LM"',
+                  f'srun --kill-on-bad-exit=1 bash "$SLURM_SUBMIT_DIR/{script}"']
     else:
         lines.append(f"srun --kill-on-bad-exit=1 bash ./{script}")
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ TorchTitan equivalent and are written as full sharding with a note.
 from __future__ import annotations
 
 from trainplan.launch.config import LaunchConfig
+from trainplan.model.config import stage_layers
 
 TOML_FILE = "trainplan.toml"
 RDZV_PORT = 29500
@@ -36,18 +37,33 @@ def fsdp_layout(c: LaunchConfig) -> tuple[int, int, str]:
     -------
     (int, int, str)
         ``data_parallel_replicate_degree``, ``data_parallel_shard_degree`` and
-        ``fsdp_reshard_after_forward``: ZeRO-0 is plain replication (``dp``, 1); ZeRO-3 with
+        ``fsdp_reshard_after_forward``: ZeRO-0 is plain replication (``dp``, 1) when there
+        is no other parallelism (TorchTitan runs DDP only alone), else FSDP2 with ``never``,
+        which needs less memory than the replicas the model priced; ZeRO-3 with
         resharding is FSDP2's ``default`` (reshards after the forward unless pipelining,
         as the model assumes for TorchTitan); ZeRO-3 without it, and ZeRO-1/2, are FSDP2 with
         ``never``: the gathered 16-bit weights stay from the forward to the backward, with
         the gradients and optimizer states sharded, which needs no more memory than ZeRO-1
         or 2 (TorchTitan has no separate optimizer-only sharding).
     """
-    if c.zero_stage == 0 or c.dp == 1:
+    if c.dp == 1 or (c.zero_stage == 0 and c.tp * c.pp * c.cp == 1):
+        # plain replication (DDP), which TorchTitan only runs without other parallelism
         return c.dp, 1, "default"
     if c.zero_stage == 3 and c.zero3_reshard_after_forward:
         return 1, c.dp, "default"
     return 1, c.dp, "never"
+
+
+def _stage_split(c: LaunchConfig) -> dict[str, object]:
+    """TorchTitan's stage settings for the split the model assumed: layers per virtual
+    stage with interleaving, and how many fewer layers the first and last stage hold
+    (:func:`trainplan.model.config.stage_layers`; TorchTitan's default is one fewer each)."""
+    first, middle, last = (int(x) for x in stage_layers(c.n_layers, c.pp))
+    split: dict[str, object] = {"pipeline_parallel_first_stage_less_layers": middle - first,
+                                "pipeline_parallel_last_stage_less_layers": middle - last}
+    if c.vpp > 1 and c.n_layers % (c.pp * c.vpp) == 0:
+        split["pipeline_parallel_layers_per_stage"] = c.n_layers // (c.pp * c.vpp)
+    return split
 
 
 def torchtitan_toml(c: LaunchConfig) -> str:
@@ -76,9 +92,7 @@ def torchtitan_toml(c: LaunchConfig) -> str:
                                    "global_batch_size": c.global_batch,
                                    "seq_len": c.seq_len,
                                    "mixed_precision_param": "bfloat16",
-                                   "mixed_precision_reduce":
-                                       "float32" if c.grad_reduce_bytes_per_param >= 4
-                                       else "bfloat16"}
+                                   "mixed_precision_reduce": "float32"}
     if c.train_iters is not None:
         training["steps"] = c.train_iters
     replicate, shard, reshard = fsdp_layout(c)
@@ -94,12 +108,15 @@ def torchtitan_toml(c: LaunchConfig) -> str:
     if c.pp > 1:
         parallelism["pipeline_parallel_schedule"] = "Interleaved1F1B" if c.vpp > 1 else "1F1B"
         parallelism["pipeline_parallel_microbatch_size"] = c.micro_batch
+        parallelism.update(_stage_split(c))
     lines = [*header,
              *_section("model", {"name": "llama3", "converters": ["float8"]}
                        if c.precision == "fp8" else {"name": "llama3"}),
              *_section("training", training),
              *_section("parallelism", parallelism),
-             *_section("activation_checkpoint", {"mode": c.recompute}),
+             *_section("activation_checkpoint",
+                       {"mode": c.recompute, "selective_ac_option": "op"}
+                       if c.recompute == "selective" else {"mode": c.recompute}),
              *_section("compile", {"enable": True})]
     if c.precision == "fp8":
         float8: dict[str, object] = {

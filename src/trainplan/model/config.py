@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainplan.model._array import NDArrayBool, NDArrayFloat, as_float
+from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute
 from trainplan.model.power import capped_clock_fraction
 
@@ -172,10 +172,47 @@ class Layout:
             zero3_reshard=np.asarray(g["zero3_reshard_after_forward"]).astype(bool)
             & ~(np.asarray(g["zero3_keep_gathered_with_pipeline"]).astype(bool) & (pp > 1)),
             fp8_recipe=np.asarray(g["fp8_recipe"]),
-            full_recompute_share=np.where(np.asarray(g["recompute"]) == Recompute.FULL,
-                                          as_float(g["recompute_fraction"]), 0.0),
+            full_recompute_share=np.where(
+                np.asarray(g["recompute"]) == Recompute.FULL,
+                recomputed_share(g["recompute_fraction"], n_layers, pp, as_float(g["vpp"])),
+                0.0),
             fp8_param_gather=np.asarray(g["fp8_param_gather"]).astype(bool),
         )
+
+
+def recomputed_share(fraction: ArrayLike, n_layers: ArrayLike, pp: ArrayLike,
+                     vpp: ArrayLike) -> NDArrayFloat:
+    r"""
+    Share of each model chunk's layers that full recomputation recomputes, in whole layers.
+
+    Parameters
+    ----------
+    fraction : array_like
+        The share asked for, ``recompute_fraction`` :math:`\phi` [-].
+    n_layers, pp, vpp : array_like
+        Layers :math:`L`, pipeline stages :math:`p` and virtual stages per stage :math:`v`
+        [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`n_r / c` [-], with :math:`c = \lceil L / (p v) \rceil` layers per chunk and
+        :math:`n_r = \max(1, \lceil \phi c \rceil)` recomputed ones (at most :math:`c`).
+
+    Notes
+    -----
+    Megatron-LM recomputes whole layers: ``--recompute-method block
+    --recompute-num-layers n_r`` per model chunk, so the model prices the same rounding
+    as the launch command (:func:`trainplan.launch.megatron.recomputed_layers`).
+
+    References
+    ----------
+    .. [1] Megatron-LM ``megatron/training/arguments.py``: ``--recompute-num-layers``, "the
+       number of layers to recompute within each pipeline stage" with the block method.
+    """
+    chunk = np.ceil(as_float(n_layers) / (as_float(pp) * as_float(vpp)))
+    wanted = np.ceil(np.round(as_float(fraction) * chunk, 3))
+    return np.clip(np.maximum(wanted, 1.0), 0.0, chunk) / chunk
 
 
 @dataclass(frozen=True)

@@ -244,11 +244,12 @@ def model_params(arch: Mapping[str, Any]) -> MoEParams:
        P_{moe} &= E P_e(f_e) + S P_e(f_s) + h E + [\text{router bias}] E \\
        P &= L (P_{attn} + 2h) + (L - L_m) P_e(f) + L_m P_{moe} + V h
             + [\text{untied}] V h + h \\
-       P_{active} &= P - L_m (E - k) P_e(f_e) - V h
+       P_{active} &= P - L_m (E - k) P_e(f_e) - [\text{untied}]\, V h
 
     An MTP module is one more layer (an MoE layer where the model has experts) plus its
     input projection :math:`2h \times h` and three norms; it shares the embedding and
-    output layer [1]_.
+    output layer [1]_ (DeepSeek-V3's 14 B MTP figure also counts the copies of those two in
+    its checkpoint; the unique parameters are 11.5 B).
 
     References
     ----------
@@ -265,7 +266,7 @@ def model_params(arch: Mapping[str, Any]) -> MoEParams:
         mla_attention_params(h, a, _num(arch, "q_lora_rank"), _num(arch, "kv_lora_rank"),
                              _num(arch, "qk_nope_head_dim"), _num(arch, "qk_rope_head_dim"),
                              _num(arch, "v_head_dim")),
-        gqa_attention_params(h, a, _num(arch, "n_kv_heads", 1.0), d,
+        gqa_attention_params(h, a, _num(arch, "n_kv_heads") if arch.get("n_kv_heads") else a, d,
                              _flag(arch, "attention_bias")))
     attention = attention + np.where(_flag(arch, "qk_norm"), 2.0 * d, 0.0) \
         + np.where(_flag(arch, "attention_sinks"), a, 0.0)
@@ -283,7 +284,9 @@ def model_params(arch: Mapping[str, Any]) -> MoEParams:
     head = np.where(_flag(arch, "tied_embeddings"), 0.0, vocab * h)
     total = (n_layers * layer_common + (n_layers - n_moe) * dense_mlp + n_moe * moe_layer
              + embedding + head + h)
-    active = total - n_moe * (n_experts - top_k) * expert - embedding
+    # the input embedding is a lookup; tied, the same matrix is the output layer and counts
+    active = total - n_moe * (n_experts - top_k) * expert \
+        - np.where(_flag(arch, "tied_embeddings"), 0.0, embedding)
     mtp_layer = layer_common + np.where(n_experts > 0, moe_layer, dense_mlp)
     mtp = _num(arch, "mtp_layers") * (mtp_layer + 2.0 * h * h + 3.0 * h)
     return MoEParams(total=total, active=active, mtp=mtp)
