@@ -108,8 +108,7 @@ def test_a_declared_axis_list_keeps_the_fastest_scenario_over_the_others(two_axe
     assert [a["name"] for a in page1["axes"]] == ["n_gpus"]
     assert [a["name"] for a in page1["collapsed"]] == ["scaleout_gbit_s_per_node"]
     assert [(r["scenario_id"], r["picked"]) for r in page1["rows"]] == [
-        (0, {"scaleout_gbit_s_per_node": "400 Gb/s"}),
-        (2, {"scaleout_gbit_s_per_node": "400 Gb/s"})]
+        (0, {"scaleout_gbit_s_per_node": "400"}), (2, {"scaleout_gbit_s_per_node": "400"})]
     # on 800 Gb/s the 8-GPU cell takes 21 days instead of 20 (+5 %); at 16 GPUs nothing fits
     [fast, slow] = page1["effects"]
     assert (fast["value"], fast["median_pct"], fast["cells"]) == ("400 Gb/s", 0.0, 2)

@@ -174,13 +174,13 @@ def _with_unit(column: str, value: str) -> str:
 
 def _fastest_over(rows: list[dict], axes: list[str], collapsed: list[str]) -> list[dict]:
     """Per combination of ``axes``, the row that trains fastest over the ``collapsed`` axes
-    (steady-state days, then step time, then scenario id), with the values it picked (with
-    their units, in the order of ``collapsed``)."""
+    (steady-state days, then step time, then scenario id), with the values it picked (in
+    the order of ``collapsed``; the headings give their units)."""
     out = []
     for group in _groups(rows, axes):
         pick = _fastest(group) or group[0]
         out.append({**pick, "values": {c: pick["values"][c] for c in axes},
-                    "picked": {c: _with_unit(c, pick["values"][c]) for c in collapsed}})
+                    "picked": {c: pick["values"][c] for c in collapsed}})
     return out
 
 
