@@ -36,6 +36,7 @@ from trainplan.analysis.recommend import (
     scenarios,
     use_cases,
 )
+from trainplan.analysis.replicated import replicated_memory_bytes
 from trainplan.analysis.summary import GIB, display_value, layout_text, summary_of, whole
 from trainplan.schema.inputs import INPUTS, LAYOUT_AXES
 from trainplan.sweep.file import Sweep
@@ -192,6 +193,7 @@ def analyse(sweep: Sweep, best: pl.DataFrame, counts: dict) -> dict:
     result.update({
         "reference": {"scenario_id": ref, "label": scenario_label(top, columns),
                       "best": summary_of(top), "headroom": headroom(rows, top),
+                      "replicated_memory_bytes": replicated_memory_bytes(top),
                       "config": {k: _jsonable(v) for k, v in top.items()}},
         "answer": the_answer,
         "scenarios": scenarios(best, columns),

@@ -139,7 +139,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
     figures = []
     if ref is not None:
         figures = render_figures(best, tp_pp, pareto, out_dir, ref["scenario_id"], ref["label"],
-                                 axes=analysis.get("scenario_columns") or ())
+                                 axes=analysis.get("scenario_columns") or (),
+                                 replicated_memory_bytes=ref.get("replicated_memory_bytes"))
     atomic.write_text(args.manifest, json.dumps(figures, indent=1) + "\n")
     print(f"wrote {len(figures)} figures to {out_dir}")
     return 0
@@ -149,7 +150,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import polars as pl
 
     from trainplan.launch import launch_material
-    from trainplan.launch.bundle import scenario_launches
+    from trainplan.launch.bundle import bundle_zip, scenario_launches
     from trainplan.render.report import generation_date, write_report
 
     try:
@@ -172,15 +173,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     ref = _reference(analysis, args.analysis)
     launch = launch_material(ref["config"]) if ref else {"torchrun": "", "deepspeed_config": None,
                                                          "deepspeed": None, "notes": []}
-    launches = None
+    launches, bundle = None, None
     if args.best:
         winners = read_parquet(args.best).filter(pl.col("rank_in_scenario") == 1)
         launches = scenario_launches(winners.iter_rows(named=True), analysis["scenarios"],
                                      analysis["name"])
+        bundle = bundle_zip(launches)
     csv = Path(args.csv) if args.csv else None
     write_report(analysis, figures, launch, validation, Path(args.html), Path(args.pdf),
                  out_csv=csv, generated=generated, launches=launches,
-                 out_zip=Path(args.launch_zip) if args.launch_zip else None)
+                 out_zip=Path(args.launch_zip) if args.launch_zip else None, zip_bytes=bundle)
     print(f"wrote {', '.join(outputs)}")
     return 0
 

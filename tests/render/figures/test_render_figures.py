@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from conftest import TEST_SWEEPS
 
+from trainplan.analysis.replicated import replicated_memory_bytes
 from trainplan.render.figures import FIGURES, render_figures
 from trainplan.sweep import combine, shard
 
@@ -41,8 +42,10 @@ def tables(tmp_path_factory) -> dict[str, pl.DataFrame]:
 
 def _render(out_dir: Path, best: pl.DataFrame, tp_pp: pl.DataFrame, pareto: pl.DataFrame,
             scenario_id: int = REFERENCE, names: list[str] | None = None) -> list[dict]:
+    rows = best.filter(pl.col("scenario_id") == scenario_id) if best.width else best
+    baseline = replicated_memory_bytes(rows.row(0, named=True)) if rows.height else None
     return render_figures(best, tp_pp, pareto, out_dir, scenario_id, LABEL, names=names,
-                          axes=("model", "n_gpus"))
+                          axes=("model", "n_gpus"), replicated_memory_bytes=baseline)
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +200,7 @@ def test_dollar_signs_in_sweep_text_are_drawn_as_written(tables, tmp_path, model
     label = LABEL.replace("llama2-7b", model)
     figures = render_figures(rename(tables["best"]), rename(tables["tp_pp"]),
                              rename(tables["pareto"]), tmp_path, REFERENCE, label,
-                             axes=("model", "n_gpus"))
+                             axes=("model", "n_gpus"), replicated_memory_bytes=1e11)
     _check_written(tmp_path, figures)
     assert [f["name"] for f in figures] == ALL_NAMES
     titles = {f["name"]: f["title"] for f in figures}

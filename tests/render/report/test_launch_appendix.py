@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from trainplan.cli import main
-from trainplan.launch.bundle import scenario_launches
+from trainplan.launch.bundle import bundle_zip, scenario_launches
 from trainplan.render import report
 
 pytestmark = pytest.mark.pdf   # whole PDFs with WeasyPrint: CI runs them (-m pdf)
@@ -27,7 +27,8 @@ def test_every_scenario_winner_is_in_the_appendix_and_the_attached_zip(inputs):
     assert len(launches) == len([s for s in inputs["analysis"]["scenarios"] if s["best"]])
     report.write_report(inputs["analysis"], inputs["figures"], inputs["launch"],
                         inputs["validation"], out / "l.html", out / "l.pdf",
-                        launches=launches, out_zip=out / "launch.zip")
+                        launches=launches, out_zip=out / "launch.zip",
+                        zip_bytes=bundle_zip(launches))
     html = (out / "l.html").read_text()
     assert 'href="launch.zip" download' in html
     for s in launches:

@@ -61,7 +61,8 @@ FIGURES: tuple[tuple[str, Callable[[Context], Drawn | None]], ...] = (
 def render_figures(best: pl.DataFrame, tp_pp: pl.DataFrame, pareto: pl.DataFrame,
                    out_dir: Path, scenario_id: int, scenario_label: str, *,
                    names: Collection[str] | None = None,
-                   axes: Collection[str] = ()) -> list[dict]:
+                   axes: Collection[str] = (),
+                   replicated_memory_bytes: float | None = None) -> list[dict]:
     """Draw the report's figures as PNG files in ``out_dir``.
 
     Parameters
@@ -86,6 +87,10 @@ def render_figures(best: pl.DataFrame, tp_pp: pl.DataFrame, pareto: pl.DataFrame
     axes : collection of str, optional
         The sweep's scenario axes, for the ``answer`` figure along them (none: no such
         figure).
+    replicated_memory_bytes : float, optional
+        Memory per GPU of plain data parallelism for the reference scenario [bytes]
+        (``analysis.json``'s ``reference.replicated_memory_bytes``), the baseline of the
+        memory-reduction figure (none: no such figure).
 
     Returns
     -------
@@ -102,7 +107,8 @@ def render_figures(best: pl.DataFrame, tp_pp: pl.DataFrame, pareto: pl.DataFrame
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(best=best, tp_pp=tp_pp, pareto=pareto, ref=reference(best, scenario_id),
-                  scenario_id=scenario_id, label=scenario_label, axes=tuple(axes))
+                  scenario_id=scenario_id, label=scenario_label, axes=tuple(axes),
+                  replicated_memory_bytes=replicated_memory_bytes)
     written = []
     with matplotlib.rc_context(RC):
         for name, draw in FIGURES:

@@ -28,6 +28,8 @@ class Context:
     label: str
     axes: tuple[str, ...] = ()
     """The sweep's scenario axes (the varied inputs its question is about)."""
+    replicated_memory_bytes: float | None = None
+    """Memory per GPU of plain data parallelism for the reference scenario [bytes]."""
 
 
 def col(df: pl.DataFrame, name: str) -> np.ndarray:

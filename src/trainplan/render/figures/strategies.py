@@ -12,7 +12,6 @@ import polars as pl
 from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter
 
-from trainplan.analysis.replicated import replicated_memory_bytes
 from trainplan.render.figures._draw import (
     Drawn,
     annotate_bars,
@@ -167,8 +166,8 @@ def memory_reduction(ctx: Context) -> Drawn | None:
     if ref.height == 0:
         return None
     memory = col(ref, "memory_total_bytes")
-    base = replicated_memory_bytes(ref.row(0, named=True))
-    if base is None:
+    base = ctx.replicated_memory_bytes
+    if base is None or not base > 0:
         return None
     base_name = "plain DP"
     how = (f"plain data parallelism of the same model and job: every GPU holds the whole "

@@ -28,7 +28,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from trainplan import atomic
-from trainplan.launch.bundle import bundle_zip
 from trainplan.render.report.context import context, figure_entries
 from trainplan.render.report.filters import (
     DASH,
@@ -141,12 +140,14 @@ def render_html(analysis: dict, figures: list[dict], launch: dict | None,
 def write_report(analysis: dict, figures: list[dict], launch: dict | None,
                  validation: dict | None, out_html: Path, out_pdf: Path, *,
                  out_csv: Path | None = None, generated: str | None = None,
-                 launches: list | None = None, out_zip: Path | None = None) -> None:
+                 launches: list | None = None, out_zip: Path | None = None,
+                 zip_bytes: bytes | None = None) -> None:
     """Write the report as ``out_html`` and ``out_pdf`` (and, if ``out_csv`` is given, the
     scenario table as CSV, see :func:`~trainplan.render.report.scenarios.scenarios_csv`;
-    with ``launches`` (:class:`~trainplan.launch.bundle.ScenarioLaunch` of every scenario
-    winner) and ``out_zip``, their launch material as a zip, which the PDF also carries as an
-    attachment and the HTML links).
+    with ``launches`` (the :class:`~trainplan.launch.bundle.ScenarioLaunch` of every
+    scenario winner, shown in the appendix), ``out_zip`` and ``zip_bytes`` (their files as a
+    zip, :func:`~trainplan.launch.bundle.bundle_zip`), the zip, which the PDF also carries as
+    an attachment and the HTML links).
     Figures must sit in ``figures/`` next to ``out_html`` (checked first). The files are
     rendered in memory, then written atomically: a failure leaves neither a partial file
     nor a half-updated set."""
@@ -162,7 +163,7 @@ def write_report(analysis: dict, figures: list[dict], launch: dict | None,
                 and Path(out_csv).parent.resolve() == base else None)
     zip_name = (Path(out_zip).name if out_zip is not None
                 and Path(out_zip).parent.resolve() == base else None)
-    bundle = bundle_zip(launches) if launches is not None and out_zip is not None else None
+    bundle = zip_bytes if out_zip is not None else None
     html = render_html(analysis, figures, launch, validation, pdf_name=pdf_name,
                        generated=generated, csv_name=csv_name, launches=launches,
                        zip_name=zip_name)
