@@ -32,7 +32,7 @@ def _analysis_json(name: str, best: pl.DataFrame) -> str:
 def _as_int64(best: pl.DataFrame) -> pl.DataFrame:
     """Integer columns as Int64, null where not whole (``dp`` of a layout that does not
     divide the cluster)."""
-    cols = [c for c in INTEGER_COLUMNS if c != "n_microbatches"]
+    cols = [c for c in INTEGER_COLUMNS if c != "n_microbatches" and c in best.columns]
     return best.with_columns(pl.when(pl.col(c) == pl.col(c).round()).then(pl.col(c))
                              .cast(pl.Int64).alias(c) for c in cols)
 

@@ -138,7 +138,15 @@ def test_uneven_interleaving_launches_with_the_embedding_and_loss_in_the_split()
     assert "--decoder-last-pipeline-num-layers 7" in plain
 
 
-def test_more_than_two_short_stages_are_refused():
+def test_more_than_two_short_stages_launch_with_an_explicit_layout():
+    from trainplan.launch import launch_material
+
     r = _llama(109, 8)                 # 109 layers on 8 stages: 14 x 8 - 109 = 3 short
-    assert _llama(110, 8)["feasible"]  # 2 short: the first and the last
-    assert not r["feasible"] and "two stages one layer short" in r["reason"]
+    assert r["feasible"]
+    torchrun = launch_material(r)["torchrun"]
+    assert "--pipeline-model-parallel-layout 'Et*13|t*14|t*14|t*14|t*14|t*14|t*13|t*13L'" \
+        in torchrun
+    assert "--decoder-first-pipeline-num-layers" not in torchrun
+    layers = [int(x) for x in torchrun.split("layout '")[1].split("'")[0]
+              .strip("EL").replace("t*", "").split("|")]
+    assert sum(layers) == 109 and max(layers) == 14 and len(layers) == 8

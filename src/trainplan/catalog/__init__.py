@@ -114,8 +114,16 @@ def _gpus() -> _Catalog:
     return _load("gpus.csv", "GPU")
 
 
+@cache
 def _models() -> _Catalog:
-    return _load("models.csv", "model")
+    """Dense models (``models.csv``) and mixture-of-experts models (``moe_models.csv``) in
+    one catalog: a field one file does not have is None (its input default applies)."""
+    dense, moe = _load("models.csv", "model"), _moe_models()
+    rows = dense.rows + moe.rows
+    index = dict(dense.index)
+    for key, i in moe.index.items():
+        index.setdefault(key, i + len(dense.rows))
+    return _Catalog("model", rows, index)
 
 
 def _moe_models() -> _Catalog:
@@ -126,8 +134,8 @@ def find_moe_model(name: str) -> dict[str, Any] | None:
     """The mixture-of-experts catalog entry named ``name`` (or an alias), or None.
 
     These entries carry the architecture of today's MoE models (experts, top-k, shared
-    experts, dense layers, latent attention) with their sources; the step model does not
-    evaluate them yet, so sweeps cannot name them.
+    experts, dense layers, latent attention) with their sources; :func:`find_model` finds
+    them too.
     """
     return _moe_models().find(name)
 

@@ -80,9 +80,29 @@ def uneven_stage_args(c: LaunchConfig) -> list[str]:
         extra = (chunks - c.n_layers % chunks) % chunks
         return (["--account-for-embedding-in-pipeline-split"]
                 + (["--account-for-loss-in-pipeline-split"] if extra >= 2 else []))
-    first, _, last = (int(x) for x in stage_layers(c.n_layers, c.pp))
-    return [f"--decoder-first-pipeline-num-layers {first}",
-            f"--decoder-last-pipeline-num-layers {last}"]
+    first, busiest, last = (int(x) for x in stage_layers(c.n_layers, c.pp))
+    short = c.pp * busiest - c.n_layers
+    if short <= 2:
+        return [f"--decoder-first-pipeline-num-layers {first}",
+                f"--decoder-last-pipeline-num-layers {last}"]
+    return [f"--pipeline-model-parallel-layout {pipeline_layout(c.n_layers, c.pp)!r}"]
+
+
+def pipeline_layout(n_layers: int, pp: int) -> str:
+    """Megatron-Core's ``--pipeline-model-parallel-layout`` for the model's stage split.
+
+    ``E`` is the embedding, ``t`` a transformer layer, ``L`` the loss, ``|`` separates
+    stages: the last stage, then the first, then the middle stages nearest the last hold
+    one layer fewer (:func:`trainplan.model.config.stage_layers`); 61 layers on 16 stages
+    are ``Et*3|t*4|...|t*4|t*3|t*3L``.
+    """
+    first, busiest, last = (int(x) for x in stage_layers(n_layers, pp))
+    short_middle = pp * busiest - n_layers - (busiest - last) - (busiest - first)
+    counts = [first] + [busiest] * (pp - 2) + [last]
+    for i in range(short_middle):
+        counts[pp - 2 - i] -= 1
+    stages = [f"t*{n}" for n in counts]
+    return "E" + "|".join(stages) + "L"
 
 
 def _parallel_args(c: LaunchConfig) -> list[str]:

@@ -43,6 +43,7 @@ from trainplan.model.constants import (
     TP_COLLECTIVES_BACKWARD,
     TP_COLLECTIVES_FORWARD,
 )
+from trainplan.model.moe_step import expert_dispatch
 from trainplan.model.topology import flat_bandwidth, place_group
 
 
@@ -238,3 +239,49 @@ def context_parallel(arch: Architecture, layout: Layout, links: Links,
     return DimensionComm(bytes_per_step=m * layers * volume_layer,
                          time_s=m * layers * total_layer,
                          exposed_s=m * layers * exposed_layer, exposed_layer_s=exposed_layer)
+
+
+def expert_parallel(arch: Architecture, layout: Layout, links: Links,
+                    layer: LayerCompute) -> DimensionComm:
+    r"""
+    Expert-parallel communication: token dispatch and combine, per layer and per step.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model (experts, top-k, share of MoE layers).
+    layout : Layout
+        ``ep``, ``etp``, micro-batches, ``moe_a2a_overlap``.
+    links : Links
+        Links and the overlap efficiency.
+    layer : LayerCompute
+        One layer's computation: the window another micro-batch's all-to-all can hide in.
+
+    Returns
+    -------
+    DimensionComm
+
+    Notes
+    -----
+    Per layer and micro-batch :math:`c_{ep}` from
+    :func:`~trainplan.model.moe_step.expert_dispatch`; exposed whole (the dispatch waits on
+    the router, the expert GEMMs on the dispatch), or, when the framework overlaps one
+    micro-batch's all-to-all with another's computation,
+    :func:`exposed_after_overlap` against the layer's computation. Per step, over the
+    busiest stage's :math:`\lceil L/p \rceil` layers and :math:`m` micro-batches.
+
+    References
+    ----------
+    .. [1] DeepSeek-AI, arXiv:2412.19437, Sec. 3.2.1 (DualPipe overlaps the all-to-all
+       of one chunk with the computation of another).
+    .. [2] NVIDIA Megatron-Core MoE README (``--overlap-moe-expert-parallel-comm``).
+    """
+    comm = expert_dispatch(arch, layout, links)
+    exposed = np.where(layout.moe_a2a_overlap,
+                       exposed_after_overlap(comm.time_layer_s, layer.total_s,
+                                             links.overlap_efficiency),
+                       comm.time_layer_s)
+    per_step = layout.layers_per_stage * layout.n_microbatches
+    return DimensionComm(bytes_per_step=comm.bytes_per_layer * per_step,
+                         time_s=comm.time_layer_s * per_step, exposed_s=exposed * per_step,
+                         exposed_layer_s=exposed)

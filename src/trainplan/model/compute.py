@@ -47,6 +47,7 @@ from trainplan.model.kernels import (
     fused_attention_efficiency,
     linear_layers_forward_s,
 )
+from trainplan.model.moe_step import permutation_bytes, variant_linear_forward_s
 
 __all__ = [
     "ELEMENTWISE_BACKWARD_RATIO", "FLASH_BACKWARD_RATIO", "FLASH_CAUSAL_WORK_FRACTION",
@@ -153,15 +154,22 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
         tokens, h, a, kv, f, arch.gated_mlp, tp, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
         np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
         np.where(fp8, BYTES_FP8, BYTES_16BIT))
-    attn_fwd = attention_core_forward_s(layout.micro_batch, layout.seq_local, arch.seq_len, h, a,
-                                        tp, layout.flash_attention, arch.dropout, peak16,
-                                        gpu.attention_efficiency, eff16, wave, gpu.gemm_half_k,
-                                        hbm)
+    lin_fwd = lin_fwd + variant_linear_forward_s(
+        arch, layout, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
+        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
+        np.where(fp8, BYTES_FP8, BYTES_16BIT))
+    core_width = np.where(arch.variant_attention, arch.attention_core_width, h)
+    attn_fwd = attention_core_forward_s(layout.micro_batch, layout.seq_local, arch.seq_len,
+                                        core_width, a, tp, layout.flash_attention, arch.dropout,
+                                        peak16, gpu.attention_efficiency, eff16, wave,
+                                        gpu.gemm_half_k, hbm)
     attn_bwd = attn_fwd * np.where(layout.flash_attention, FLASH_BACKWARD_RATIO,
                                    BACKWARD_PER_FORWARD)
-    elem_fwd = elementwise_forward_bytes(tokens, h, a, kv, f, arch.gated_mlp, arch.dropout,
-                                         arch.rotary, tp, layout.seq_parallel) / hbm
-    cast = np.where(fp8, fp8_cast_bytes(tokens, h, a, kv, f, arch.gated_mlp, tp,
+    f_act = arch.ffn_active
+    elem_fwd = (elementwise_forward_bytes(tokens, h, a, kv, f_act, arch.gated_mlp, arch.dropout,
+                                          arch.rotary, tp, layout.seq_parallel)
+                + permutation_bytes(arch, layout)) / hbm
+    cast = np.where(fp8, fp8_cast_bytes(tokens, h, a, kv, f_act, arch.gated_mlp, tp,
                                         fp8_cast_bytes_per_element(layout.fp8_recipe)) / hbm,
                     0.0)
     fwd = lin_fwd + attn_fwd + elem_fwd + cast / FORWARD_BACKWARD_FACTOR

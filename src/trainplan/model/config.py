@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainplan.model import moe
 from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute
 from trainplan.model.power import capped_clock_fraction
@@ -86,18 +87,92 @@ class Architecture:
     tied_embeddings: np.ndarray
     learned_positions: np.ndarray
     rotary: NDArrayBool
+    # --- attention variants and experts (:mod:`trainplan.model.moe`) ---
+    head_dim: NDArrayFloat
+    """Width of one attention head, resolved (``h / a`` unless given) [-]."""
+    variant_attention: NDArrayBool
+    """Heads not ``h / a`` wide, or multi-head latent attention: the general attention
+    terms replace the dense formulas."""
+    attention_params: NDArrayFloat
+    """Attention projection weights of one layer
+    (:func:`~trainplan.model.moe.attention_projection_params`) [-]."""
+    attention_core_width: NDArrayFloat
+    """:func:`~trainplan.model.moe.attention_core_width` [-]."""
+    attention_activation: NDArrayFloat
+    """:func:`~trainplan.model.moe.attention_activation_coefficient` [bytes per s b h]."""
+    qk_norm_params: NDArrayFloat
+    """Per-head query and key norms of one layer [-]."""
+    mla: NDArrayBool
+    q_lora_rank: NDArrayFloat
+    kv_lora_rank: NDArrayFloat
+    qk_head_dim: NDArrayFloat
+    """MLA query/key head width (with its rotary part) [-]."""
+    qk_rope_head_dim: NDArrayFloat
+    v_head_dim: NDArrayFloat
+    n_experts: NDArrayFloat
+    top_k: NDArrayFloat
+    moe_ffn_hidden: NDArrayFloat
+    """One routed expert's width (``ffn_hidden`` unless given) [-]."""
+    shared_ffn_width: NDArrayFloat
+    """All shared experts' width, :math:`S f_s` [-]."""
+    moe_share: NDArrayFloat
+    r"""Share of the layers with experts, :math:`\phi` [-]."""
+    ffn_active: NDArrayFloat
+    """Dense MLP width with one token's MLP FLOPs, averaged over layers [-]."""
+    expert_params: NDArrayFloat
+    """One routed expert [-]."""
+    router_params: NDArrayFloat
+    """One MoE layer's router [-]."""
+    shared_params: NDArrayFloat
+    """One MoE layer's shared experts [-]."""
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray]) -> Architecture:
-        """Take the architecture columns of ``g``."""
+        """Take the architecture columns of ``g`` (missing expert and attention-variant
+        columns: a dense model with ``h / a``-wide heads)."""
+        def get(key, default=0.0):
+            return as_float(g[key]) if key in g else as_float(default)
+
+        h, a, kv = as_float(g["hidden"]), as_float(g["n_heads"]), as_float(g["n_kv_heads"])
+        head = moe.resolved_head_dim(h, a, get("head_dim"))
+        mla_dims = (get("kv_lora_rank"), get("qk_nope_head_dim"), get("qk_rope_head_dim"),
+                    get("v_head_dim"))
+        mla = mla_dims[0] > 0
+        gated = np.asarray(g["gated_mlp"]).astype(bool)
+        n_experts, top_k = get("n_experts"), get("top_k", 1.0)
+        f = as_float(g["ffn_hidden"])
+        fe = np.where(get("moe_ffn_hidden") > 0, get("moe_ffn_hidden"), f)
+        fs_one = np.where(get("shared_ffn_hidden") > 0, get("shared_ffn_hidden"), fe)
+        shared_width = get("n_shared_experts") * fs_one
+        share = moe.moe_layer_share(g["n_layers"], n_experts, get("first_dense_layers"),
+                                    get("moe_layer_step", 1.0))
+        router_bias = np.asarray(g.get("router_bias", False)).astype(bool)
         return cls(
-            n_layers=as_float(g["n_layers"]), hidden=as_float(g["hidden"]),
-            n_heads=as_float(g["n_heads"]), n_kv_heads=as_float(g["n_kv_heads"]),
-            ffn_hidden=as_float(g["ffn_hidden"]), vocab=as_float(g["vocab"]),
+            n_layers=as_float(g["n_layers"]), hidden=h, n_heads=a, n_kv_heads=kv,
+            ffn_hidden=f, vocab=as_float(g["vocab"]),
             seq_len=as_float(g["seq_len"]), gated_mlp=g["gated_mlp"], dropout=g["dropout"],
             linear_bias=g["linear_bias"], layernorm=g["layernorm"],
             tied_embeddings=g["tied_embeddings"], learned_positions=g["learned_positions"],
             rotary=g["rotary"].astype(bool),
+            head_dim=head, variant_attention=mla | (get("head_dim") > 0),
+            attention_params=moe.attention_projection_params(
+                h, a, kv, head, get("q_lora_rank"), *mla_dims),
+            attention_core_width=moe.attention_core_width(a, head, *mla_dims),
+            attention_activation=moe.attention_activation_coefficient(h, a, kv, head,
+                                                                      *mla_dims),
+            qk_norm_params=np.where(np.asarray(g.get("qk_norm", False)).astype(bool),
+                                    2.0 * head, 0.0),
+            mla=mla, q_lora_rank=get("q_lora_rank"), kv_lora_rank=mla_dims[0],
+            qk_head_dim=mla_dims[1] + mla_dims[2], qk_rope_head_dim=mla_dims[2],
+            v_head_dim=mla_dims[3],
+            n_experts=n_experts, top_k=top_k, moe_ffn_hidden=fe, shared_ffn_width=shared_width,
+            moe_share=share,
+            ffn_active=moe.active_ffn_width(f, fe, shared_width, top_k, share),
+            expert_params=moe.expert_params(h, fe, gated,
+                                            np.asarray(g.get("expert_bias", False))
+                                            .astype(bool)),
+            router_params=h * n_experts + np.where(router_bias, n_experts, 0.0),
+            shared_params=moe.expert_params(h, shared_width, gated, False),
         )
 
 
@@ -150,12 +225,24 @@ class Layout:
     recomputation, else 0 [-]."""
     fp8_param_gather: NDArrayBool
     """ZeRO-3 gathers FP8 weights (1 byte) under FP8."""
+    ep: NDArrayFloat
+    """Expert-parallel degree [-]."""
+    etp: NDArrayFloat
+    """Expert tensor-parallel degree [-]."""
+    expert_shard_group: NDArrayFloat
+    """GPUs the distributed optimizer shards expert states over, the expert data-parallel
+    group ``tp * cp * dp / (ep * etp)`` [-]."""
+    moe_a2a_overlap: NDArrayBool
+    """The expert all-to-all of one micro-batch overlaps another's computation."""
+    moe_load_imbalance: NDArrayFloat
+    """Busiest expert-parallel rank's tokens over the mean [-]."""
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray], seq_len: NDArrayFloat,
                     n_layers: NDArrayFloat) -> Layout:
         """Take the layout columns of ``g`` and derive the counts."""
         tp, pp, dp, cp = (as_float(g[k]) for k in ("tp", "pp", "dp", "cp"))
+        ep, etp = as_float(g.get("ep", 1.0)), as_float(g.get("etp", 1.0))
         b, global_batch = as_float(g["micro_batch"]), as_float(g["global_batch"])
         seq_local = seq_len / cp
         first, busiest, last = stage_layers(n_layers, pp)
@@ -177,6 +264,9 @@ class Layout:
                 recomputed_share(g["recompute_fraction"], n_layers, pp, as_float(g["vpp"])),
                 0.0),
             fp8_param_gather=np.asarray(g["fp8_param_gather"]).astype(bool),
+            ep=ep, etp=etp, expert_shard_group=tp * cp * dp / (ep * etp),
+            moe_a2a_overlap=np.asarray(g.get("moe_a2a_overlap", False)).astype(bool),
+            moe_load_imbalance=as_float(g.get("moe_load_imbalance", 1.0)),
         )
 
 

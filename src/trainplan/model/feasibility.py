@@ -48,9 +48,8 @@ MEMORY, PRECISION, NO_TIME = Reason.MEMORY, Reason.PRECISION, Reason.NO_TIME
 
 REASONS = {
     Reason.DEGREES: "tp*pp*cp does not divide n_gpus (dp must be a whole number)",
-    Reason.LAYERS: "fewer layers than pipeline stages, more than two stages one layer short, "
-                   "or n_layers (+1 or +2 for the embedding and loss) not divisible by pp*vpp "
-                   "with interleaving",
+    Reason.LAYERS: "fewer layers than pipeline stages, or n_layers (+1 or +2 for the "
+                   "embedding and loss) not divisible by pp*vpp with interleaving",
     Reason.HEADS: "heads, kv heads or ffn width not divisible by tp",
     Reason.BATCH: "global_batch not divisible by dp*micro_batch",
     Reason.SCHEDULE: "interleaved schedule needs pp>1, vpp>1 and micro-batches divisible by pp "
@@ -106,8 +105,8 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     -----
     A bit is set when a whole-number condition fails: :math:`t p d c = N` with
     :math:`d \geq 1` whole; :math:`L \geq p` (uneven stages,
-    :func:`~trainplan.model.config.stage_layers`; at most the first and the last stage one
-    layer short) and :math:`p v \mid L + e`,
+    :func:`~trainplan.model.config.stage_layers`; stages one layer short, as Megatron-Core's
+    ``--pipeline-model-parallel-layout`` places them) and :math:`p v \mid L + e`,
     :math:`e \in \{0, 1, 2\}`, with interleaving (embedding and loss counted in the split);
     :math:`t \mid a, k_v, f`;
     :math:`d b \mid B`; interleaving needs :math:`v, p \geq 2` and :math:`p \mid m`
@@ -133,9 +132,7 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     # layer each (Megatron-Core --account-for-embedding/loss-in-pipeline-split)
     interleave_ok = (_divides(chunks, n_layers) | _divides(chunks, n_layers + 1.0)
                      | _divides(chunks, n_layers + 2.0))
-    short_stages = pp * np.ceil(n_layers / pp) - n_layers   # stages with one layer fewer
-    layers_ok = np.where(vpp > 1, interleave_ok & (n_layers >= chunks - 2.0),
-                         (n_layers >= pp) & (short_stages <= 2.0))
+    layers_ok = np.where(vpp > 1, interleave_ok & (n_layers >= chunks - 2.0), n_layers >= pp)
     flags = flags | np.where(layers_ok, 0, int(LAYERS))
     heads_ok = _divides(tp, n_heads) & _divides(tp, n_kv_heads) & _divides(tp, ffn_hidden)
     flags = flags | np.where(heads_ok, 0, int(HEADS))

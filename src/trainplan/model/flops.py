@@ -366,7 +366,8 @@ class StepFlop:
     """Model FLOPs plus recomputation [FLOP]."""
 
 
-def step_flop(arch: Architecture, layout: Layout) -> StepFlop:
+def step_flop(arch: Architecture, layout: Layout,
+              variant: tuple[ArrayLike, ArrayLike] | None = None) -> StepFlop:
     r"""
     Model and hardware FLOPs of one step over the global batch.
 
@@ -376,6 +377,11 @@ def step_flop(arch: Architecture, layout: Layout) -> StepFlop:
         The model.
     layout : Layout
         Global batch :math:`B` and the recomputation choice.
+    variant : tuple of array_like, optional
+        Forward FLOPs of one layer beyond the dense formula, and their attention-core part
+        (:func:`~trainplan.model.moe_step.variant_layer_forward_flop`) [FLOP]; the MLP
+        term uses the active width
+        (:attr:`~trainplan.model.config.Architecture.ffn_active`).
 
     Returns
     -------
@@ -391,7 +397,16 @@ def step_flop(arch: Architecture, layout: Layout) -> StepFlop:
     """
     tokens = layout.global_batch * arch.seq_len
     shape = (arch.n_layers, arch.seq_len, arch.hidden, arch.n_heads, arch.n_kv_heads,
-             arch.ffn_hidden, arch.gated_mlp, arch.vocab)
-    return StepFlop(tokens=tokens, model=model_flop(tokens, *shape),
+             arch.ffn_active, arch.gated_mlp, arch.vocab)
+    extra, extra_core = variant if variant is not None else (0.0, 0.0)
+    extra_model = FORWARD_BACKWARD_FACTOR * arch.n_layers * extra
+    rc = np.asarray(layout.recompute)
+    extra_recompute = arch.n_layers * np.where(
+        rc == Recompute.FULL, layout.full_recompute_share * extra,
+        np.where(rc == Recompute.SELECTIVE, extra_core, 0.0))
+    model = model_flop(tokens, *shape) + extra_model
+    return StepFlop(tokens=tokens, model=model,
                     hardware=hardware_flop(tokens, *shape, layout.recompute,
-                                           layout.full_recompute_share))
+                                           layout.full_recompute_share)
+                    + extra_model + extra_recompute)
+

@@ -16,12 +16,12 @@ STRATEGY_LABELS = (*STRATEGIES, *(s + " + CP" for s in STRATEGIES))
 """Every strategy label; :func:`strategy_index` indexes into it."""
 
 BOTTLENECKS = ("compute", "tensor-parallel communication", "context-parallel communication",
-               "data-parallel communication", "pipeline bubble", "pipeline communication",
-               "optimizer step")
+               "expert-parallel communication", "data-parallel communication",
+               "pipeline bubble", "pipeline communication", "optimizer step")
 """Names of the parts of the step time, in the order of :data:`BOTTLENECK_PARTS`."""
 
-BOTTLENECK_PARTS = ("compute_time_s", "tp_exposed_s", "cp_exposed_s", "dp_exposed_s",
-                    "bubble_time_s", "pp_exposed_s", "optimizer_time_s")
+BOTTLENECK_PARTS = ("compute_time_s", "tp_exposed_s", "cp_exposed_s", "ep_exposed_s",
+                    "dp_exposed_s", "bubble_time_s", "pp_exposed_s", "optimizer_time_s")
 """The output columns of those parts."""
 
 

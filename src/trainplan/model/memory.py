@@ -39,6 +39,7 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
 from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import PARAM_BYTES
+from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_bytes
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
 from trainplan.model.published import korthikanti_table2_bytes  # noqa: F401  (re-exported)
 
@@ -272,16 +273,26 @@ class MemoryBreakdown:
     fits: NDArrayBool
 
 
-def _states_and_activations(params, inflight, logits, layout, act_layer, working, zero3_buffers,
-                            grad_b, opt_b):
-    """Weights, gradients, optimizer states, activations and other memory of one stage."""
-    shards, zero = layout.shard_group, layout.zero_stage
+def _states(params, shards, layout, grad_b, opt_b):
+    """Weights, gradients and optimizer states of ``params`` sharded over ``shards``."""
+    zero = layout.zero_stage
     w = weight_bytes(params, shards, zero, PARAM_BYTES)
     # ZeRO-3 without resharding keeps the stage's gathered 16-bit weights for the whole step
     w = np.where((np.asarray(zero) >= 3) & ~layout.zero3_reshard,
                  as_float(params) * PARAM_BYTES, w)
-    gr = gradient_bytes(params, shards, zero, grad_b)
-    op = optimizer_bytes(params, shards, zero, opt_b)
+    return (w, gradient_bytes(params, shards, zero, grad_b),
+            optimizer_bytes(params, shards, zero, opt_b))
+
+
+def _states_and_activations(stage, inflight, logits, layout, act_layer, working, zero3_buffers,
+                            grad_b, opt_b):
+    """Weights, gradients, optimizer states, activations and other memory of one stage;
+    ``stage`` is its parameters and, of them, its routed experts' (sharded over the expert
+    data-parallel group)."""
+    params, experts = stage
+    dense = _states(as_float(params) - experts, layout.shard_group, layout, grad_b, opt_b)
+    expert = _states(experts, layout.expert_shard_group, layout, grad_b, opt_b)
+    w, gr, op = (d + e for d, e in zip(dense, expert, strict=True))
     act = act_layer * layout.layers_per_stage * inflight + working
     other = logits + zero3_buffers
     return w, gr, op, act, other
@@ -290,17 +301,20 @@ def _states_and_activations(params, inflight, logits, layout, act_layer, working
 def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_live_params):
     """One layer's activations, the recomputation working set, one micro-batch's logits and
     the ZeRO-3 gather buffers."""
-    h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, layout.tp
+    h, a, kv, f, tp = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_active, layout.tp
     shape = (layout.seq_local, layout.micro_batch, h, a, kv, f, arch.gated_mlp, arch.dropout, tp,
              layout.seq_parallel, layout.recompute, layout.flash_attention, layout.fp8)
-    act_layer = activation_bytes_per_layer(*shape)
+    extra = variant_activation_bytes(arch, layout)
+    act_layer = activation_bytes_per_layer(*shape) + np.where(
+        np.asarray(layout.recompute) == Recompute.FULL, 0.0, extra)
     # partial full recomputation: the layers not recomputed keep every activation
     kept = activation_bytes_per_layer(*shape[:10], np.full_like(np.asarray(layout.recompute),
-                                                                Recompute.NONE), *shape[11:])
+                                                                Recompute.NONE),
+                                      *shape[11:]) + extra
     share = np.where(np.asarray(layout.recompute) == Recompute.FULL,
                      layout.full_recompute_share, 1.0)
     act_layer = share * act_layer + (1.0 - share) * kept
-    working = recompute_working_bytes(*shape)
+    working = recompute_working_bytes(*shape) + dispatch_buffer_bytes(arch, layout)
     logits_mem = logits_bytes(layout.seq_local, layout.micro_batch, arch.vocab, tp,
                               logits_bytes_per_element)
     largest = largest_matrix_params_per_tp_rank(h, a, kv, f, arch.gated_mlp, arch.vocab, tp)
@@ -365,18 +379,19 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
     common = (layout, act_layer, working, zero3, as_float(grad_bytes_per_param),
               as_float(optimizer_bytes_per_param))
     inflight = (layout.schedule, layout.pp, m, layout.vpp)
-    first = _states_and_activations(params.first_stage,
+    first = _states_and_activations((params.first_stage, params.expert_first_stage),
                                     pl.inflight_microbatches_first_stage(*inflight),
                                     np.where(multi, 0.0, logits_mem), *common)
     gpipe_logits = np.where(layout.schedule == Schedule.GPIPE, np.maximum(m, 1.0), 1.0)
-    last = _states_and_activations(params.last_stage,
+    last = _states_and_activations((params.last_stage, params.expert_last_stage),
                                    pl.inflight_microbatches_last_stage(*inflight),
                                    logits_mem * gpipe_logits, *common)
     # with uneven stages the second stage (ceil(L/p) layers, one micro-batch fewer in flight
     # than the first) can hold more than the first or the last
     has_middle = layout.pp > 2.0
     middle = _states_and_activations(
-        params.layer_per_rank * layout.layers_per_stage,
+        (params.layer_per_rank * layout.layers_per_stage,
+         params.expert_layer_per_gpu * layout.layers_per_stage),
         np.maximum(pl.inflight_microbatches_first_stage(*inflight) - 1.0, 1.0), 0.0, *common)
     total_first, total_last = sum(first), sum(last)
     total_middle = np.where(has_middle, sum(middle), 0.0)

@@ -231,6 +231,16 @@ class StageParams:
     """Last pipeline stage, one rank [-]."""
     per_gpu: NDArrayFloat
     """The larger of the two: the busiest GPU before ZeRO sharding [-]."""
+    active: NDArrayFloat = 0.0
+    """Weights one token's forward multiplies with: the total less the routed experts it
+    does not use and the input embedding lookup (unless tied) [-]."""
+    expert_layer_per_gpu: NDArrayFloat = 0.0
+    """Routed-expert weights of one (average) layer on one GPU, included in the counts
+    above [-]."""
+    expert_first_stage: NDArrayFloat = 0.0
+    expert_last_stage: NDArrayFloat = 0.0
+    expert_per_gpu: NDArrayFloat = 0.0
+    """Routed-expert weights of the stage counted in ``per_gpu`` [-]."""
 
 
 def stage_params(arch: Architecture, layout: Layout) -> StageParams:
@@ -279,9 +289,11 @@ def stage_params(arch: Architecture, layout: Layout) -> StageParams:
     """
     h, a, kv, f = arch.hidden, arch.n_heads, arch.n_kv_heads, arch.ffn_hidden
     tp, multi = layout.tp, layout.pipelined
-    p_layer = layer_params(h, a, kv, f, arch.gated_mlp, arch.linear_bias, arch.layernorm)
+    extra, experts, expert_gpu = _variant_layer_params(arch, layout)
+    p_layer = layer_params(h, a, kv, f, arch.gated_mlp, arch.linear_bias,
+                           arch.layernorm) + extra + experts
     p_layer_rank = layer_params_per_tp_rank(h, a, kv, f, arch.gated_mlp, arch.linear_bias,
-                                            arch.layernorm, tp)
+                                            arch.layernorm, tp) + extra / tp + expert_gpu
     p_word = word_embedding_params(arch.vocab, h)
     p_pos = position_embedding_params(arch.seq_len, h, arch.learned_positions)
     p_out = output_layer_params(arch.vocab, h, arch.tied_embeddings)
@@ -292,5 +304,44 @@ def stage_params(arch: Architecture, layout: Layout) -> StageParams:
         multi, 0.0, head + p_final_norm)
     p_last = np.where(multi, layout.layers_last * p_layer_rank + head + p_final_norm, p_first)
     p_mid = layout.layers_per_stage * p_layer_rank
+    per_gpu = np.maximum(np.maximum(p_first, p_last), p_mid)
+    e_first, e_last = layout.layers_first * expert_gpu, layout.layers_last * expert_gpu
+    e_last = np.where(multi, e_last, e_first)
+    e_busiest = np.where(per_gpu == p_first, e_first, np.where(per_gpu == p_last, e_last,
+                                                                layout.layers_per_stage
+                                                                * expert_gpu))
+    unused = arch.n_layers * arch.moe_share * (arch.n_experts - arch.top_k) * arch.expert_params
+    active = p_total - np.maximum(unused, 0.0) - np.where(arch.tied_embeddings, 0.0, p_word)
     return StageParams(total=p_total, layer_per_rank=p_layer_rank, first_stage=p_first,
-                       last_stage=p_last, per_gpu=np.maximum(np.maximum(p_first, p_last), p_mid))
+                       last_stage=p_last, per_gpu=per_gpu, active=active,
+                       expert_layer_per_gpu=expert_gpu, expert_first_stage=e_first,
+                       expert_last_stage=e_last, expert_per_gpu=e_busiest)
+
+
+def _variant_layer_params(arch: Architecture, layout: Layout
+                          ) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
+    r"""
+    What an average layer holds beyond the dense formula of :func:`layer_params`.
+
+    Returns the extra weights split by tensor parallelism (attention projections of other
+    widths, shared experts and routers instead of the dense MLP in MoE layers), all routed
+    experts of the layer, and the routed experts one GPU holds [-]:
+
+    .. math::
+
+       \Delta = [	ext{variant}] (P_{attn} - P_{attn}^{dense}) + P_{qk} +
+                \phi (P_{shared} + P_{router} - P_{mlp}(f)), \quad
+       P_E = \phi E P_e, \quad P_E^{(gpu)} = P_E / (ep \cdot e_t)
+
+    (the router and the head norms are small and counted as if split too).
+    """
+    h, a, kv = arch.hidden, arch.n_heads, arch.n_kv_heads
+    dense_attention = h * h * (2.0 + 2.0 * kv / a)
+    attention = np.where(arch.variant_attention, arch.attention_params - dense_attention, 0.0)
+    dense_mlp = mlp_weight_params(h, arch.ffn_hidden, arch.gated_mlp) + np.where(
+        arch.linear_bias, mlp_bias_params(h, arch.ffn_hidden, arch.gated_mlp), 0.0)
+    phi = arch.moe_share
+    extra = attention + arch.qk_norm_params + phi * (arch.shared_params + arch.router_params
+                                                     - dense_mlp)
+    experts = phi * arch.n_experts * arch.expert_params
+    return extra, experts, experts / (layout.ep * layout.etp)

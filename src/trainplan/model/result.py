@@ -21,6 +21,10 @@ class StepResult:
 
     params_total: NDArrayFloat = field(metadata={
         "unit": "parameters", "description": "all parameters of the model"})
+    params_active: NDArrayFloat = field(metadata={
+        "unit": "parameters",
+        "description": ("parameters one token's forward multiplies with: all but the routed "
+                        "experts it does not use and the input embedding lookup")})
     params_per_gpu: NDArrayFloat = field(metadata={
         "unit": "parameters",
         "description": (
@@ -57,10 +61,15 @@ class StepResult:
         "unit": "bytes", "description": "data-parallel / ZeRO bytes sent per GPU per step"})
     comm_pp_bytes_per_step: NDArrayFloat = field(metadata={
         "unit": "bytes", "description": "pipeline point-to-point bytes sent per GPU per step"})
+    comm_ep_bytes_per_step: NDArrayFloat = field(metadata={
+        "unit": "bytes", "description": "expert-parallel (all-to-all) bytes sent per GPU per "
+                                        "step"})
     comm_tp_time_s: NDArrayFloat = field(metadata={
         "unit": "s", "description": "tensor-parallel communication time per step before overlap"})
     comm_cp_time_s: NDArrayFloat = field(metadata={
         "unit": "s", "description": "context-parallel communication time per step before overlap"})
+    comm_ep_time_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "expert-parallel all-to-all time per step before overlap"})
     comm_pp_time_s: NDArrayFloat = field(metadata={
         "unit": "s", "description": "pipeline point-to-point time per step (all transfers)"})
     comm_dp_time_s: NDArrayFloat = field(metadata={
@@ -73,6 +82,8 @@ class StepResult:
         "unit": "s", "description": "tensor-parallel communication not hidden by compute"})
     cp_exposed_s: NDArrayFloat = field(metadata={
         "unit": "s", "description": "context-parallel communication not hidden by compute"})
+    ep_exposed_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": "expert-parallel all-to-all not hidden by compute"})
     dp_exposed_s: NDArrayFloat = field(metadata={
         "unit": "s", "description": "data-parallel / ZeRO communication not hidden by compute"})
     pp_exposed_s: NDArrayFloat = field(metadata={

@@ -26,7 +26,7 @@ its own module:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from trainplan.model import feasibility as fe
 from trainplan.model import flops as fl
 from trainplan.model import goodput as gp
 from trainplan.model import memory as me
+from trainplan.model import moe_step as ms
 from trainplan.model import params as pa
 from trainplan.model import pipeline as pl
 from trainplan.model import step_communication as sc
@@ -80,7 +81,8 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     lay, gpu, links = Layout.from_arrays(g, arch.seq_len, arch.n_layers), Gpu.from_arrays(g), \
         Links.from_arrays(g)
     par = pa.stage_params(arch, lay)
-    flop = fl.step_flop(arch, lay)
+    flop = fl.step_flop(arch, lay, ms.variant_layer_forward_flop(
+        lay.global_batch * arch.seq_len, arch))
     usable = me.usable_bytes(g["memory_capacity_bytes"], g["memory_reserve_fraction"],
                              g["cuda_context_bytes"])
     mem = me.stage_memory(arch, lay, par, g["grad_bytes_per_param"],
@@ -91,12 +93,19 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     tp = cc.tensor_parallel(arch, lay, links, layer, g["tp_algorithm"], g["tp_comm_overlap"],
                             g["tp_async_backward"])
     cp = cc.context_parallel(arch, lay, links, layer)
-    shard = sc.shard_collectives(lay, links, par.per_gpu, g["dp_algorithm"],
-                                 g["grad_reduce_bytes_per_param"],
-                                 g["zero3_collectives_per_layer"])
+    ep = cc.expert_parallel(arch, lay, links, layer)
+    collective_args = (g["dp_algorithm"], g["grad_reduce_bytes_per_param"],
+                       g["zero3_collectives_per_layer"])
+    shard = sc.with_expert_collectives(
+        sc.shard_collectives(lay, links, par.per_gpu - par.expert_per_gpu, *collective_args),
+        sc.shard_collectives(replace(lay, shard_group=lay.expert_shard_group,
+                                     tp=lay.etp * lay.ep), links, par.expert_per_gpu,
+                             *collective_args),
+        par.expert_per_gpu > 0)
     zero3 = sc.zero3_exposed(lay, links, shard, stages, layer)
-    times = pl.stage_times(lay, layer.total_s, tp.exposed_layer_s, cp.exposed_layer_s,
-                           stages.first_s, stages.last_s, zero3)
+    times = pl.stage_times(lay, layer.total_s, tp.exposed_layer_s,
+                           cp.exposed_layer_s + ep.exposed_layer_s, stages.first_s,
+                           stages.last_s, zero3)
     pp = sc.pipeline_parallel(arch, lay, links)
     dp = sc.data_parallel(lay, links, layer, shard, zero3[0], zero3[1], times.last_slowest,
                           g["overlap_grad_reduce"], g["overlap_param_gather"])
@@ -110,15 +119,16 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
                             g["price_per_gpu_hour_usd"], g["tdp_w"])
     plan = gp.budget(cost.time_to_train_days, lay.n_gpus, mem.weights + mem.optimizer, g)
     flags = fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s)
-    return _result(par, lay.n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, step_s,
-                   rate, cost, flags, plan)
+    return _result(par, lay.n_microbatches, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s,
+                   step_s, rate, cost, flags, plan)
 
 
-def _result(par, n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, step_s, rate, cost,
-            flags, plan) -> StepResult:
+def _result(par, n_microbatches, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s, step_s, rate,
+            cost, flags, plan) -> StepResult:
     """The stages' results as the output fields."""
     return StepResult(
-        params_total=par.total, params_per_gpu=par.per_gpu, n_microbatches=n_microbatches,
+        params_total=par.total, params_active=par.active, params_per_gpu=par.per_gpu,
+        n_microbatches=n_microbatches,
         model_flop_per_step=flop.model, hardware_flop_per_step=flop.hardware,
         memory_weights_bytes=mem.weights, memory_gradients_bytes=mem.gradients,
         memory_optimizer_bytes=mem.optimizer, memory_activations_bytes=mem.activations,
@@ -126,6 +136,8 @@ def _result(par, n_microbatches, flop, mem, tp, cp, dp, pp, times, optimizer_s, 
         memory_usable_bytes=mem.usable, memory_headroom_bytes=mem.headroom,
         fits_memory=mem.fits,
         comm_tp_bytes_per_step=tp.bytes_per_step, comm_cp_bytes_per_step=cp.bytes_per_step,
+        comm_ep_bytes_per_step=ep.bytes_per_step, comm_ep_time_s=ep.time_s,
+        ep_exposed_s=ep.exposed_s,
         comm_dp_bytes_per_step=dp.bytes_per_step, comm_pp_bytes_per_step=pp.bytes_per_step,
         comm_tp_time_s=tp.time_s, comm_cp_time_s=cp.time_s, comm_pp_time_s=pp.time_s,
         comm_dp_time_s=dp.time_s, compute_time_s=times.compute_s,

@@ -141,6 +141,43 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
                             zero3_call_latency_s=extra_calls)
 
 
+def with_expert_collectives(shard: ShardCollectives, experts: ShardCollectives,
+                            has_experts: ArrayLike) -> ShardCollectives:
+    r"""
+    The dense parameters' collectives plus the routed experts', where the stage holds experts.
+
+    Parameters
+    ----------
+    shard : ShardCollectives
+        :func:`shard_collectives` of the dense parameters over ``dp * cp`` [s], [bytes].
+    experts : ShardCollectives
+        :func:`shard_collectives` of the routed experts over the expert data-parallel
+        group (``tp cp dp / (ep e_t)`` ranks of stride ``ep e_t``) [s], [bytes].
+    has_experts : array_like of bool
+        The stage holds routed experts [-].
+
+    Returns
+    -------
+    ShardCollectives
+        Sums of the two (the gather count of ``shard``).
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README: expert parameters are reduced over the expert
+       data-parallel group, the others over the data-parallel group.
+    """
+    def add(name):
+        return getattr(shard, name) + np.where(has_experts, getattr(experts, name), 0.0)
+
+    return ShardCollectives(
+        param_bytes=add("param_bytes"), grad_bytes=add("grad_bytes"),
+        param_allgather_s=add("param_allgather_s"),
+        grad_reduce_scatter_s=add("grad_reduce_scatter_s"),
+        grad_allreduce_s=add("grad_allreduce_s"), zero3_gathers=shard.zero3_gathers,
+        zero3_microbatch_s=add("zero3_microbatch_s"),
+        zero3_call_latency_s=add("zero3_call_latency_s"))
+
+
 def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages: StageCompute,
                   layer: LayerCompute) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
     r"""

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from trainplan import catalog, units
-from trainplan.schema.inputs import ARCH_COLUMNS, InputError
+from trainplan.schema.inputs import ARCH_COLUMNS, INPUT_BY_NAME, InputError
 
 HIDDEN_HARDWARE = ("peak_bf16_flop_s", "peak_fp16_flop_s", "peak_fp8_flop_s", "hbm_byte_s",
                    "tdp_w", "scaleup_mesh", "scaleup_peer_fraction",
@@ -25,7 +25,10 @@ HIDDEN_HARDWARE = ("peak_bf16_flop_s", "peak_fp16_flop_s", "peak_fp8_flop_s", "h
 
 def catalog_model_values(entry: dict) -> dict:
     """Architecture inputs (and the default sequence length) of a model catalog entry."""
-    values = {column: entry[column] for column in ARCH_COLUMNS}
+    values = {column: entry.get(column) for column in ARCH_COLUMNS}
+    for column, value in values.items():     # the catalog reads a bare 0 or 1 as a boolean
+        if isinstance(value, bool) and INPUT_BY_NAME[column].kind in ("int", "float"):
+            values[column] = int(value)
     values["seq_len"] = entry["default_seq_len"]
     return values
 

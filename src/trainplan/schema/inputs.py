@@ -84,6 +84,42 @@ INPUTS: tuple[Input, ...] = (
           choices=("layernorm", "rmsnorm"), group=_ARCH, from_catalog=True),
     Input("dropout", "bool", "Dropout layers present (their masks are stored)", group=_ARCH,
           from_catalog=True),
+    # --- attention variants and experts (defaults: a dense model with h/a-wide heads) ---
+    Input("head_dim", "int", "Width of one attention head d (0: hidden / n_heads; Qwen3 and "
+          "gpt-oss use wider attention than their hidden size)", minimum=0, default=0,
+          group=_ARCH, from_catalog=True),
+    Input("qk_norm", "bool", "RMSNorm on each query and key head (Qwen3)", default=False,
+          group=_ARCH, from_catalog=True),
+    Input("kv_lora_rank", "int", "Multi-head latent attention: key/value latent width "
+          "(0: no latent attention)", minimum=0, default=0, group=_ARCH, from_catalog=True,
+          source="DeepSeek-V2 (arXiv:2405.04434) Sec. 2.1"),
+    Input("q_lora_rank", "int", "Multi-head latent attention: query latent width (0: full-rank "
+          "query projection)", minimum=0, default=0, group=_ARCH, from_catalog=True),
+    Input("qk_nope_head_dim", "int", "Multi-head latent attention: query/key head width "
+          "without rotary embedding", minimum=0, default=0, group=_ARCH, from_catalog=True),
+    Input("qk_rope_head_dim", "int", "Multi-head latent attention: query/key head width with "
+          "rotary embedding (the key part is shared by the heads)", minimum=0, default=0,
+          group=_ARCH, from_catalog=True),
+    Input("v_head_dim", "int", "Multi-head latent attention: value head width", minimum=0,
+          default=0, group=_ARCH, from_catalog=True),
+    Input("n_experts", "int", "Routed experts per mixture-of-experts layer (0: dense model)",
+          minimum=0, default=0, group=_ARCH, from_catalog=True),
+    Input("top_k", "int", "Routed experts each token uses", minimum=1, default=1,
+          group=_ARCH, from_catalog=True),
+    Input("moe_ffn_hidden", "int", "Inner width of one routed expert (0: ffn_hidden)",
+          minimum=0, default=0, group=_ARCH, from_catalog=True),
+    Input("n_shared_experts", "int", "Shared experts every token uses (DeepSeek, Llama 4)",
+          minimum=0, default=0, group=_ARCH, from_catalog=True),
+    Input("shared_ffn_hidden", "int", "Inner width of one shared expert (0: moe_ffn_hidden)",
+          minimum=0, default=0, group=_ARCH, from_catalog=True),
+    Input("first_dense_layers", "int", "Leading layers without experts (DeepSeek-V3: 3)",
+          minimum=0, default=0, group=_ARCH, from_catalog=True),
+    Input("moe_layer_step", "int", "Every m-th layer after the leading dense ones has experts "
+          "(Llama 4 Maverick: 2)", minimum=1, default=1, group=_ARCH, from_catalog=True),
+    Input("router_bias", "bool", "Router with a bias per expert", default=False, group=_ARCH,
+          from_catalog=True),
+    Input("expert_bias", "bool", "Expert projections with biases (gpt-oss)", default=False,
+          group=_ARCH, from_catalog=True),
     # --- training job ---
     Input("seq_len", "int", "Sequence length s", unit="tokens", minimum=1, group=_JOB,
           from_catalog=True),
@@ -134,6 +170,16 @@ INPUTS: tuple[Input, ...] = (
     Input("dp", "int", "Data-parallel degree (blank: n_gpus/(tp*pp*cp))", minimum=1),
     Input("cp", "int", "Context-parallel degree (ring attention)", minimum=1, default=1),
     Input("vpp", "int", "Virtual pipeline stages (model chunks) per GPU", minimum=1, default=1),
+    Input("ep", "int", "Expert-parallel degree: the routed experts of a layer are split over "
+          "ep GPUs of the data- and context-parallel ranks", minimum=1, default=1,
+          source="Megatron-Core --expert-model-parallel-size"),
+    Input("etp", "int", "Expert tensor-parallel degree: each expert's matrices are split over "
+          "etp GPUs (1: whole experts, Megatron-Core's advice for fine-grained experts)",
+          minimum=1, default=1, source="Megatron-Core --expert-tensor-parallel-size"),
+    Input("moe_a2a_overlap", "bool", "The expert-parallel all-to-all of one micro-batch "
+          "overlaps the computation of another (DeepSeek DualPipe, Megatron-Core "
+          "--overlap-moe-expert-parallel-comm)", default=False,
+          source="DeepSeek-V3 (arXiv:2412.19437) Sec. 3.2.1; Megatron-Core MoE documentation"),
     Input("micro_batch", "int", "Micro-batch size", unit="sequences", minimum=1, default=1),
     Input("zero_stage", "int", "ZeRO stage (1 = Megatron distributed optimizer)", minimum=0,
           maximum=3, default=1),
@@ -280,6 +326,12 @@ INPUTS: tuple[Input, ...] = (
           group=_EFF, source="PyTorch FSDP and TorchTitan FSDP2 gather one flat parameter per "
           "wrapped layer; DeepSpeed ZeRO-3 in 2021 gathered every parameter tensor separately "
           "(deepspeedai/DeepSpeed #1069; grouped gathers from #1188, 2021-09)"),
+    Input("moe_load_imbalance", "float", "Tokens the busiest expert-parallel rank receives "
+          "over the mean (1: balanced routing, as forced-balance benchmarks run)", minimum=1,
+          default=1.0, group=_EFF,
+          source="assumption (balanced); DeepSeek-V3's auxiliary-loss-free balancing keeps "
+          "expert loads within a few per cent of the mean on average (arXiv:2412.19437 Sec. "
+          "4.5.2); unbalanced routing before convergence can reach 1.5-2"),
     Input("step_overhead_s", "float", "Fixed per-step overhead (data loading, logging)",
           unit="s", minimum=0, default=0.0, group=_EFF),
     # --- budget: failures, checkpoints and restarts; cost of owning the cluster ---

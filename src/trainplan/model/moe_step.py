@@ -1,0 +1,335 @@
+r"""What experts and attention variants add to a layer's FLOPs, time, memory and traffic.
+
+Each function takes the parsed :class:`~trainplan.model.config.Architecture` and
+:class:`~trainplan.model.config.Layout` and returns the term the dense stage functions do
+not have; every term is zero for a dense model with :math:`h/a`-wide heads (the formulas
+are in :mod:`trainplan.model.moe`). Expert MLP FLOPs, activations and element-wise traffic
+enter the dense functions through the active MLP width
+(:attr:`~trainplan.model.config.Architecture.ffn_active`); what is here is what that
+width does not capture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainplan.model import moe
+from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model.config import Architecture, Layout, Links
+from trainplan.model.flops import attention_core_flop
+from trainplan.model.gemm import gemm_time_s
+from trainplan.model.topology import place_group
+
+ROUTER_LOGIT_BYTES = 4.0
+"""Bytes of one router logit or probability kept for the backward (fp32, as Megatron-Core's
+router computes the softmax / sigmoid) [bytes]."""
+
+
+def _dense_attention_params(arch: Architecture) -> NDArrayFloat:
+    """QKV and output projections of the dense formula, :math:`h^2 (2 + 2 k_v / a)` [-]."""
+    return arch.hidden * arch.hidden * (2.0 + 2.0 * arch.n_kv_heads / arch.n_heads)
+
+
+def variant_layer_forward_flop(tokens: ArrayLike, arch: Architecture
+                               ) -> tuple[NDArrayFloat, NDArrayFloat]:
+    r"""
+    Forward FLOPs of one average layer beyond the dense formula with the active MLP width.
+
+    The dense formula is :func:`~trainplan.model.flops.layer_forward_flop`.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    arch : Architecture
+        The model.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        All the extra forward FLOPs, and the part of them in the attention core [FLOP].
+
+    Notes
+    -----
+    With :math:`P_{attn}` the attention projections
+    (:func:`~trainplan.model.moe.attention_projection_params`), :math:`w` the core width
+    (:func:`~trainplan.model.moe.attention_core_width`) and the router's :math:`h E`
+    weights in a share :math:`\phi` of the layers:
+
+    .. math::
+
+       \Delta F = 2 T (P_{attn} - P_{attn}^{dense}) + 4 T s (w - h) + 2 T \phi h E
+
+    Both attention terms are zero for :math:`d = h/a` without latent attention. The
+    routed experts' FLOPs, :math:`2 T k (2 + [\text{gated}]) h f_e` per MoE layer, are in
+    :func:`~trainplan.model.flops.mlp_flop` through :math:`f_{act}`: model FLOPs count
+    the active path only, so MFU is on active FLOPs.
+
+    References
+    ----------
+    .. [1] DeepSeek-AI, arXiv:2412.19437 (671 B parameters, 37 B activated per token).
+    .. [2] NVIDIA Megatron-LM ``num_floating_point_operations`` (MoE and MLA terms).
+    """
+    t = as_float(tokens)
+    projections = 2.0 * t * (arch.attention_params - _dense_attention_params(arch))
+    core = attention_core_flop(t, arch.seq_len, arch.attention_core_width - arch.hidden)
+    attention = np.where(arch.variant_attention, projections + core, 0.0)
+    router = 2.0 * t * arch.moe_share * arch.router_params
+    return attention + router, np.where(arch.variant_attention, core, 0.0)
+
+
+def routed_rows(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    Token copies the busiest GPU's experts take per micro-batch.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model (top-k) [-].
+    layout : Layout
+        Micro-batch tokens, ``tp``, ``etp``, load imbalance [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`R = \beta T k\, e_t / t` [rows], with :math:`\beta` the load imbalance
+        (:func:`~trainplan.model.moe.routed_rows_per_gpu`).
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README ("MoE parallel folding").
+    """
+    return moe.routed_rows_per_gpu(layout.tokens_microbatch, layout.tp, layout.etp,
+                                   arch.top_k) * layout.moe_load_imbalance
+
+
+def variant_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    Activations one layer stores beyond the dense formula with the active MLP width.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+    layout : Layout
+        Micro-batch, degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per layer and micro-batch on one GPU [bytes] (not kept under full
+        recomputation).
+
+    Notes
+    -----
+    Wider or latent attention keeps :math:`s b h (c_{attn} - 4 - 4 k_v/a) / t`
+    (:func:`~trainplan.model.moe.attention_activation_coefficient`). An MoE layer keeps the
+    permuted copy of each routed token (the first expert GEMM's input, :math:`2 R h`) and
+    the router's fp32 probabilities (:math:`4 E` per token of the rank):
+
+    .. math::
+
+       \Delta A = [\text{variant}] \frac{s b h}{t} (c_{attn} - 4 - 4 k_v / a)
+                 + \phi \left(2 R h + 4 E \frac{T}{t}\right)
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, Sec. 4.1.
+    .. [2] NVIDIA Megatron-Core MoE README (token permutation before the grouped GEMM).
+    """
+    sbh = layout.tokens_microbatch * arch.hidden
+    dense = 4.0 + 4.0 * arch.n_kv_heads / arch.n_heads
+    attention = np.where(arch.variant_attention,
+                         sbh * (arch.attention_activation - dense) / layout.tp, 0.0)
+    routed = 2.0 * routed_rows(arch, layout) * arch.hidden
+    router = ROUTER_LOGIT_BYTES * arch.n_experts * layout.tokens_microbatch / layout.tp
+    return attention + arch.moe_share * (routed + router)
+
+
+def dispatch_buffer_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    Send and receive buffers of one all-to-all, live while an MoE layer runs.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model [-].
+    layout : Layout
+        The split (:func:`routed_rows`) [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`2 \cdot 2 R h` (16-bit) for a model with experts, else 0 [bytes].
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README ("alltoall" token dispatcher).
+    """
+    return np.where(arch.moe_share > 0, 2.0 * moe.DISPATCH_BYTES_PER_ELEMENT
+                    * routed_rows(arch, layout) * arch.hidden, 0.0)
+
+
+def permutation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    HBM traffic of permuting routed tokens in one layer's forward, averaged over layers.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model [-].
+    layout : Layout
+        The split (:func:`routed_rows`) [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\phi \cdot 4 \cdot 2 R h` (:data:`~trainplan.model.moe.PERMUTE_PASSES`
+        passes of 16-bit copies) [bytes].
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README (token permutation and un-permutation).
+    """
+    return arch.moe_share * moe.PERMUTE_PASSES * moe.DISPATCH_BYTES_PER_ELEMENT \
+        * routed_rows(arch, layout) * arch.hidden
+
+
+def _mlp_s(rows, width, arch, tp_split, gemm):
+    """Both GEMMs of an MLP of ``width`` over ``rows`` rows, split ``tp_split`` ways."""
+    gate = np.where(arch.gated_mlp, 2.0, 1.0)
+    return gemm(rows, gate * width / tp_split, arch.hidden) \
+        + gemm(rows, arch.hidden, width / tp_split)
+
+
+def _attention_s(arch, layout, gemm):
+    """Projection GEMMs of the layer's attention (grouped-query or latent)."""
+    t, tokens, h, a = layout.tp, layout.tokens_microbatch, arch.hidden, arch.n_heads
+    d = arch.head_dim
+    gqa = gemm(tokens, (a + 2.0 * arch.n_kv_heads) * d / t, h) + gemm(tokens, h, a * d / t)
+    # latent attention: down projections replicated on the tensor-parallel ranks, up
+    # projections column-parallel, output row-parallel
+    rq, rkv, dqk, dr, dv = (arch.q_lora_rank, arch.kv_lora_rank, arch.qk_head_dim,
+                            arch.qk_rope_head_dim, arch.v_head_dim)
+    query = np.where(rq > 0, gemm(tokens, rq, h) + gemm(tokens, a * dqk / t, rq),
+                     gemm(tokens, a * dqk / t, h))
+    mla = (query + gemm(tokens, rkv + dr, h) + gemm(tokens, a * (dqk - dr + dv) / t, rkv)
+           + gemm(tokens, h, a * dv / t))
+    return np.where(arch.mla, mla, gqa)
+
+
+def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: ArrayLike,
+                             efficiency_max: ArrayLike, wave_elements: ArrayLike,
+                             half_k: ArrayLike, hbm_byte_s: ArrayLike,
+                             bytes_per_element: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward GEMM time of one (average) layer beyond the dense four linear layers.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model and its split.
+    peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s, bytes_per_element
+        As :func:`~trainplan.model.gemm.gemm_time_s`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Time [s], negative when the layer's GEMMs are cheaper than the dense ones.
+
+    Notes
+    -----
+    With :math:`t_G` the GEMM time, :math:`t_{mlp}(M, f, t)` an MLP's two GEMMs and
+    :math:`\bar R` the grouped-GEMM rows (:func:`~trainplan.model.moe.grouped_gemm_rows`,
+    each local expert padded to whole tiles):
+
+    .. math::
+
+       \Delta t = [\text{variant}](t_{attn} - t_{attn}^{dense})
+          + \phi \left(t_{mlp}(T, f_s, t) + t_{mlp}(\bar R, f_e, e_t)
+          + t_G(T/t, E, h) - t_{mlp}(T, f, t)\right)
+
+    The routed experts run as one grouped GEMM per projection (Megatron-Core
+    ``--moe-grouped-gemm``): its output is all :math:`\bar R` rows, so a GPU with many
+    small experts keeps its SMs busy but pays for the padding.
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README (grouped GEMM, expert tensor parallelism).
+    .. [2] DeepSeek-AI, arXiv:2412.19437, Sec. 3.2.
+    """
+    def gemm(m, n, k):
+        return gemm_time_s(m, n, k, peak_flop_s, efficiency_max, wave_elements, half_k,
+                           hbm_byte_s, bytes_per_element)
+
+    t, tokens = layout.tp, layout.tokens_microbatch
+    d_dense = arch.hidden / arch.n_heads
+    dense_attention = gemm(tokens, (arch.hidden + 2.0 * arch.n_kv_heads * d_dense) / t,
+                           arch.hidden) + gemm(tokens, arch.hidden, arch.hidden / t)
+    attention = np.where(arch.variant_attention,
+                         _attention_s(arch, layout, gemm) - dense_attention, 0.0)
+    rows = moe.grouped_gemm_rows(routed_rows(arch, layout), arch.n_experts, layout.ep)
+    shared = np.where(arch.shared_ffn_width > 0,
+                      _mlp_s(tokens, arch.shared_ffn_width, arch, t, gemm), 0.0)
+    routed = _mlp_s(rows, arch.moe_ffn_hidden, arch, layout.etp, gemm)
+    router = gemm(tokens / t, np.maximum(arch.n_experts, 1.0), arch.hidden)
+    experts = shared + routed + router - _mlp_s(tokens, arch.ffn_hidden, arch, t, gemm)
+    return attention + np.where(arch.moe_share > 0, arch.moe_share * experts, 0.0)
+
+
+@dataclass(frozen=True)
+class ExpertComm:
+    """The expert-parallel all-to-all of one (average) layer and micro-batch."""
+
+    bytes_per_layer: NDArrayFloat
+    """Bytes one GPU sends per layer and micro-batch, forward and backward [bytes]."""
+    time_layer_s: NDArrayFloat
+    """Their time [s]."""
+
+
+def expert_dispatch(arch: Architecture, layout: Layout, links: Links) -> ExpertComm:
+    r"""
+    Token dispatch and combine over the expert-parallel group, per layer and micro-batch.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model and its split.
+    links : Links
+        Scale-up domain, NICs, latencies.
+
+    Returns
+    -------
+    ExpertComm
+
+    Notes
+    -----
+    Each MoE layer runs an all-to-all to dispatch the routed copies and one to combine
+    them, forward and backward, and again in a recomputed forward:
+    :math:`n_{a2a} = 4 + 2 [\text{full}]\,\rho`. Each moves :math:`2 R h` bytes
+    (16-bit), of which a share :math:`(ep - 1)/ep` leaves the GPU. The group is
+    :math:`ep` ranks of stride :math:`e_t` (Megatron-Core's expert rank order
+    ``tp-ep-dp-pp`` with the expert tensor parallelism innermost), so it stays on the
+    scale-up domain while :math:`e_t \cdot ep` fits in it:
+
+    .. math::
+
+       t = \phi\, n_{a2a}\, t_{a2a}(2 R h, ep)
+
+    with :math:`t_{a2a}` from :func:`~trainplan.model.moe.alltoall_s`.
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README ("alltoall" token dispatcher, parallel folding).
+    .. [2] DeepSeek-AI, arXiv:2412.19437, Sec. 3.2.2.
+    """
+    per_a2a = moe.DISPATCH_BYTES_PER_ELEMENT * routed_rows(arch, layout) * arch.hidden
+    group = place_group(layout.ep, layout.etp, links)
+    time = moe.alltoall_s(per_a2a, layout.ep, group.members, group.intra_byte_s,
+                          links.nic_byte_s_per_gpu, links.latency_in_s, links.latency_out_s)
+    count = 4.0 + 2.0 * layout.full_recompute_share
+    sent = per_a2a * (layout.ep - 1.0) / layout.ep
+    return ExpertComm(bytes_per_layer=arch.moe_share * count * sent,
+                      time_layer_s=arch.moe_share * count * time)
