@@ -40,11 +40,13 @@ class Reason(IntFlag):
     MEMORY = 128
     PRECISION = 256
     NO_TIME = 512
+    EXPERTS = 1024
 
 
 DEGREES, LAYERS, HEADS, BATCH = Reason.DEGREES, Reason.LAYERS, Reason.HEADS, Reason.BATCH
 SCHEDULE, CONTEXT, ZERO_PIPELINE = Reason.SCHEDULE, Reason.CONTEXT, Reason.ZERO_PIPELINE
 MEMORY, PRECISION, NO_TIME = Reason.MEMORY, Reason.PRECISION, Reason.NO_TIME
+EXPERTS = Reason.EXPERTS
 
 REASONS = {
     Reason.DEGREES: "tp*pp*cp does not divide n_gpus (dp must be a whole number)",
@@ -60,6 +62,8 @@ REASONS = {
     Reason.MEMORY: "does not fit in GPU memory",
     Reason.PRECISION: "the GPU does not support this precision",
     Reason.NO_TIME: "no finite step time (a bandwidth or efficiency of zero)",
+    Reason.EXPERTS: "ep must divide n_experts, ep*etp must divide tp*cp*dp and etp the expert "
+                    "width (ep and etp above 1 need a model with experts)",
 }
 """The sentence of every :class:`Reason`."""
 
@@ -148,6 +152,44 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     return flags.astype(np.int64)
 
 
+def expert_flags(arch: Architecture, layout: Layout) -> NDArrayInt:
+    r"""
+    The EXPERTS bit: expert parallelism that does not divide.
+
+    Parameters
+    ----------
+    arch : Architecture
+        Routed experts :math:`E` (0: dense) and their width :math:`f_e` [-].
+    layout : Layout
+        Degrees :math:`t, c, d`, expert-parallel :math:`ep` and expert tensor-parallel
+        :math:`e_t` [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        Bit mask (int64) [-].
+
+    Notes
+    -----
+    Megatron-Core folds the expert groups into the ranks of one pipeline stage: the
+    :math:`t c d` ranks are split into :math:`e_t \cdot ep` expert model-parallel ranks
+    times an expert data-parallel group, so :math:`e_t\,ep \mid t c d`; each of the
+    :math:`ep` ranks holds :math:`E / ep` whole experts (:math:`ep \mid E`) and
+    :math:`e_t \mid f_e`. A dense model takes :math:`ep = e_t = 1`.
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README, "MoE parallel folding" and its arguments
+       (``--expert-model-parallel-size``, ``--expert-tensor-parallel-size``).
+    """
+    ep, etp = layout.ep, layout.etp
+    moe = arch.n_experts > 0
+    ok = np.where(moe, _divides(ep, np.maximum(arch.n_experts, 1.0))
+                  & _divides(ep * etp, layout.tp * layout.cp * layout.dp)
+                  & _divides(etp, arch.moe_ffn_hidden), (ep == 1) & (etp == 1))
+    return np.where(ok, 0, int(EXPERTS)).astype(np.int64)
+
+
 def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
                fits_memory: NDArrayBool, step_time_s: ArrayLike) -> NDArrayInt:
     r"""
@@ -183,7 +225,7 @@ def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
                              layout.micro_batch, layout.global_batch, arch.n_layers,
                              arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, arch.seq_len,
                              layout.zero_stage, layout.schedule, layout.sharded_pipeline)
-    flags = flags | np.where(fits_memory, 0, int(MEMORY))
+    flags = flags | np.where(fits_memory, 0, int(MEMORY)) | expert_flags(arch, layout)
     unsupported = np.isnan(gpu.peak_16bit_flop_s) | (layout.fp8 & np.isnan(gpu.peak_fp8_flop_s))
     flags = flags | np.where(unsupported, int(PRECISION), 0)
     return flags | np.where(~unsupported & ~np.isfinite(as_float(step_time_s)), int(NO_TIME), 0)
@@ -256,7 +298,8 @@ def early_flags(g: Mapping[str, np.ndarray]) -> tuple[NDArrayInt, NDArrayFloat]:
                              lay.micro_batch, lay.global_batch, arch.n_layers, arch.n_heads,
                              arch.n_kv_heads, arch.ffn_hidden, arch.seq_len, lay.zero_stage,
                              lay.schedule, lay.sharded_pipeline)
-    flags = flags | np.where(mem.fits, 0, int(MEMORY)) | precision_flags(gpu, lay.fp8)
+    flags = flags | np.where(mem.fits, 0, int(MEMORY)) | precision_flags(gpu, lay.fp8) \
+        | expert_flags(arch, lay)
     return flags.astype(np.int64), mem.total
 
 

@@ -249,9 +249,10 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
 
        \Delta t = [\text{variant}](t_{attn} - t_{attn}^{dense})
           + \phi \left(t_{mlp}(T, f_s, t) + t_{mlp}(\bar R, f_e, e_t)
-          + t_G(T/t, E, h) - t_{mlp}(T, f, t)\right)
+          + t_r - t_{mlp}(T, f, t)\right)
 
-    The routed experts run as one grouped GEMM per projection (Megatron-Core
+    with :math:`t_r` the router (:func:`router_forward_s`). The routed experts run as one
+    grouped GEMM per projection (Megatron-Core
     ``--moe-grouped-gemm``): its output is all :math:`\bar R` rows, so a GPU with many
     small experts keeps its SMs busy but pays for the padding.
 
@@ -274,9 +275,48 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
     shared = np.where(arch.shared_ffn_width > 0,
                       _mlp_s(tokens, arch.shared_ffn_width, arch, t, gemm), 0.0)
     routed = _mlp_s(rows, arch.moe_ffn_hidden, arch, layout.etp, gemm)
-    router = gemm(tokens / t, np.maximum(arch.n_experts, 1.0), arch.hidden)
+    router = router_forward_s(tokens / t, arch.hidden, arch.n_experts, peak_flop_s,
+                              efficiency_max, hbm_byte_s)
     experts = shared + routed + router - _mlp_s(tokens, arch.ffn_hidden, arch, t, gemm)
     return attention + np.where(arch.moe_share > 0, arch.moe_share * experts, 0.0)
+
+
+def router_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_experts: ArrayLike,
+                     peak_flop_s: ArrayLike, efficiency_max: ArrayLike,
+                     hbm_byte_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward time of the router: the token-by-expert scores, then top-k.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens the rank routes, :math:`T` [tokens].
+    hidden, n_experts : array_like
+        :math:`h` and :math:`E` [-].
+    peak_flop_s, efficiency_max : array_like
+        Peak and largest achievable GEMM fraction [FLOP/s], [-].
+    hbm_byte_s : array_like
+        Achievable HBM bandwidth [byte/s].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\max(2 T h E / (\eta P),\ 2 (T h + h E + T E) / B_{HBM})` [s].
+
+    Notes
+    -----
+    The score GEMM has only :math:`E` (8-384) columns: libraries run it with narrow tiles
+    or as a matrix-vector product, bounded by reading the tokens, not by a wave of full
+    tiles (:func:`~trainplan.model.gemm.gemm_efficiency` would charge a whole wave).
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README (router: linear layer, softmax or sigmoid, top-k).
+    """
+    t, h, e = as_float(tokens), as_float(hidden), np.maximum(as_float(n_experts), 1.0)
+    compute = 2.0 * t * h * e / (as_float(peak_flop_s) * as_float(efficiency_max))
+    traffic = moe.DISPATCH_BYTES_PER_ELEMENT * (t * h + h * e + t * e) / as_float(hbm_byte_s)
+    return np.maximum(compute, traffic)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,123 @@
+"""Mixture-of-experts models in the step model: counts against the catalog and the published
+figures, properties of expert parallelism, and the dense limit."""
+
+from __future__ import annotations
+
+import itertools
+
+import polars
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trainplan import catalog
+from trainplan.model import feasibility as fe
+from trainplan.model.moe_params import model_params
+from trainplan.schema.table import evaluate
+
+B = 1e9
+
+
+def _run(rows: list[dict]) -> list[dict]:
+    return evaluate(polars.DataFrame(rows)).to_dicts()
+
+
+def _moe_row(**changes) -> dict:
+    row = {"model": "deepseek-v3", "gpu": "H100-SXM5-80GB", "n_gpus": 1024, "tp": 1, "pp": 16,
+           "ep": 64, "micro_batch": 1, "global_batch": 4096, "recompute": "full"}
+    return {**row, **changes}
+
+
+@pytest.mark.parametrize("name", catalog.moe_model_names())
+def test_the_step_model_counts_what_the_catalog_counts(name):
+    """params_total and params_active of the evaluated table are the counts of
+    moe_params.model_params (tested against the published figures in test_moe_params)."""
+    expected = model_params(catalog.find_moe_model(name))
+    got = _run([_moe_row(model=name, n_gpus=64, pp=1, ep=8, global_batch=64)])[0]
+    assert got["params_total"] == pytest.approx(float(expected.total), rel=2e-3)
+    assert got["params_active"] == pytest.approx(float(expected.active), rel=5e-3)
+
+
+def test_deepseek_v3_is_671b_with_37b_active():
+    got = _run([_moe_row()])[0]
+    assert got["params_total"] / B == pytest.approx(671.0, rel=5e-3)
+    # DeepSeek's 37 B counts the embedding lookup; the output column does not
+    embedding = 129280 * 7168
+    assert (got["params_active"] + embedding) / B == pytest.approx(37.0, rel=0.02)
+    assert got["comm_ep_bytes_per_step"] > 0 and got["ep_exposed_s"] > 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(catalog.moe_model_names()), st.sampled_from([1, 2, 4]),
+       st.sampled_from([0, 1, 3]))
+def test_more_expert_parallelism_never_needs_more_memory(name, tp, zero):
+    """Doubling ep splits the experts over more GPUs: weights shrink, the expert states stay
+    sharded over the same tp*cp*dp ranks, routed activations per GPU do not change."""
+    entry = catalog.find_moe_model(name)
+    eps = [ep for ep in (1, 2, 4, 8, 16, 32) if entry["n_experts"] % ep == 0]
+    rows = [_moe_row(model=name, n_gpus=64 * tp, tp=tp, pp=1, ep=ep, zero_stage=zero,
+                     global_batch=64, recompute="full") for ep in eps]
+    out = _run(rows)
+    experts = [r["memory_weights_bytes"] + r["memory_gradients_bytes"]
+               + r["memory_optimizer_bytes"] for r in out]
+    totals = [r["memory_total_bytes"] for r in out]
+    assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(experts))
+    assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(totals))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(4, 48), st.sampled_from([2048, 4096, 5120, 8192]),
+       st.sampled_from([8, 16, 32]), st.sampled_from([2.0, 2.6875, 3.5, 4.0]),
+       st.sampled_from([1, 2]), st.sampled_from(["none", "selective", "full"]))
+def test_one_expert_with_top_1_is_the_dense_model_plus_its_router(layers, hidden, heads, ratio,
+                                                                   tp, recompute):
+    """n_experts = 1, top_k = 1 and the expert as wide as the MLP: the parameters differ by
+    the router (h per layer), model FLOPs by its GEMM (3 x 2 T h per layer), and the step
+    time only by the router's GEMM and the permutation of the routed copy (3-7 % for these
+    small models: a one-column router GEMM still runs whole tiles)."""
+    ffn = int(hidden * ratio) // 64 * 64
+    dense = {"n_layers": layers, "hidden": hidden, "n_heads": heads, "n_kv_heads": heads,
+             "ffn_hidden": ffn, "gated_mlp": True, "vocab": 32000, "tied_embeddings": False,
+             "linear_bias": False, "position_embedding": "rope", "norm": "rmsnorm",
+             "dropout": False, "seq_len": 2048, "gpu": "H100-SXM5-80GB", "n_gpus": 8 * tp,
+             "tp": tp, "micro_batch": 1, "global_batch": 64, "recompute": recompute}
+    # the expert split as the MLP is (etp = tp): etp = 1 would hold it whole on every rank
+    plain, moe = _run([dense, {**dense, "n_experts": 1, "top_k": 1, "etp": tp}])
+    tokens = 64 * 2048
+    assert moe["params_total"] - plain["params_total"] == pytest.approx(layers * hidden)
+    assert moe["model_flop_per_step"] - plain["model_flop_per_step"] == pytest.approx(
+        3 * layers * 2 * tokens * hidden, rel=1e-9)
+    assert moe["comm_ep_bytes_per_step"] == 0
+    assert plain["step_time_s"] < moe["step_time_s"] < 1.08 * plain["step_time_s"]
+    extra_compute = moe["compute_time_s"] - plain["compute_time_s"]
+    # and the router's gradient reduction and optimizer step (h parameters per layer)
+    assert moe["step_time_s"] - plain["step_time_s"] <= extra_compute * 1.05
+    assert moe["memory_total_bytes"] >= plain["memory_total_bytes"]
+
+
+def test_expert_parallelism_that_does_not_divide_is_refused_with_its_reason():
+    rows = [_moe_row(ep=48),                          # 256 experts not divisible by 48
+            _moe_row(ep=128, n_gpus=1024, pp=16),     # ep*etp = 128 > tp*cp*dp = 64
+            {**_moe_row(model="llama3-8b", n_gpus=8, pp=1, ep=2)}]   # dense model
+    for row in _run(rows):
+        assert row["infeasible_flags"] & int(fe.EXPERTS), row
+        assert "ep must divide n_experts" in row["reason"]
+    assert not _run([_moe_row()])[0]["infeasible_flags"] & int(fe.EXPERTS)
+
+
+def test_the_all_to_all_is_cheaper_inside_the_nvlink_domain():
+    """ep = 8 stays on the node's NVLink; ep = 16 sends half of every dispatch over the
+    NICs: the same routed rows take longer per layer."""
+    inside, across = _run([_moe_row(ep=8), _moe_row(ep=16)])
+    per_step = [r["comm_ep_time_s"] / r["n_microbatches"] for r in (inside, across)]
+    assert per_step[1] > 2 * per_step[0]
+
+
+def test_mfu_is_on_active_flops():
+    """The model FLOPs of DeepSeek-V3 are those of its ~37 B active parameters: within 15 %
+    of 6 x 37 B per token plus attention, far below 6 x 671 B."""
+    got = _run([_moe_row()])[0]
+    tokens = 4096 * 4096
+    per_token = got["model_flop_per_step"] / tokens
+    assert 6 * 37e9 < per_token < 1.6 * 6 * 37e9
+    assert per_token < 0.1 * 6 * 671e9
