@@ -134,11 +134,11 @@ def test_shipped_sweeps_resolve_to_a_grid_of_their_declared_size(path):
     assert set(sweep.scenario) <= set(grid.names)
 
 
-def test_the_seven_sweeps_are_shipped():
+def test_the_nine_sweeps_are_shipped():
     assert [p.stem for p in SHIPPED] == [
-        "billion_layout_search", "exhaustive_search_all", "exhaustive_search_best",
-        "gpu_generations",
-        "llama3_h100_scaling", "network_sensitivity", "original_study"]
+        "billion_layout_search", "deepseek_v3", "exhaustive_search_all",
+        "exhaustive_search_best", "gpu_generations", "llama3_h100_scaling",
+        "network_sensitivity", "original_study", "qwen3_moe"]
 
 
 def test_checked_in_schema_is_generated_from_the_inputs():

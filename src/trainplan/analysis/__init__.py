@@ -93,18 +93,29 @@ def _catalog_values(name: str, best: pl.DataFrame | None) -> list:
     return values
 
 
+EXPERT_INPUTS = ("ep", "etp", "moe_dispatcher", "moe_router_group_topk", "moe_a2a_overlap",
+                 "moe_load_imbalance")
+"""Inputs that only matter for models with experts."""
+
+
 def assumptions(sweep: Sweep, best: pl.DataFrame | None = None) -> list[dict]:
     """Every input: its value(s) in this sweep, unit, and whether it is a default (with source).
 
     Architecture columns other than ``model`` are left out (the model table lists them), as
-    are inputs without a default that the sweep does not set. Inputs the catalogs fill show
+    are inputs without a default that the sweep does not set, and the expert-parallel inputs
+    (:data:`EXPERT_INPUTS`) of a sweep whose models have no experts. Inputs the catalogs fill show
     the values they took in ``best`` (the global batch also in tokens).
     """
     out = []
     given = _given(sweep)
     varied = {a.name for a in sweep.axes}
+    experts = bool(set(given) & set(EXPERT_INPUTS)) or (
+        best is not None and "n_experts" in best.columns and best.height > 0
+        and bool((best["n_experts"].fill_null(0) > 0).any()))
     for spec in INPUTS:
         if spec.group == "model" and spec.name != "model":
+            continue
+        if spec.name in EXPERT_INPUTS and not experts:
             continue
         values = _values(spec, given, best)
         if values is None:
@@ -130,6 +141,9 @@ def models_table(best: pl.DataFrame) -> list[dict]:
                     "n_heads": whole(r["n_heads"]), "n_kv_heads": whole(r["n_kv_heads"]),
                     "ffn_hidden": whole(r["ffn_hidden"]), "vocab": whole(r["vocab"]),
                     "gated_mlp": bool(r["gated_mlp"]),
+                    "n_experts": whole(r.get("n_experts") or 0),
+                    "top_k": whole(r.get("top_k") or 0),
+                    "params_active_b": float(r.get("params_active") or r["params_total"]) / 1e9,
                     "source": entry["source"] if entry else "given inline in the sweep"})
     return out
 

@@ -56,9 +56,10 @@ def axis_title(column: str) -> str:
 
 
 def short_strategy(strategy: str) -> str:
-    """``3D (DP x TP x PP) + CP`` -> ``3D + CP``: the label without its parenthesis."""
-    head, _, rest = strategy.partition(" (")
-    return head + (" + CP" if rest.endswith("+ CP") else "")
+    """``3D (DP x TP x PP) + CP + EP`` -> ``3D + CP + EP``: the label without its
+    parenthesis."""
+    head, paren, rest = strategy.partition(" (")
+    return head + "".join(s for s in (" + CP", " + EP") if s in rest) if paren else strategy
 
 
 def _runner_up(group: pl.DataFrame, first: dict) -> dict | None:

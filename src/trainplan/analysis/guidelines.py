@@ -29,7 +29,13 @@ NOTES = {
                          "parallel replicas of the whole pipeline (Megatron-LM PTD-P).",
     "single GPU": "No parallelism.",
 }
-"""How each strategy is built (without its ``+ CP`` suffix)."""
+"""How each strategy is built (without its ``+ CP`` / ``+ EP`` suffix)."""
+
+EP_NOTE = ("Expert parallelism splits each layer's routed experts over ep of the data-parallel "
+           "ranks; every MoE layer sends each token to the GPUs of its experts and back "
+           "(an all-to-all), so the group is best kept inside one NVLink domain, with "
+           "pipeline stages across nodes.")
+"""How expert parallelism is built (added to the note of a ``+ EP`` strategy)."""
 
 
 def _most_common(band: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -183,7 +189,23 @@ def _specifics(r: dict) -> list[str]:
     if whole(r["cp"]) > 1:
         specifics.append(f"CP={whole(r['cp'])} splits each sequence of {whole(r['seq_len'])} "
                          "tokens")
+    ep = whole(r.get("ep", 1) or 1)
+    if ep > 1:
+        specifics.append(_expert_phrase(r, ep))
     return specifics
+
+
+def _expert_phrase(r: dict, ep: int) -> str:
+    """What expert parallelism holds and moves, and whether its group leaves the domain."""
+    span = ep * whole(r.get("etp", 1) or 1)
+    domain = whole(r["scaleup_domain_gpus"])
+    where = (f"inside one {domain}-GPU NVLink domain" if span <= domain else
+             f"across {-(-span // domain)} NVLink domains of {domain} GPUs, over the NICs")
+    experts = whole(r.get("n_experts") or 0)
+    held = f"{experts // ep} of {experts} experts per GPU, " if experts else ""
+    return (f"EP={ep} ({held}{where}): the token all-to-all moves "
+            f"{float(r['comm_ep_bytes_per_step']) / 1e9:.1f} GB per GPU per step, "
+            f"{float(r['ep_exposed_s']):.3g} s of it exposed")
 
 
 def implementation_notes(rows: pl.DataFrame) -> list[dict]:
@@ -193,8 +215,9 @@ def implementation_notes(rows: pl.DataFrame) -> list[dict]:
     for r in rows.iter_rows(named=True):
         s = summary_of(r)
         specifics = _specifics(r)
-        out.append({"strategy": r["strategy"],
-                    "note": NOTES.get(r["strategy"].replace(" + CP", ""), ""),
+        base = r["strategy"].replace(" + CP", "").replace(" + EP", "")
+        note = NOTES.get(base, "") + (" " + EP_NOTE if r["strategy"].endswith(" + EP") else "")
+        out.append({"strategy": r["strategy"], "note": note.strip(),
                     "specifics": "; ".join(specifics) + "." if specifics else "",
                     "feasible": s["feasible"], "reason": s["reason"]})
     return out

@@ -14,7 +14,7 @@ from trainplan.schema.inputs import INPUTS
 GIB = 2.0**30
 """Bytes per GiB."""
 
-EXPOSED = ("tp_exposed_s", "cp_exposed_s", "dp_exposed_s", "pp_exposed_s")
+EXPOSED = ("tp_exposed_s", "cp_exposed_s", "ep_exposed_s", "dp_exposed_s", "pp_exposed_s")
 """Communication time left exposed after overlap, per dimension [s]."""
 
 INTEGER_COLUMNS = tuple(spec.name for spec in INPUTS if spec.kind == "int")
@@ -48,6 +48,10 @@ def layout_text(row: dict) -> str:
     parts += [f"dp={dp}" if dp is not None else "dp not whole"]
     if whole(row["cp"]) > 1:
         parts.append(f"cp={whole(row['cp'])}")
+    if whole(row.get("ep", 1) or 1) > 1:
+        parts.append(f"ep={whole(row['ep'])}")
+        if whole(row.get("etp", 1) or 1) > 1:
+            parts[-1] += f" (etp {whole(row['etp'])})"
     text = " ".join(parts) + f", micro-batch {whole(row['micro_batch'])}"
     zero = whole(row["zero_stage"])
     text += ", no ZeRO" if zero == 0 else f", ZeRO-{zero}"
@@ -55,6 +59,8 @@ def layout_text(row: dict) -> str:
         ", no recompute"
     if row.get("seq_parallel") and whole(row["tp"]) > 1:
         text += ", sequence parallel"
+    if whole(row.get("ep", 1) or 1) > 1 and row.get("moe_dispatcher") == "deepep":
+        text += ", DeepEP dispatch"
     return text
 
 
@@ -65,7 +71,7 @@ def summary_of(row: dict) -> dict:
     are fractions of the step (None for a zero step). Training time, GPU-hours, cost and
     energy are None where the table holds NaN (no token budget or price).
     """
-    exposed = sum(float(row[k]) for k in EXPOSED)
+    exposed = sum(float(row.get(k) or 0.0) for k in EXPOSED)   # ep: absent in old tables
     step = float(row["step_time_s"])
     return {
         "config_id": whole(row["config_id"]),
@@ -84,8 +90,8 @@ def summary_of(row: dict) -> dict:
         "memory_usable_gib": float(row["memory_usable_bytes"]) / GIB,
         "exposed_comm_s": exposed,
         "exposed_comm_share": exposed / step if step > 0 else None,
-        "comm_bytes_per_step": sum(float(row[f"comm_{d}_bytes_per_step"])
-                                   for d in ("tp", "cp", "dp", "pp")),
+        "comm_bytes_per_step": sum(float(row.get(f"comm_{d}_bytes_per_step", 0.0) or 0.0)
+                                   for d in ("tp", "cp", "ep", "dp", "pp")),
         "bubble_share": float(row["bubble_time_s"]) / step if step > 0 else None,
         "bottleneck": row["bottleneck"],
         "time_to_train_days": optional_float(row["time_to_train_days"]),

@@ -236,6 +236,10 @@ class Layout:
     """The expert all-to-all of one micro-batch overlaps another's computation."""
     moe_load_imbalance: NDArrayFloat
     """Busiest expert-parallel rank's tokens over the mean [-]."""
+    moe_deepep: NDArrayBool
+    """Deduplicating dispatch: one copy per remote domain (``moe_dispatcher: deepep``)."""
+    moe_router_group_topk: NDArrayFloat
+    """Most domains a token's experts lie in (0: no limit) [-]."""
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray], seq_len: NDArrayFloat,
@@ -267,6 +271,8 @@ class Layout:
             ep=ep, etp=etp, expert_shard_group=tp * cp * dp / (ep * etp),
             moe_a2a_overlap=np.asarray(g.get("moe_a2a_overlap", False)).astype(bool),
             moe_load_imbalance=as_float(g.get("moe_load_imbalance", 1.0)),
+            moe_deepep=np.asarray(g.get("moe_deepep", False)).astype(bool),
+            moe_router_group_topk=as_float(g.get("moe_router_group_topk", 0.0)),
         )
 
 

@@ -12,7 +12,8 @@ STRATEGIES = ("single GPU", "DP", "TP", "PP", "2D (DP x TP)", "2D (DP x PP)", "2
               "3D (DP x TP x PP)")
 """The shapes of the five strategies of the original study (and none)."""
 
-STRATEGY_LABELS = (*STRATEGIES, *(s + " + CP" for s in STRATEGIES))
+STRATEGY_LABELS = (*STRATEGIES, *(s + " + CP" for s in STRATEGIES),
+                   *(s + " + EP" for s in STRATEGIES), *(s + " + CP + EP" for s in STRATEGIES))
 """Every strategy label; :func:`strategy_index` indexes into it."""
 
 BOTTLENECKS = ("compute", "tensor-parallel communication", "context-parallel communication",
@@ -58,14 +59,15 @@ def strategy_code(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike) -> NDArrayInt:
     return lookup[key]
 
 
-def strategy_index(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike, cp: ArrayLike = 1) -> NDArrayInt:
+def strategy_index(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike, cp: ArrayLike = 1,
+                   ep: ArrayLike = 1) -> NDArrayInt:
     r"""
     Index into :data:`STRATEGY_LABELS` of the degrees' strategy.
 
     Parameters
     ----------
-    dp, tp, pp, cp : array_like
-        Data-, tensor-, pipeline- and context-parallel degrees [-].
+    dp, tp, pp, cp, ep : array_like
+        Data-, tensor-, pipeline-, context- and expert-parallel degrees [-].
 
     Returns
     -------
@@ -75,27 +77,29 @@ def strategy_index(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike, cp: ArrayLike = 
     Notes
     -----
     Context parallelism counts with data parallelism for the shape
-    (:func:`strategy_code` of :math:`d c`, :math:`t`, :math:`p`) and adds " + CP":
-    :math:`i = k + 8 [c > 1]`.
+    (:func:`strategy_code` of :math:`d c`, :math:`t`, :math:`p`) and adds " + CP";
+    expert parallelism (which splits the experts over data-parallel ranks) adds " + EP":
+    :math:`i = k + 8 [c > 1] + 16 [ep > 1]`.
 
     References
     ----------
     .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 (data, tensor and pipeline
        parallelism and their combination, PTD-P).
     """
-    cp = np.asarray(cp, dtype=np.float64)
-    return strategy_code(np.asarray(dp) * cp, tp, pp) + len(STRATEGIES) * (cp > 1)
+    cp, ep = np.asarray(cp, dtype=np.float64), np.asarray(ep, dtype=np.float64)
+    return (strategy_code(np.asarray(dp) * cp, tp, pp) + len(STRATEGIES) * (cp > 1)
+            + 2 * len(STRATEGIES) * (ep > 1))
 
 
 def strategy_label(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike,
-                   cp: ArrayLike = 1) -> np.ndarray:
+                   cp: ArrayLike = 1, ep: ArrayLike = 1) -> np.ndarray:
     r"""
-    Strategy names (DP, TP, PP, 2D, 3D, + CP) of the parallel degrees.
+    Strategy names (DP, TP, PP, 2D, 3D, + CP, + EP) of the parallel degrees.
 
     Parameters
     ----------
-    dp, tp, pp, cp : array_like
-        Data-, tensor-, pipeline- and context-parallel degrees [-].
+    dp, tp, pp, cp, ep : array_like
+        Data-, tensor-, pipeline-, context- and expert-parallel degrees [-].
 
     Returns
     -------
@@ -107,7 +111,7 @@ def strategy_label(dp: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     .. [1] D. Narayanan et al., SC21, arXiv:2104.04473, Sec. 2 (data, tensor and pipeline
        parallelism and their combination, PTD-P).
     """
-    return np.array(STRATEGY_LABELS, dtype=object)[strategy_index(dp, tp, pp, cp)]
+    return np.array(STRATEGY_LABELS, dtype=object)[strategy_index(dp, tp, pp, cp, ep)]
 
 
 def bottleneck_code(outputs: Mapping[str, np.ndarray]) -> NDArrayInt:

@@ -364,10 +364,100 @@ def alltoall_s(n_bytes: ArrayLike, group_size: ArrayLike, members: ArrayLike,
     return np.where(g > 1, np.maximum(inside, outside) + latency, 0.0)
 
 
+def remote_domains_per_token(top_k: ArrayLike, domains: ArrayLike,
+                             max_domains: ArrayLike) -> NDArrayFloat:
+    r"""
+    Scale-up domains other than its own that one token's experts lie in, on average.
+
+    Parameters
+    ----------
+    top_k : array_like
+        Experts per token :math:`k` [-].
+    domains : array_like
+        Domains the expert-parallel group spans, :math:`D` [-].
+    max_domains : array_like
+        Group-limited routing: a token's experts lie in at most :math:`M` domains (0: no
+        limit) [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`r = \min\left((D - 1)\left(1 - (1 - 1/D)^k\right),\ M\right)` [-]
+        (:math:`M` applies when set).
+
+    Notes
+    -----
+    With experts chosen uniformly (balanced routing), another domain holds none of a
+    token's :math:`k` experts with probability :math:`(1 - 1/D)^k`.
+
+    References
+    ----------
+    .. [1] DeepSeek-AI, arXiv:2412.19437, Sec. 2.1.2 (node-limited routing: at most
+       :math:`M = 4` nodes per token) and Sec. 3.2.2 (one InfiniBand transfer per node,
+       forwarded over NVLink).
+    """
+    k, d, m = as_float(top_k), np.maximum(as_float(domains), 1.0), as_float(max_domains)
+    expected = (d - 1.0) * (1.0 - (1.0 - 1.0 / d) ** k)
+    return np.where(m > 0, np.minimum(expected, m), expected)
+
+
+def hierarchical_alltoall_s(token_bytes: ArrayLike, top_k: ArrayLike, group_size: ArrayLike,
+                            members: ArrayLike, remote_domains: ArrayLike,
+                            intra_byte_s: ArrayLike, nic_byte_s_per_gpu: ArrayLike,
+                            latency_in_s: ArrayLike, latency_out_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Time of a deduplicating dispatch (or combine): one copy per remote domain on the NICs.
+
+    Parameters
+    ----------
+    token_bytes : array_like
+        One copy of the GPU's routed tokens, :math:`n_1 = T h e` [bytes].
+    top_k : array_like
+        :math:`k` [-].
+    group_size, members : array_like
+        :math:`g` and the members in the GPU's domain :math:`g_{in}` [-].
+    remote_domains : array_like
+        :func:`remote_domains_per_token`, :math:`r` [-].
+    intra_byte_s, nic_byte_s_per_gpu : array_like
+        In-domain and NIC bandwidth [byte/s].
+    latency_in_s, latency_out_s : array_like
+        Step latencies [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        Time [s]; 0 when :math:`g = 1`.
+
+    Notes
+    -----
+    A token goes once to each remote domain it needs, over the GPU's own NIC to the GPU of
+    the same rank there, which forwards it over the scale-up fabric to the experts in its
+    domain (DeepEP's normal kernels):
+
+    .. math::
+
+       t = \max\left(\frac{n_1 (k (g_{in} - 1)/g + r)}{B_{in}},\ \frac{n_1 r}{B_{nic}}\right)
+           + \alpha
+
+    References
+    ----------
+    .. [1] DeepSeek-AI, "DeepSeek-V3 Technical Report", arXiv:2412.19437, Sec. 3.2.2.
+    .. [2] deepseek-ai/DeepEP README: normal kernels on H800 with CX7 InfiniBand reach
+       about 43-58 GB/s of RDMA bandwidth for EP 16-64.
+    """
+    n1, k, g = as_float(token_bytes), as_float(top_k), as_float(group_size)
+    m, r = np.minimum(as_float(members), g), as_float(remote_domains)
+    inside = n1 * (k * (m - 1.0) / g + r) / as_float(intra_byte_s)
+    outside = n1 * r / as_float(nic_byte_s_per_gpu)
+    latency = np.where(g > m, as_float(latency_out_s), as_float(latency_in_s))
+    return np.where(g > 1, np.maximum(inside, outside) + latency, 0.0)
+
+
 __all__ = [
     "DISPATCH_BYTES_PER_ELEMENT", "GROUPED_GEMM_TILE_ROWS", "PERMUTE_PASSES",
     "active_ffn_width", "alltoall_s", "attention_activation_coefficient",
     "attention_core_width", "attention_projection_params", "expert_params",
-    "grouped_gemm_rows", "moe_layer_share", "resolved_head_dim",
+    "grouped_gemm_rows", "hierarchical_alltoall_s", "moe_layer_share",
+    "remote_domains_per_token", "resolved_head_dim",
     "routed_rows_per_gpu",
 ]

@@ -358,7 +358,10 @@ def expert_dispatch(arch: Architecture, layout: Layout, links: Links) -> ExpertC
 
        t = \phi\, n_{a2a}\, t_{a2a}(2 R h, ep)
 
-    with :math:`t_{a2a}` from :func:`~trainplan.model.moe.alltoall_s`.
+    with :math:`t_{a2a}` from :func:`~trainplan.model.moe.alltoall_s`, or with the
+    deduplicating dispatcher (``deepep``) from
+    :func:`~trainplan.model.moe.hierarchical_alltoall_s` with
+    :func:`~trainplan.model.moe.remote_domains_per_token` remote domains per token.
 
     References
     ----------
@@ -367,9 +370,19 @@ def expert_dispatch(arch: Architecture, layout: Layout, links: Links) -> ExpertC
     """
     per_a2a = moe.DISPATCH_BYTES_PER_ELEMENT * routed_rows(arch, layout) * arch.hidden
     group = place_group(layout.ep, layout.etp, links)
-    time = moe.alltoall_s(per_a2a, layout.ep, group.members, group.intra_byte_s,
-                          links.nic_byte_s_per_gpu, links.latency_in_s, links.latency_out_s)
+    latencies = (links.latency_in_s, links.latency_out_s)
+    flat = moe.alltoall_s(per_a2a, layout.ep, group.members, group.intra_byte_s,
+                          links.nic_byte_s_per_gpu, *latencies)
+    remote = moe.remote_domains_per_token(arch.top_k, group.domains,
+                                          layout.moe_router_group_topk)
+    one_copy = per_a2a / np.maximum(arch.top_k, 1.0)
+    deduplicated = moe.hierarchical_alltoall_s(one_copy, arch.top_k, layout.ep, group.members,
+                                               remote, group.intra_byte_s,
+                                               links.nic_byte_s_per_gpu, *latencies)
+    time = np.where(layout.moe_deepep, deduplicated, flat)
     count = 4.0 + 2.0 * layout.full_recompute_share
-    sent = per_a2a * (layout.ep - 1.0) / layout.ep
+    sent = np.where(layout.moe_deepep & (group.domains > 1),
+                    one_copy * (remote + arch.top_k * (group.members - 1.0) / layout.ep),
+                    per_a2a * (layout.ep - 1.0) / layout.ep)
     return ExpertComm(bytes_per_layer=arch.moe_share * count * sent,
                       time_layer_s=arch.moe_share * count * time)

@@ -17,6 +17,7 @@ from trainplan.model.kernels import FP8_RECIPES
 from trainplan.model.pipeline import SCHEDULE_NAMES
 
 PRECISION_NAMES = ("bf16", "fp16", "fp8")
+MOE_DISPATCHERS = ("alltoall", "deepep")
 
 
 class InputError(ValueError):
@@ -176,6 +177,16 @@ INPUTS: tuple[Input, ...] = (
     Input("etp", "int", "Expert tensor-parallel degree: each expert's matrices are split over "
           "etp GPUs (1: whole experts, Megatron-Core's advice for fine-grained experts)",
           minimum=1, default=1, source="Megatron-Core --expert-tensor-parallel-size"),
+    Input("moe_dispatcher", "choice", "Token dispatcher of the expert-parallel group: "
+          "alltoall (NCCL all-to-all: every routed copy travels on its own) or deepep "
+          "(one copy per remote domain over the NICs, forwarded over NVLink)",
+          choices=MOE_DISPATCHERS, default="alltoall",
+          source="Megatron-Core --moe-token-dispatcher-type alltoall | flex with "
+          "--moe-enable-deepep; deepseek-ai/DeepEP"),
+    Input("moe_router_group_topk", "int", "Group-limited routing: a token's experts lie in at "
+          "most this many scale-up domains (0: no limit; DeepSeek-V3: 4 nodes)", minimum=0,
+          default=0, source="DeepSeek-V3 (arXiv:2412.19437) Sec. 2.1.2; Megatron-Core "
+          "--moe-router-group-topk with --moe-router-num-groups"),
     Input("moe_a2a_overlap", "bool", "The expert-parallel all-to-all of one micro-batch "
           "overlaps the computation of another (DeepSeek DualPipe, Megatron-Core "
           "--overlap-moe-expert-parallel-comm)", default=False,

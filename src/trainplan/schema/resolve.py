@@ -277,7 +277,7 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     schedule = np.asarray(values["schedule"], dtype=object)
     schedule = np.where(schedule == "auto", np.where(vpp > 1, "interleaved", "1f1b"), schedule)
     skip = {"precision", "recompute", "schedule", "dp_algorithm", "tp_algorithm", "fp8_recipe",
-            "position_embedding", "norm", "memory_gib", "scaleup_gbyte_s",
+            "position_embedding", "norm", "moe_dispatcher", "memory_gib", "scaleup_gbyte_s",
             "scaleout_gbit_s_per_node", "gpus_per_node", "model", "gpu", "framework", "dp",
             "n_gpus",
             "peak_bf16_flop_s", "peak_fp16_flop_s", "scaleup_peer_fraction"}
@@ -292,6 +292,8 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     arrays["schedule"] = _codes(schedule, SCHEDULE_NAMES)
     arrays["fp8_recipe"] = _codes(np.asarray(values["fp8_recipe"], dtype=object),
                                   {name: i for i, name in enumerate(FP8_RECIPES)})
+    arrays["moe_deepep"] = np.asarray(values.get("moe_dispatcher", "alltoall"),
+                                      dtype=object) == "deepep"
     for key in ("dp_algorithm", "tp_algorithm"):
         arrays[key] = _codes(np.asarray(values[key], dtype=object), ALGORITHM_NAMES)
     position = np.asarray(values["position_embedding"], dtype=object)

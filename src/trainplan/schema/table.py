@@ -90,7 +90,8 @@ def _output_columns(values: Mapping[str, np.ndarray], outputs: Mapping[str, np.n
                     pick) -> list[pl.Series]:
     """The output columns in OUTPUT_COLUMNS order, with the text labels."""
     flags = pick(outputs["infeasible_flags"])
-    strategy = pick(fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"]))
+    strategy = pick(fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"],
+                                     values.get("ep", 1)))
     picked = {name: pick(outputs[name]) for name in OUTPUT_COLUMNS if name not in STRING_OUTPUTS}
     bottleneck = bottleneck_code(picked)
     flag_values, flag_codes = np.unique(flags, return_inverse=True)

@@ -185,7 +185,8 @@ def key_frame(grid: Grid, block: Block, values: dict, outputs: dict) -> pl.DataF
 
     scenario_id = grid.scenario_ids(block)
     model = flat(grid.axis_code(block, ["model"] if "model" in grid.names else []), np.int64)
-    strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"])
+    strategy = fe.strategy_index(values["dp"], values["tp"], values["pp"], values["cp"],
+                                 values["ep"])
     step = flat(outputs["step_time_s"], np.float64)
     cost = flat(outputs["cost_usd"], np.float64)
     return pl.DataFrame({

@@ -128,7 +128,8 @@ def _keys(grid: Grid, block: Block, values, rows, index, outputs) -> pl.DataFram
     """The key columns of :func:`trainplan.sweep.grid.key_frame` for the rows ``rows``."""
     scenario = _gather(grid.axis_code(block, grid.sweep.scenario), index)
     model = _gather(grid.axis_code(block, ["model"] if "model" in grid.names else []), index)
-    strategy = fe.strategy_index(*(_gather(values[k], index) for k in ("dp", "tp", "pp", "cp")))
+    strategy = fe.strategy_index(*(_gather(values[k], index)
+                                   for k in ("dp", "tp", "pp", "cp", "ep")))
     n = len(rows)
 
     def flat(a, dtype):
@@ -171,7 +172,7 @@ def _representatives(grid, block, values, flags, memory) -> pl.DataFrame:
     the order of :func:`trainplan.sweep.summaries.reduce` (NaN memory sorts last in both).
     Configurations sharing an element and a scenario share their flags and memory; the
     first of them is the one the exhaustive arg-min picks."""
-    strategy = fe.strategy_index(*(values[k] for k in ("dp", "tp", "pp", "cp")))
+    strategy = fe.strategy_index(*(values[k] for k in ("dp", "tp", "pp", "cp", "ep")))
     scenario = grid.axis_code(block, grid.sweep.scenario)
     (flag, mem, strat, scen), rows = _flat_sub([flags, memory, strategy, scenario],
                                                grid.block_shape(block))

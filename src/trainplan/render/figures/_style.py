@@ -17,8 +17,12 @@ from trainplan.model.feasibility import STRATEGIES
 FIGSIZE = (7.0, 4.0)
 DPI = 300
 CP_SUFFIX = " + CP"
-#: Every strategy label in display order: each base strategy, then its context-parallel variant.
-STRATEGY_ORDER: tuple[str, ...] = tuple(s for base in STRATEGIES for s in (base, base + CP_SUFFIX))
+EP_SUFFIX = " + EP"
+SUFFIXES = ("", CP_SUFFIX, EP_SUFFIX, CP_SUFFIX + EP_SUFFIX)
+#: Every strategy label in display order: each base strategy, then its context- and
+#: expert-parallel variants.
+STRATEGY_ORDER: tuple[str, ...] = tuple(base + suffix for base in STRATEGIES
+                                        for suffix in SUFFIXES)
 
 RC = {
     "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
@@ -50,12 +54,14 @@ def strategy_key(name: str) -> tuple[int, int, str]:
     -------
     tuple of (int, int, str)
         Position of the base strategy in :data:`~trainplan.model.feasibility.STRATEGIES`
-        (unknown labels last), 1 for a context-parallel variant, then the label itself.
+        (unknown labels last), the position of its suffix (none, + CP, + EP, + CP + EP),
+        then the label itself.
     """
-    cp = name.endswith(CP_SUFFIX)
-    base = name[: -len(CP_SUFFIX)] if cp else name
+    variant = max((i for i, suffix in enumerate(SUFFIXES) if suffix and name.endswith(suffix)),
+                  default=0)
+    base = name[: len(name) - len(SUFFIXES[variant])]
     index = STRATEGIES.index(base) if base in STRATEGIES else len(STRATEGIES)
-    return index, int(cp), name
+    return index, variant, name
 
 
 def strategy_order(names: Sequence[str]) -> list[str]:
@@ -75,12 +81,14 @@ def strategy_order(names: Sequence[str]) -> list[str]:
 
 
 def strategy_style(name: str) -> dict:
-    """Colour, line style and marker of a strategy (CP variants: another, open marker)."""
-    index, cp, _ = strategy_key(name)
+    """Colour, line style and marker of a strategy (CP variants: another, open marker; EP
+    variants: another line style)."""
+    index, variant, _ = strategy_key(name)
+    cp, ep = variant in (1, 3), variant >= 2
     if index >= len(STRATEGIES):
         index += zlib.crc32(name.encode()) % 8
     return {"color": COLOURS[index % len(COLOURS)],
-            "linestyle": LINESTYLES[index % len(LINESTYLES)],
+            "linestyle": LINESTYLES[(index + 4 * ep) % len(LINESTYLES)],
             "marker": MARKERS[(index + 8 * cp) % len(MARKERS)],
             "markerfacecolor": "white" if cp else COLOURS[index % len(COLOURS)]}
 
