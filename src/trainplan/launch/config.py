@@ -177,6 +177,29 @@ class LaunchConfig:
     """Gradient bytes per parameter the memory model assumed [bytes]."""
     grad_reduce_bytes_per_param: float = _spec(_parse_number)
     """Bytes per parameter of the gradient reduction the model assumed [bytes]."""
+    # --- attention variants and experts (defaults: dense, h/a-wide heads) ---
+    head_dim: int = _spec(_parse_int)
+    qk_norm: bool = _spec(_parse_flag)
+    kv_lora_rank: int = _spec(_parse_int)
+    q_lora_rank: int = _spec(_parse_int)
+    qk_nope_head_dim: int = _spec(_parse_int)
+    qk_rope_head_dim: int = _spec(_parse_int)
+    v_head_dim: int = _spec(_parse_int)
+    n_experts: int = _spec(_parse_int)
+    top_k: int = _spec(_parse_int)
+    moe_ffn_hidden: int = _spec(_parse_int)
+    n_shared_experts: int = _spec(_parse_int)
+    shared_ffn_hidden: int = _spec(_parse_int)
+    first_dense_layers: int = _spec(_parse_int)
+    moe_layer_step: int = _spec(_parse_int)
+    router_bias: bool = _spec(_parse_flag)
+    ep: int = _spec(_parse_int)
+    etp: int = _spec(_parse_int)
+    moe_dispatcher: str = _spec(_parse_choice)
+    moe_router_group_topk: int = _spec(_parse_int)
+    moe_a2a_overlap: bool = _spec(_parse_flag)
+    scaleup_domain_gpus: int | None = _spec(_parse_int, optional=True)
+    """GPUs of one NVLink domain (not given: one node)."""
 
     def __post_init__(self) -> None:
         """Refuse a batch that Megatron and DeepSpeed both refuse."""

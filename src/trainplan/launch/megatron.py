@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from trainplan.launch.config import LaunchConfig
+from trainplan.launch.megatron_moe import attention_args, moe_args
 from trainplan.model.config import recomputed_share, stage_layers
 
 RDZV_PORT = 29500
@@ -233,10 +234,11 @@ def megatron_args(config: LaunchConfig) -> list[str]:
     Returns
     -------
     list of str
-        Arguments in a fixed order: parallelism, model, batch, precision,
-        kernels, overlaps, data.
+        Arguments in a fixed order: parallelism, model, attention variants, experts,
+        batch, precision, kernels, overlaps, data.
     """
-    return (_parallel_args(config) + _model_args(config) + _batch_args(config)
+    return (_parallel_args(config) + _model_args(config) + attention_args(config)
+            + moe_args(config) + _batch_args(config)
             + _precision_args(config) + _kernel_args(config) + _overlap_args(config)
             + _data_args())
 
@@ -244,6 +246,8 @@ def megatron_args(config: LaunchConfig) -> list[str]:
 def _header(c: LaunchConfig) -> list[str]:
     """Comment lines (what the command is for, the vocabulary) and required environment."""
     degrees = f"tp={c.tp} pp={c.pp} cp={c.cp} dp={c.dp} vpp={c.vpp}"
+    if c.n_experts > 0:
+        degrees += f" ep={c.ep} etp={c.etp}"
     lines = [f"# {c.model or 'model'} on {c.n_gpus} x {c.gpu or 'GPU'}: {degrees}",
              f"# vocabulary V = {c.vocab} comes from the tokenizer ($TOKENIZER_MODEL); "
              f"Megatron pads it to {padded_vocab(c.vocab, c.tp)}"]
