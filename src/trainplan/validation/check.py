@@ -22,8 +22,12 @@ from trainplan.validation.spec import SETTINGS
 
 INTEGER_COLUMNS = ("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden", "vocab",
                    "seq_len", "n_gpus", "gpus_per_node", "tp", "pp", "dp", "cp", "vpp",
-                   "micro_batch", "global_batch")
+                   "micro_batch", "global_batch", "n_experts", "top_k", "moe_ffn_hidden", "ep",
+                   "etp")
 """Columns holding a whole number >= 1 (or blank)."""
+
+COUNT_COLUMNS = ("n_shared_experts", "moe_router_group_topk")
+"""Columns holding a whole number >= 0 (or blank)."""
 
 NUMBER_COLUMNS = ("measured_tflops_per_gpu", "measured_mfu", "measured_hfu",
                   "measured_step_time_s", "measured_tokens_per_s_per_gpu", "measured_memory_gb",
@@ -37,7 +41,7 @@ represented)."""
 
 TEXT_COLUMNS = ("row_id", "source", "source_locator", "table_row", "model_name", "activation",
                 "gpu", "interconnect", "framework", "tflops_convention", "measured_oom",
-                "notes")
+                "notes", "moe_dispatcher", "moe_a2a_overlap")
 """Columns of free text (``activation`` and ``measured_oom`` are read per row)."""
 
 REQUIRED_COLUMNS = ("row_id", "gpu", "n_layers", "hidden", "n_heads", "seq_len", "global_batch",
@@ -47,7 +51,13 @@ REQUIRED_COLUMNS = ("row_id", "gpu", "n_layers", "hidden", "n_heads", "seq_len",
 ONE_OF_COLUMNS = (("n_gpus", "dp"), ("measured_step_time_s", "derived_step_time_s"))
 """Groups of columns of which a run table has at least one (cluster size; step time)."""
 
-KNOWN_COLUMNS = frozenset(TEXT_COLUMNS + INTEGER_COLUMNS + NUMBER_COLUMNS + SETTING_COLUMNS)
+KNOWN_COLUMNS = frozenset(TEXT_COLUMNS + INTEGER_COLUMNS + COUNT_COLUMNS + NUMBER_COLUMNS
+                          + SETTING_COLUMNS)
+
+EXPERT_COLUMNS = frozenset(("n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts", "ep",
+                            "etp", "moe_dispatcher", "moe_a2a_overlap",
+                            "moe_router_group_topk"))
+"""Optional columns of mixture-of-experts runs (a dense run table need not have them)."""
 
 
 class RunTableError(ValueError):
@@ -97,6 +107,9 @@ def _allowed(column: str, text: str) -> str | None:
     fine."""
     if column in INTEGER_COLUMNS:
         return None if _is_count(text) else "a whole number >= 1"
+    if column in COUNT_COLUMNS:
+        return None if text.strip() in ("0", "0.0") or _is_count(text) else \
+            "a whole number >= 0"
     return None if _is_positive(text) else "a finite number > 0"
 
 
@@ -128,7 +141,8 @@ def check_runs(runs: pl.DataFrame, where: str = "") -> list[str]:
                             "measured_step_time_s or derived_step_time_s")
     if runs.height == 0:
         raise RunTableError(f"{where}no runs: the table has a header but no rows")
-    checked = [c for c in runs.columns if c in INTEGER_COLUMNS or c in NUMBER_COLUMNS]
+    checked = [c for c in runs.columns
+               if c in INTEGER_COLUMNS or c in COUNT_COLUMNS or c in NUMBER_COLUMNS]
     for i, row in enumerate(runs.select(checked).iter_rows(named=True)):
         for column, value in row.items():
             if value is None or not str(value).strip():

@@ -77,11 +77,18 @@ def evaluate_candidates(specs: list[RunSpec], points: list[dict[str, Any]],
 
 def target_step_time(row: dict) -> tuple[float | None, str]:
     """The step time a run is scored against [s] and its kind: the measured one, else the
-    one derived from the source's throughput."""
+    one derived from the source's throughput (``derived_step_time_s``, else the global batch
+    in tokens over ``measured_tokens_per_s_per_gpu`` times ``n_gpus``)."""
     measured = number(row, "measured_step_time_s")
     if measured is not None:
         return measured, "measured"
-    return number(row, "derived_step_time_s"), "derived"
+    derived = number(row, "derived_step_time_s")
+    rate, batch, seq, gpus = (number(row, k) for k in (
+        "measured_tokens_per_s_per_gpu", "global_batch", "seq_len", "n_gpus"))
+    if derived is None and None not in (rate, batch, seq, gpus):
+        # the tokens of one step over the tokens all GPUs process per second
+        derived = batch * seq / (rate * gpus)
+    return derived, "derived"
 
 
 def _convention_flop(row: dict, config: dict) -> tuple[float | None, str]:

@@ -40,6 +40,7 @@ from trainplan.schema.catalog_fill import (
     FRAMEWORK_BYTES,
     framework_defaults,
 )
+from trainplan.schema.inputs import MOE_DISPATCHERS
 from trainplan.validation import framework, parse
 
 SEARCH_MICRO_BATCH = (1, 2, 4, 8)
@@ -56,6 +57,21 @@ else from the catalog family of its MLP (``gpt`` for GeLU, ``llama`` for a gated
 DEFAULT_VOCAB = 51200
 """Vocabulary of a run that states none and names no catalog model: GPT-2's 50,257 tokens
 padded as Megatron-LM does (Narayanan et al. 2021, arXiv:2104.04473, Sec. 5.1)."""
+
+MOE_ARCHITECTURE = ("n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts",
+                    "shared_ffn_hidden", "first_dense_layers", "moe_layer_step", "head_dim",
+                    "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+                    "v_head_dim", "qk_norm", "router_bias", "expert_bias")
+"""Expert and attention-variant cells: from the row when stated (``n_experts``, ``top_k``,
+``moe_ffn_hidden``, ``n_shared_experts``), else from the catalog entry ``model_name``
+names, else the input defaults (a dense model)."""
+
+EXPERT_LAYOUT = ("ep", "etp", "moe_router_group_topk")
+"""Expert-parallel degrees and group-limited routing a row may state (blank: the input
+defaults); ``moe_dispatcher`` (alltoall, deepep) and ``moe_a2a_overlap`` (yes/no) too."""
+
+CATALOG_FILLED = ("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden", "vocab")
+"""Architecture cells a row naming a catalog model exactly may leave blank."""
 
 REQUIRED = ("n_layers", "hidden", "n_heads", "seq_len", "global_batch", "tp", "pp")
 """Cells a row must state to be represented (besides a known GPU and n_gpus or dp)."""
@@ -151,6 +167,7 @@ def run_spec(row: dict) -> RunSpec:
     """
     spec = RunSpec(row_id=str(row.get("row_id") or ""), source=short_source(row.get("source")))
     note = spec.assumptions.append
+    row = _from_catalog(row, note)
     try:
         settings = read_settings(row)
     except NotRepresented as err:
@@ -165,7 +182,11 @@ def run_spec(row: dict) -> RunSpec:
         spec.unrepresentable = "not stated: " + ", ".join(missing)
         return spec
     base: dict[str, Any] = {"gpu": gpu, **{k: int(number(row, k)) for k in REQUIRED}}
-    _model(row, base, note)
+    try:
+        _model(row, base, note)
+    except NotRepresented as err:
+        spec.unrepresentable = str(err)
+        return spec
     spec.unrepresentable = _layout(row, base)
     if spec.unrepresentable:
         return spec
@@ -177,6 +198,55 @@ def run_spec(row: dict) -> RunSpec:
         note(f"{key} searched over {list(values)} (not stated)")
     spec.base, spec.search = base, search
     return spec
+
+
+def _from_catalog(row: dict, note: Note) -> dict:
+    """``row`` with its blank architecture cells taken from the catalog entry that
+    ``model_name`` names exactly (a name or an alias), each one noted."""
+    entry = catalog.find_model(str(row.get("model_name") or "").strip())
+    if entry is None:
+        return row
+    row = dict(row)
+    filled = [key for key in CATALOG_FILLED if number(row, key) is None and entry.get(key)]
+    for key in filled:
+        row[key] = str(entry[key])
+    if not str(row.get("activation") or "").strip():
+        row["activation"] = "swiglu" if entry.get("gated_mlp") else "gelu"
+        filled.append("activation")
+    if filled:
+        note(f"{', '.join(filled)} from catalog entry {entry['name']} (not stated)")
+    row["__catalog"] = entry
+    return row
+
+
+def _experts(row: dict, base: dict[str, Any]) -> None:
+    """Expert and attention-variant cells, and the expert-parallel degrees."""
+    entry = row.get("__catalog") or {}
+    for key in MOE_ARCHITECTURE:
+        value = number(row, key) if key not in ("qk_norm", "router_bias", "expert_bias") \
+            else None
+        if value is None and entry.get(key) is not None:
+            value = entry[key]
+        if value is not None:
+            base[key] = bool(value) if key in ("qk_norm", "router_bias", "expert_bias") \
+                else int(value)
+    for key in EXPERT_LAYOUT:
+        value = number(row, key)
+        if value is not None:
+            base[key] = int(value)
+    dispatcher = str(row.get("moe_dispatcher") or "").strip().lower()
+    if dispatcher:
+        if dispatcher not in MOE_DISPATCHERS:
+            raise NotRepresented(f"column 'moe_dispatcher': value {dispatcher!r} is not one "
+                                 f"of {', '.join(MOE_DISPATCHERS)}")
+        base["moe_dispatcher"] = dispatcher
+    overlap = str(row.get("moe_a2a_overlap") or "").strip()
+    if overlap:
+        try:
+            base["moe_a2a_overlap"] = parse.yes_no(overlap)
+        except ValueError as err:
+            raise NotRepresented(f"column 'moe_a2a_overlap': value {overlap!r}: {err}") \
+                from None
 
 
 def _model(row: dict, base: dict[str, Any], note: Note) -> None:
@@ -210,6 +280,7 @@ def _model(row: dict, base: dict[str, Any], note: Note) -> None:
             vocab = DEFAULT_VOCAB
             note(f"vocab {DEFAULT_VOCAB:,} (not stated)")
     base["vocab"] = int(vocab)
+    _experts(row, base)
 
 
 def _layout(row: dict, base: dict[str, Any]) -> str | None:
