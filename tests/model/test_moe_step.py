@@ -121,3 +121,31 @@ def test_mfu_is_on_active_flops():
     per_token = got["model_flop_per_step"] / tokens
     assert 6 * 37e9 < per_token < 1.6 * 6 * 37e9
     assert per_token < 0.1 * 6 * 671e9
+
+
+@pytest.mark.parametrize(("seq", "window", "chunked", "share", "keys"),
+                         [(4096, 128, False, 0.5, 256), (8192, 2048, True, 0.75, 2048),
+                          (1024, 8192, True, 0.75, 1024), (256, 128, False, 0.5, 256)])
+def test_local_attention_costs_the_keys_it_reads(seq, window, chunked, share, keys):
+    """A share of layers attending over a window: the attention-core FLOPs of those layers
+    are those of full causal attention over s_eff keys (2w sliding, w chunked, at most s);
+    nothing else changes."""
+    row = {"model": "llama3-8b", "gpu": "H100-SXM5-80GB", "n_gpus": 8, "global_batch": 8,
+           "seq_len": seq, "recompute": "none"}
+    full, local = _run([row, {**row, "sliding_window": window, "sliding_window_share": share,
+                              "chunked_attention": chunked}])
+    tokens, layers, hidden = 8 * seq, 32, 4096
+    core_full = 3 * layers * 4 * tokens * seq * hidden       # full square, forward + backward
+    saved = core_full * share * (1 - keys / seq)
+    assert full["model_flop_per_step"] - local["model_flop_per_step"] == pytest.approx(
+        saved, rel=1e-9, abs=1.0)
+    assert local["params_total"] == full["params_total"]
+    assert local["step_time_s"] <= full["step_time_s"]
+
+
+def test_gpt_oss_attends_locally_in_half_its_layers():
+    row = _moe_row(model="gpt-oss-120b", n_gpus=64, pp=1, ep=8, global_batch=64,
+                   seq_len=8192)
+    windowed, full = _run([row, {**row, "sliding_window": 0}])
+    assert windowed["model_flop_per_step"] < full["model_flop_per_step"]
+    assert windowed["step_time_s"] < full["step_time_s"]

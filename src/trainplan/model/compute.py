@@ -159,10 +159,14 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
         np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
         np.where(fp8, BYTES_FP8, BYTES_16BIT))
     core_width = np.where(arch.variant_attention, arch.attention_core_width, h)
-    attn_fwd = attention_core_forward_s(layout.micro_batch, layout.seq_local, arch.seq_len,
-                                        core_width, a, tp, layout.flash_attention, arch.dropout,
-                                        peak16, gpu.attention_efficiency, eff16, wave,
-                                        gpu.gemm_half_k, hbm)
+    core = (layout.micro_batch, layout.seq_local)
+    kernel = (core_width, a, tp, layout.flash_attention, arch.dropout, peak16,
+              gpu.attention_efficiency, eff16, wave, gpu.gemm_half_k, hbm)
+    attn_fwd = attention_core_forward_s(*core, arch.seq_len, *kernel)
+    # local attention (sliding window, chunks) in a share of the layers: fewer keys per query
+    attn_fwd = np.where(arch.local_share > 0, (1.0 - arch.local_share) * attn_fwd
+                        + arch.local_share * attention_core_forward_s(*core, arch.local_keys,
+                                                                      *kernel), attn_fwd)
     attn_bwd = attn_fwd * np.where(layout.flash_attention, FLASH_BACKWARD_RATIO,
                                    BACKWARD_PER_FORWARD)
     f_act = arch.ffn_active

@@ -100,6 +100,10 @@ class Architecture:
     """:func:`~trainplan.model.moe.attention_core_width` [-]."""
     attention_activation: NDArrayFloat
     """:func:`~trainplan.model.moe.attention_activation_coefficient` [bytes per s b h]."""
+    local_share: NDArrayFloat
+    """Share of the layers with local (sliding-window or chunked) attention [-]."""
+    local_keys: NDArrayFloat
+    """:func:`~trainplan.model.moe.local_attention_keys` of those layers [tokens]."""
     qk_norm_params: NDArrayFloat
     """Per-head query and key norms of one layer [-]."""
     mla: NDArrayBool
@@ -160,6 +164,11 @@ class Architecture:
             attention_core_width=moe.attention_core_width(a, head, *mla_dims),
             attention_activation=moe.attention_activation_coefficient(h, a, kv, head,
                                                                       *mla_dims),
+            local_share=np.where(get("sliding_window") > 0, get("sliding_window_share", 1.0),
+                                 0.0),
+            local_keys=moe.local_attention_keys(g["seq_len"], get("sliding_window"),
+                                                np.asarray(g.get("chunked_attention", False))
+                                                .astype(bool)),
             qk_norm_params=np.where(np.asarray(g.get("qk_norm", False)).astype(bool),
                                     2.0 * head, 0.0),
             mla=mla, q_lora_rank=get("q_lora_rank"), kv_lora_rank=mla_dims[0],

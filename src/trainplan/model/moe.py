@@ -188,6 +188,42 @@ def attention_activation_coefficient(hidden: ArrayLike, n_heads: ArrayLike,
     return np.where(as_float(kv_lora_rank) > 0, mla, gqa)
 
 
+def local_attention_keys(seq_len: ArrayLike, window: ArrayLike,
+                         chunked: ArrayLike) -> NDArrayFloat:
+    r"""
+    Sequence length whose full causal attention costs what one local-attention layer costs.
+
+    Parameters
+    ----------
+    seq_len : array_like
+        Sequence length :math:`s` [tokens].
+    window : array_like
+        Window or chunk :math:`w` (0: no local attention) [tokens].
+    chunked : array_like of bool
+        Chunked attention (queries attend within their chunk) instead of a sliding window.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`s_{eff} = \min(s, 2 w)` sliding, :math:`\min(s, w)` chunked, :math:`s` without
+        a window [tokens].
+
+    Notes
+    -----
+    Causal attention over :math:`s` keys averages :math:`s/2` keys per query; a sliding
+    window of :math:`w` about :math:`w`, a chunk of :math:`w` about :math:`w/2`.
+
+    References
+    ----------
+    .. [1] I. Beltagy et al., "Longformer", arXiv:2004.05150 (sliding-window attention).
+    .. [2] Hugging Face transformers ``Llama4TextConfig.attention_chunk_size``; OpenAI
+       gpt-oss model card (alternating 128-token banded attention).
+    """
+    s, w = as_float(seq_len), as_float(window)
+    local = np.where(np.asarray(chunked, dtype=bool), w, 2.0 * w)
+    return np.where(w > 0, np.minimum(s, local), s)
+
+
 def moe_layer_share(n_layers: ArrayLike, n_experts: ArrayLike, first_dense_layers: ArrayLike,
                     moe_layer_step: ArrayLike) -> NDArrayFloat:
     r"""
@@ -457,7 +493,7 @@ __all__ = [
     "DISPATCH_BYTES_PER_ELEMENT", "GROUPED_GEMM_TILE_ROWS", "PERMUTE_PASSES",
     "active_ffn_width", "alltoall_s", "attention_activation_coefficient",
     "attention_core_width", "attention_projection_params", "expert_params",
-    "grouped_gemm_rows", "hierarchical_alltoall_s", "moe_layer_share",
+    "grouped_gemm_rows", "hierarchical_alltoall_s", "local_attention_keys", "moe_layer_share",
     "remote_domains_per_token", "resolved_head_dim",
     "routed_rows_per_gpu",
 ]

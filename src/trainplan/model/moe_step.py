@@ -60,9 +60,12 @@ def variant_layer_forward_flop(tokens: ArrayLike, arch: Architecture
 
     .. math::
 
-       \Delta F = 2 T (P_{attn} - P_{attn}^{dense}) + 4 T s (w - h) + 2 T \phi h E
+       \Delta F = 2 T (P_{attn} - P_{attn}^{dense}) + 4 T s (w \lambda - h)
+                 + 2 T \phi h E, \quad \lambda = 1 - \ell + \ell\, s_{eff} / s
 
-    Both attention terms are zero for :math:`d = h/a` without latent attention. The
+    with a share :math:`\ell` of the layers attending locally over an effective
+    :math:`s_{eff}` (:func:`~trainplan.model.moe.local_attention_keys`). Both attention terms
+    are zero for :math:`d = h/a` without latent or local attention. The
     routed experts' FLOPs, :math:`2 T k (2 + [\text{gated}]) h f_e` per MoE layer, are in
     :func:`~trainplan.model.flops.mlp_flop` through :math:`f_{act}`: model FLOPs count
     the active path only, so MFU is on active FLOPs.
@@ -73,11 +76,13 @@ def variant_layer_forward_flop(tokens: ArrayLike, arch: Architecture
     .. [2] NVIDIA Megatron-LM ``num_floating_point_operations`` (MoE and MLA terms).
     """
     t = as_float(tokens)
-    projections = 2.0 * t * (arch.attention_params - _dense_attention_params(arch))
-    core = attention_core_flop(t, arch.seq_len, arch.attention_core_width - arch.hidden)
-    attention = np.where(arch.variant_attention, projections + core, 0.0)
+    projections = np.where(arch.variant_attention,
+                           2.0 * t * (arch.attention_params - _dense_attention_params(arch)), 0.0)
+    width = np.where(arch.variant_attention, arch.attention_core_width, arch.hidden)
+    local = 1.0 - arch.local_share + arch.local_share * arch.local_keys / arch.seq_len
+    core = attention_core_flop(t, arch.seq_len, width * local - arch.hidden)
     router = 2.0 * t * arch.moe_share * arch.router_params
-    return attention + router, np.where(arch.variant_attention, core, 0.0)
+    return projections + core + router, core
 
 
 def routed_rows(arch: Architecture, layout: Layout) -> NDArrayFloat:

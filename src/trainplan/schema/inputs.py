@@ -103,6 +103,17 @@ INPUTS: tuple[Input, ...] = (
           group=_ARCH, from_catalog=True),
     Input("v_head_dim", "int", "Multi-head latent attention: value head width", minimum=0,
           default=0, group=_ARCH, from_catalog=True),
+    Input("sliding_window", "int", "Local attention: keys a query attends to in the layers "
+          "with a window (0: every layer attends to the whole sequence)", unit="tokens",
+          minimum=0, default=0, group=_ARCH, from_catalog=True,
+          source="gpt-oss model card (128-token window on alternate layers); Llama 4 "
+          "attention_chunk_size 8192"),
+    Input("sliding_window_share", "float", "Share of the layers with local attention (gpt-oss: "
+          "0.5, alternating; Llama 4: 0.75, three of four)", minimum=0, maximum=1, default=1.0,
+          group=_ARCH, from_catalog=True),
+    Input("chunked_attention", "bool", "The local window is a chunk (queries attend within "
+          "their chunk of sliding_window tokens, Llama 4) rather than the preceding tokens",
+          default=False, group=_ARCH, from_catalog=True),
     Input("n_experts", "int", "Routed experts per mixture-of-experts layer (0: dense model)",
           minimum=0, default=0, group=_ARCH, from_catalog=True),
     Input("top_k", "int", "Routed experts each token uses", minimum=1, default=1,
