@@ -36,6 +36,7 @@ def test_deepseek_v3_on_2048_h800_writes_its_experts_routing_and_latent_attentio
                         ("--moe-token-dispatcher-type", "flex")]:
         assert _value(cmd, flag) == value, flag
     assert "--moe-grouped-gemm" in cmd and "--moe-enable-deepep" in cmd
+    assert _value(cmd, "--mtp-num-layers") == "1"
     pattern = _value(cmd, "--moe-layer-freq").strip("'[]").split(",")
     assert pattern[:4] == ["0", "0", "0", "1"] and len(pattern) == 61
     layers = [int(x) for x in _value(cmd, "--pipeline-model-parallel-layout").strip("'EL")
@@ -61,3 +62,17 @@ def test_the_layer_pattern_has_as_many_expert_layers_as_the_model_counts(layers,
     pattern = moe_layer_pattern(layers, dense, step).strip("[]").split(",")
     assert len(pattern) == layers
     assert pattern.count("1") == int(moe_layer_count(layers, dense, step))
+
+
+def test_a_capacity_factor_pads_every_expert_and_costs_its_padding():
+    dropless = _flags(model="mixtral-8x7b", n_gpus=64, ep=8, global_batch=64)
+    padded = _flags(model="mixtral-8x7b", n_gpus=64, ep=8, global_batch=64,
+                    moe_capacity_factor=1.25)
+    assert "--moe-expert-capacity-factor" not in dropless
+    assert _value(padded, "--moe-expert-capacity-factor") == "1.25"
+    assert "--moe-pad-expert-input-to-capacity" in padded
+    rows = evaluate(polars.DataFrame([
+        {"model": "mixtral-8x7b", "gpu": "H800", "n_gpus": 64, "ep": 8, "global_batch": 64,
+         "recompute": "full", "moe_capacity_factor": c} for c in (0.0, 1.25)])).to_dicts()
+    assert rows[1]["step_time_s"] > rows[0]["step_time_s"]
+    assert rows[1]["model_flop_per_step"] == rows[0]["model_flop_per_step"]

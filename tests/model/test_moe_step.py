@@ -149,3 +149,14 @@ def test_gpt_oss_attends_locally_in_half_its_layers():
     windowed, full = _run([row, {**row, "sliding_window": 0}])
     assert windowed["model_flop_per_step"] < full["model_flop_per_step"]
     assert windowed["step_time_s"] < full["step_time_s"]
+
+
+def test_deepseek_v3_trains_its_multi_token_prediction_module_on_the_last_stage():
+    """One MTP module: model FLOPs grow by about one layer and one output layer (3-6 %), the
+    last stage computes and holds more, params_total stays the published 671 B."""
+    with_mtp, without = _run([_moe_row(), _moe_row(mtp_layers=0)])
+    assert with_mtp["params_total"] == without["params_total"]
+    growth = with_mtp["model_flop_per_step"] / without["model_flop_per_step"] - 1
+    assert 0.02 < growth < 0.06
+    assert with_mtp["step_time_s"] > without["step_time_s"]
+    assert with_mtp["memory_total_bytes"] >= without["memory_total_bytes"]

@@ -180,6 +180,7 @@ class LaunchConfig:
     # --- attention variants and experts (defaults: dense, h/a-wide heads) ---
     head_dim: int = _spec(_parse_int)
     qk_norm: bool = _spec(_parse_flag)
+    mtp_layers: int = _spec(_parse_int)
     kv_lora_rank: int = _spec(_parse_int)
     q_lora_rank: int = _spec(_parse_int)
     qk_nope_head_dim: int = _spec(_parse_int)
@@ -198,6 +199,7 @@ class LaunchConfig:
     moe_dispatcher: str = _spec(_parse_choice)
     moe_router_group_topk: int = _spec(_parse_int)
     moe_a2a_overlap: bool = _spec(_parse_flag)
+    moe_capacity_factor: float = _spec(_parse_number)
     scaleup_domain_gpus: int | None = _spec(_parse_int, optional=True)
     """GPUs of one NVLink domain (not given: one node)."""
 

@@ -24,8 +24,8 @@ def moe_layer_pattern(n_layers: int, first_dense_layers: int, moe_layer_step: in
 
 
 def attention_args(c: LaunchConfig) -> list[str]:
-    """Head width, QK-norm and multi-head latent attention."""
-    args = []
+    """Head width, QK-norm, multi-head latent attention and multi-token prediction."""
+    args = [f"--mtp-num-layers {c.mtp_layers}"] if c.mtp_layers > 0 else []
     if c.kv_lora_rank > 0:
         args += ["--multi-latent-attention", f"--kv-lora-rank {c.kv_lora_rank}",
                  f"--qk-head-dim {c.qk_nope_head_dim}",
@@ -65,6 +65,9 @@ def moe_args(c: LaunchConfig) -> list[str]:
         args += ["--moe-token-dispatcher-type flex", "--moe-enable-deepep"]
     else:
         args.append("--moe-token-dispatcher-type alltoall")
+    if c.moe_capacity_factor > 0:
+        args += [f"--moe-expert-capacity-factor {c.moe_capacity_factor:g}",
+                 "--moe-pad-expert-input-to-capacity"]
     if c.moe_a2a_overlap:
         args.append("--overlap-moe-expert-parallel-comm")
     return args

@@ -226,8 +226,11 @@ def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerComp
 
     .. math::
 
-       t_1 = L_1 t_l + t_{emb} + [p = 1]\, t_{head}, \quad
-       t_p = L_p t_l + t_{head} \quad (p > 1)
+       t_1 = L_1 t_l + t_{emb} + [p = 1]\, (t_{head} + t_{mtp}), \quad
+       t_p = L_p t_l + t_{head} + t_{mtp} \quad (p > 1)
+
+    with :math:`t_{mtp} = D (t_l + t_{head} + 3 t_G(T, h/t, 2h))` for :math:`D`
+    multi-token-prediction modules (DeepSeek-V3: one)
 
     with :math:`L_1`, :math:`L_p` the layers of the first and last stage
     (:func:`~trainplan.model.config.stage_layers`; :math:`L/p` when :math:`p` divides
@@ -249,9 +252,13 @@ def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerComp
     loss_t = (tokens * arch.vocab / tp * CROSS_ENTROPY_PASSES * as_float(logits_bytes_per_element)
               / hbm)
     head_t = logits_t + loss_t
-    first = layout.layers_first * layer.total_s + emb_t + np.where(layout.pipelined, 0.0, head_t)
+    # multi-token prediction on the last stage: a layer, its 2h x h projection, another head
+    mtp_t = arch.mtp_layers * (layer.total_s + head_t + FORWARD_BACKWARD_FACTOR * gemm_time_s(
+        tokens, h / tp, 2.0 * h, peak16, eff16, wave, gpu.gemm_half_k, hbm, BYTES_16BIT))
+    first = layout.layers_first * layer.total_s + emb_t + np.where(layout.pipelined, 0.0,
+                                                                   head_t + mtp_t)
     return StageCompute(first_s=first, last_s=np.where(
-        layout.pipelined, layout.layers_last * layer.total_s + head_t, first))
+        layout.pipelined, layout.layers_last * layer.total_s + head_t + mtp_t, first))
 
 
 def optimizer_step_s(params: ArrayLike, shard_group: ArrayLike, zero_stage: ArrayLike,

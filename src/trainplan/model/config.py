@@ -123,6 +123,8 @@ class Architecture:
     r"""Share of the layers with experts, :math:`\phi` [-]."""
     ffn_active: NDArrayFloat
     """Dense MLP width with one token's MLP FLOPs, averaged over layers [-]."""
+    mtp_layers: NDArrayFloat
+    """Multi-token-prediction modules on the last stage [-]."""
     expert_params: NDArrayFloat
     """One routed expert [-]."""
     router_params: NDArrayFloat
@@ -177,6 +179,7 @@ class Architecture:
             n_experts=n_experts, top_k=top_k, moe_ffn_hidden=fe, shared_ffn_width=shared_width,
             moe_share=share,
             ffn_active=moe.active_ffn_width(f, fe, shared_width, top_k, share),
+            mtp_layers=get("mtp_layers"),
             expert_params=moe.expert_params(h, fe, gated,
                                             np.asarray(g.get("expert_bias", False))
                                             .astype(bool)),
@@ -244,7 +247,8 @@ class Layout:
     moe_a2a_overlap: NDArrayBool
     """The expert all-to-all of one micro-batch overlaps another's computation."""
     moe_load_imbalance: NDArrayFloat
-    """Busiest expert-parallel rank's tokens over the mean [-]."""
+    """Busiest expert-parallel rank's tokens over the mean: ``moe_capacity_factor`` when set
+    (every expert padded to its capacity), else ``moe_load_imbalance`` [-]."""
     moe_deepep: NDArrayBool
     """Deduplicating dispatch: one copy per remote domain (``moe_dispatcher: deepep``)."""
     moe_router_group_topk: NDArrayFloat
@@ -279,7 +283,9 @@ class Layout:
             fp8_param_gather=np.asarray(g["fp8_param_gather"]).astype(bool),
             ep=ep, etp=etp, expert_shard_group=tp * cp * dp / (ep * etp),
             moe_a2a_overlap=np.asarray(g.get("moe_a2a_overlap", False)).astype(bool),
-            moe_load_imbalance=as_float(g.get("moe_load_imbalance", 1.0)),
+            moe_load_imbalance=np.where(as_float(g.get("moe_capacity_factor", 0.0)) > 0,
+                                        as_float(g.get("moe_capacity_factor", 0.0)),
+                                        as_float(g.get("moe_load_imbalance", 1.0))),
             moe_deepep=np.asarray(g.get("moe_deepep", False)).astype(bool),
             moe_router_group_topk=as_float(g.get("moe_router_group_topk", 0.0)),
         )

@@ -381,7 +381,8 @@ def step_flop(arch: Architecture, layout: Layout,
         Forward FLOPs of one layer beyond the dense formula, and their attention-core part
         (:func:`~trainplan.model.moe_step.variant_layer_forward_flop`) [FLOP]; the MLP
         term uses the active width
-        (:attr:`~trainplan.model.config.Architecture.ffn_active`).
+        (:attr:`~trainplan.model.config.Architecture.ffn_active`). Multi-token-prediction
+        modules add one layer, a :math:`2h \times h` projection and the output layer each.
 
     Returns
     -------
@@ -404,6 +405,12 @@ def step_flop(arch: Architecture, layout: Layout,
     extra_recompute = arch.n_layers * np.where(
         rc == Recompute.FULL, layout.full_recompute_share * extra,
         np.where(rc == Recompute.SELECTIVE, extra_core, 0.0))
+    # multi-token prediction: one more layer, its 2h x h projection and the output layer
+    mtp = FORWARD_BACKWARD_FACTOR * arch.mtp_layers * (
+        layer_forward_flop(tokens, *shape[1:7]) + extra + logits_flop(tokens, arch.hidden,
+                                                                        arch.vocab)
+        + 2.0 * tokens * 2.0 * arch.hidden * arch.hidden)
+    extra_model = extra_model + mtp
     model = model_flop(tokens, *shape) + extra_model
     return StepFlop(tokens=tokens, model=model,
                     hardware=hardware_flop(tokens, *shape, layout.recompute,

@@ -285,7 +285,7 @@ def _states(params, shards, layout, grad_b, opt_b):
 
 
 def _states_and_activations(stage, inflight, logits, layout, act_layer, working, zero3_buffers,
-                            grad_b, opt_b):
+                            grad_b, opt_b, extra_layers=0.0):
     """Weights, gradients, optimizer states, activations and other memory of one stage;
     ``stage`` is its parameters and, of them, its routed experts' (sharded over the expert
     data-parallel group)."""
@@ -293,7 +293,7 @@ def _states_and_activations(stage, inflight, logits, layout, act_layer, working,
     dense = _states(as_float(params) - experts, layout.shard_group, layout, grad_b, opt_b)
     expert = _states(experts, layout.expert_shard_group, layout, grad_b, opt_b)
     w, gr, op = (d + e for d, e in zip(dense, expert, strict=True))
-    act = act_layer * layout.layers_per_stage * inflight + working
+    act = act_layer * (layout.layers_per_stage + extra_layers) * inflight + working
     other = logits + zero3_buffers
     return w, gr, op, act, other
 
@@ -381,11 +381,14 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
     inflight = (layout.schedule, layout.pp, m, layout.vpp)
     first = _states_and_activations((params.first_stage, params.expert_first_stage),
                                     pl.inflight_microbatches_first_stage(*inflight),
-                                    np.where(multi, 0.0, logits_mem), *common)
+                                    np.where(multi, 0.0, logits_mem * (1.0 + arch.mtp_layers)),
+                                    *common, extra_layers=np.where(multi, 0.0, arch.mtp_layers))
     gpipe_logits = np.where(layout.schedule == Schedule.GPIPE, np.maximum(m, 1.0), 1.0)
+    # multi-token prediction: its layer's activations and its own logits on the last stage
     last = _states_and_activations((params.last_stage, params.expert_last_stage),
                                    pl.inflight_microbatches_last_stage(*inflight),
-                                   logits_mem * gpipe_logits, *common)
+                                   logits_mem * gpipe_logits * (1.0 + arch.mtp_layers), *common,
+                                   extra_layers=arch.mtp_layers)
     # with uneven stages the second stage (ceil(L/p) layers, one micro-batch fewer in flight
     # than the first) can hold more than the first or the last
     has_middle = layout.pp > 2.0

@@ -303,10 +303,15 @@ def stage_params(arch: Architecture, layout: Layout) -> StageParams:
     p_first = layout.layers_first * p_layer_rank + p_word / tp + p_pos + np.where(
         multi, 0.0, head + p_final_norm)
     p_last = np.where(multi, layout.layers_last * p_layer_rank + head + p_final_norm, p_first)
+    # multi-token prediction: one more layer and its 2h x h projection on the last stage
+    # (it shares the embedding and the output layer)
+    p_mtp = arch.mtp_layers * (p_layer_rank + 2.0 * h * h / tp)
+    p_last = p_last + p_mtp
     p_mid = layout.layers_per_stage * p_layer_rank
     per_gpu = np.maximum(np.maximum(p_first, p_last), p_mid)
-    e_first, e_last = layout.layers_first * expert_gpu, layout.layers_last * expert_gpu
-    e_last = np.where(multi, e_last, e_first)
+    e_first = layout.layers_first * expert_gpu
+    e_last = (layout.layers_last + arch.mtp_layers) * expert_gpu
+    e_last = np.where(multi, e_last, e_first + arch.mtp_layers * expert_gpu)
     e_busiest = np.where(per_gpu == p_first, e_first, np.where(per_gpu == p_last, e_last,
                                                                 layout.layers_per_stage
                                                                 * expert_gpu))

@@ -128,6 +128,11 @@ INPUTS: tuple[Input, ...] = (
           minimum=0, default=0, group=_ARCH, from_catalog=True),
     Input("moe_layer_step", "int", "Every m-th layer after the leading dense ones has experts "
           "(Llama 4 Maverick: 2)", minimum=1, default=1, group=_ARCH, from_catalog=True),
+    Input("mtp_layers", "int", "Multi-token-prediction modules trained with the model (each "
+          "one more layer, a 2h x h projection and another output layer on the last stage; "
+          "not in params_total, as DeepSeek-V3's 671 B leaves its module out)", minimum=0,
+          default=0, group=_ARCH, from_catalog=True,
+          source="DeepSeek-V3 (arXiv:2412.19437) Sec. 2.2: one MTP module (D = 1)"),
     Input("router_bias", "bool", "Router with a bias per expert", default=False, group=_ARCH,
           from_catalog=True),
     Input("expert_bias", "bool", "Expert projections with biases (gpt-oss)", default=False,
@@ -348,6 +353,11 @@ INPUTS: tuple[Input, ...] = (
           group=_EFF, source="PyTorch FSDP and TorchTitan FSDP2 gather one flat parameter per "
           "wrapped layer; DeepSpeed ZeRO-3 in 2021 gathered every parameter tensor separately "
           "(deepspeedai/DeepSpeed #1069; grouped gathers from #1188, 2021-09)"),
+    Input("moe_capacity_factor", "float", "Expert capacity as a multiple of the balanced load: "
+          "tokens over it are dropped, experts under it padded (0: dropless, the busiest rank "
+          "takes moe_load_imbalance times the mean)", minimum=0, default=0.0, group=_EFF,
+          source="Megatron-Core --moe-expert-capacity-factor with --moe-pad-expert-input-to-"
+          "capacity; GShard (arXiv:2006.16668) Sec. 2.2"),
     Input("moe_load_imbalance", "float", "Tokens the busiest expert-parallel rank receives "
           "over the mean (1: balanced routing, as forced-balance benchmarks run)", minimum=1,
           default=1.0, group=_EFF,
