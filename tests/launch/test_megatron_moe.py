@@ -39,7 +39,9 @@ def test_deepseek_v3_on_2048_h800_writes_its_experts_routing_and_latent_attentio
     assert _value(cmd, "--mtp-num-layers") == "1"
     pattern = _value(cmd, "--moe-layer-freq").strip("'[]").split(",")
     assert pattern[:4] == ["0", "0", "0", "1"] and len(pattern) == 61
-    layers = [int(x) for x in _value(cmd, "--pipeline-model-parallel-layout").strip("'EL")
+    layout = _value(cmd, "--pipeline-model-parallel-layout")
+    assert layout.endswith("mL'")                  # the MTP module on the last stage
+    layers = [int(x) for x in layout.strip("'EL").replace("m", "")
               .replace("t*", "").split("|")]
     assert sum(layers) == 61 and len(layers) == 16 and max(layers) == 4
 

@@ -86,16 +86,18 @@ def uneven_stage_args(c: LaunchConfig) -> list[str]:
     if short <= 2:
         return [f"--decoder-first-pipeline-num-layers {first}",
                 f"--decoder-last-pipeline-num-layers {last}"]
-    return [f"--pipeline-model-parallel-layout {pipeline_layout(c.n_layers, c.pp)!r}"]
+    layout = pipeline_layout(c.n_layers, c.pp, c.mtp_layers)
+    return [f"--pipeline-model-parallel-layout {layout!r}"]
 
 
-def pipeline_layout(n_layers: int, pp: int) -> str:
+def pipeline_layout(n_layers: int, pp: int, mtp_layers: int = 0) -> str:
     """Megatron-Core's ``--pipeline-model-parallel-layout`` for the model's stage split.
 
     ``E`` is the embedding, ``t`` a transformer layer, ``L`` the loss, ``|`` separates
     stages: the last stage, then the first, then the middle stages nearest the last hold
     one layer fewer (:func:`trainplan.model.config.stage_layers`); 61 layers on 16 stages
-    are ``Et*3|t*4|...|t*4|t*3|t*3L``.
+    are ``Et*3|t*4|...|t*4|t*3|t*3L``. Multi-token-prediction modules (``m``) go on the
+    last stage, before the loss, as the model prices them.
     """
     first, busiest, last = (int(x) for x in stage_layers(n_layers, pp))
     short_middle = pp * busiest - n_layers - (busiest - last) - (busiest - first)
@@ -103,7 +105,7 @@ def pipeline_layout(n_layers: int, pp: int) -> str:
     for i in range(short_middle):
         counts[pp - 2 - i] -= 1
     stages = [f"t*{n}" for n in counts]
-    return "E" + "|".join(stages) + "L"
+    return "E" + "|".join(stages) + "m" * mtp_layers + "L"
 
 
 def _parallel_args(c: LaunchConfig) -> list[str]:
