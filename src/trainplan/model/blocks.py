@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model.moe_params import gqa_attention_params
 
 
 def head_dim(hidden: ArrayLike, n_heads: ArrayLike) -> NDArrayFloat:
@@ -64,7 +65,8 @@ def attention_weight_params(hidden: ArrayLike, n_heads: ArrayLike,
 
     Notes
     -----
-    With :math:`d = h/a`; :math:`4 h^2` for multi-head attention (:math:`k_v = a`):
+    :func:`~trainplan.model.moe_params.gqa_attention_params` with :math:`d = h/a` and no
+    biases; :math:`4 h^2` for multi-head attention (:math:`k_v = a`):
 
     .. math::
 
@@ -75,9 +77,8 @@ def attention_weight_params(hidden: ArrayLike, n_heads: ArrayLike,
     .. [1] D. Narayanan et al., arXiv:2104.04473, eq. (2).
     .. [2] J. Ainslie et al., "GQA", arXiv:2305.13245.
     """
-    h, a, kv = as_float(hidden), as_float(n_heads), as_float(n_kv_heads)
-    d = h / a
-    return h * d * (a + 2.0 * kv) + a * d * h
+    h, a = as_float(hidden), as_float(n_heads)
+    return gqa_attention_params(h, a, n_kv_heads, h / a, False)
 
 
 def attention_bias_params(hidden: ArrayLike, n_heads: ArrayLike,

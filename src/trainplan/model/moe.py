@@ -31,7 +31,12 @@ from __future__ import annotations
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
-from trainplan.model.moe_params import expert_params, mla_attention_params, moe_layer_count
+from trainplan.model.moe_params import (
+    expert_params,
+    gqa_attention_params,
+    mla_attention_params,
+    moe_layer_count,
+)
 
 GROUPED_GEMM_TILE_ROWS = 128.0
 """Rows of one grouped-GEMM tile: each expert's token rows are padded up to a multiple of it
@@ -109,8 +114,8 @@ def attention_projection_params(hidden: ArrayLike, n_heads: ArrayLike, n_kv_head
     .. [1] J. Ainslie et al., "GQA", arXiv:2305.13245.
     .. [2] DeepSeek-AI, "DeepSeek-V2", arXiv:2405.04434, Sec. 2.1.
     """
-    h, a, kv, d = (as_float(x) for x in (hidden, n_heads, n_kv_heads, head_dim))
-    gqa = h * d * (a + 2.0 * kv) + a * d * h
+    h, a = as_float(hidden), as_float(n_heads)
+    gqa = gqa_attention_params(h, a, n_kv_heads, head_dim, False)
     mla = mla_attention_params(h, a, q_lora_rank, kv_lora_rank, qk_nope_head_dim,
                                qk_rope_head_dim, v_head_dim)
     return np.where(as_float(kv_lora_rank) > 0, mla, gqa)

@@ -71,8 +71,7 @@ def gqa_attention_params(hidden: ArrayLike, n_heads: ArrayLike, n_kv_heads: Arra
     .. [1] J. Ainslie et al., "GQA", arXiv:2305.13245, Sec. 2.
     """
     h, a, kv, d = (as_float(x) for x in (hidden, n_heads, n_kv_heads, head_dim))
-    qkv = d * (a + 2.0 * kv)
-    return h * qkv + a * d * h + np.where(bias, qkv + h, 0.0)
+    return h * d * (a + 2.0 * kv) + a * d * h + np.where(bias, d * (a + 2.0 * kv) + h, 0.0)
 
 
 def mla_attention_params(hidden: ArrayLike, n_heads: ArrayLike, q_lora_rank: ArrayLike,

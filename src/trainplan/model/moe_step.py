@@ -17,6 +17,7 @@ import numpy as np
 
 from trainplan.model import moe
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model.blocks import attention_weight_params
 from trainplan.model.config import Architecture, Layout, Links
 from trainplan.model.flops import attention_core_flop
 from trainplan.model.gemm import gemm_time_s
@@ -28,8 +29,8 @@ router computes the softmax / sigmoid) [bytes]."""
 
 
 def _dense_attention_params(arch: Architecture) -> NDArrayFloat:
-    """QKV and output projections of the dense formula, :math:`h^2 (2 + 2 k_v / a)` [-]."""
-    return arch.hidden * arch.hidden * (2.0 + 2.0 * arch.n_kv_heads / arch.n_heads)
+    """QKV and output projections of the dense formula (heads ``h / a`` wide) [-]."""
+    return attention_weight_params(arch.hidden, arch.n_heads, arch.n_kv_heads)
 
 
 def variant_layer_forward_flop(tokens: ArrayLike, arch: Architecture

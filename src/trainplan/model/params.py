@@ -340,8 +340,8 @@ def _variant_layer_params(arch: Architecture, layout: Layout
 
     (the router and the head norms are small and counted as if split too).
     """
-    h, a, kv = arch.hidden, arch.n_heads, arch.n_kv_heads
-    dense_attention = h * h * (2.0 + 2.0 * kv / a)
+    h = arch.hidden
+    dense_attention = attention_weight_params(h, arch.n_heads, arch.n_kv_heads)
     attention = np.where(arch.variant_attention, arch.attention_params - dense_attention, 0.0)
     dense_mlp = mlp_weight_params(h, arch.ffn_hidden, arch.gated_mlp) + np.where(
         arch.linear_bias, mlp_bias_params(h, arch.ffn_hidden, arch.gated_mlp), 0.0)
