@@ -182,6 +182,7 @@ def _record(row: dict, spec: RunSpec, pick: dict | None) -> dict[str, Any]:
         "reason_not_represented": spec.unrepresentable or "",
         "measured_step_time_s": target, "step_time_kind": target_kind if target else "",
         "reason_not_scored": "",
+        "experts": bool(spec.base.get("n_experts", 0)),
     }
     if pick is not None:
         rec.update(_prediction(row, spec, pick))

@@ -20,6 +20,20 @@ def _fmt(value, spec: str) -> str:
     return format(value, spec)
 
 
+def _by_kind(results: pl.DataFrame) -> list[str]:
+    """The error of the dense and of the mixture-of-experts runs apart, when both kinds or
+    only experts are in the table (nothing for a dense table)."""
+    if "experts" not in results.columns or not results["experts"].any():
+        return []
+    lines = ["", "step-time error by kind of model:"]
+    for label, kind in (("dense", False), ("mixture-of-experts", True)):
+        part = results.filter(pl.col("experts") == kind)
+        if part.filter(pl.col("abs_err_pct").is_not_null()).height if "abs_err_pct" in \
+                part.columns else 0:
+            lines.append(f"  {label:<20} {summary_line(part)}")
+    return lines
+
+
 def summary_line(results: pl.DataFrame) -> str:
     """``median_abs_err_pct=X p90_abs_err_pct=Y n=N``."""
     s = summary(results)
@@ -119,6 +133,7 @@ def format_text(results: pl.DataFrame) -> str:
         caught = int((~oom["predicted_fits"]).sum())
         lines.append("")
         lines.append(f"out-of-memory runs predicted not to fit: {caught} of {oom.height}")
+    lines += _by_kind(results)
     lines.append("")
     lines.append("median absolute step-time error per source:")
     for r in per_source(results).iter_rows(named=True):
