@@ -78,3 +78,11 @@ def test_a_capacity_factor_pads_every_expert_and_costs_its_padding():
          "recompute": "full", "moe_capacity_factor": c} for c in (0.0, 1.25)])).to_dicts()
     assert rows[1]["step_time_s"] > rows[0]["step_time_s"]
     assert rows[1]["model_flop_per_step"] == rows[0]["model_flop_per_step"]
+
+
+def test_selective_recomputation_names_the_modules_the_model_priced():
+    moe = _flags(model="deepseek-v3", n_gpus=2048, pp=16, ep=64, global_batch=15360,
+                 recompute="selective")
+    assert _value(moe, "--recompute-modules") == "core_attn layernorm moe_act mla_up_proj"
+    dense = _flags(model="llama3-8b", n_gpus=8, global_batch=64, recompute="selective")
+    assert "--recompute-granularity selective" in dense and "--recompute-modules" not in dense

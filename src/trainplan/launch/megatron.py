@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from trainplan.launch.config import LaunchConfig
-from trainplan.launch.megatron_moe import attention_args, moe_args
+from trainplan.launch.megatron_moe import attention_args, moe_args, selective_modules_args
 from trainplan.model.config import recomputed_share, stage_layers
 
 RDZV_PORT = 29500
@@ -189,6 +189,7 @@ def _kernel_args(c: LaunchConfig) -> list[str]:
     args = [f"--attention-backend {'flash' if c.flash_attention else 'unfused'}"]
     if c.recompute == "selective":
         args.append("--recompute-granularity selective")
+        args += selective_modules_args(c)
     elif c.recompute == "full" and c.recompute_fraction >= 1.0:
         args += ["--recompute-granularity full", "--recompute-method uniform",
                  "--recompute-num-layers 1"]

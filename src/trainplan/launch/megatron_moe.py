@@ -71,3 +71,18 @@ def moe_args(c: LaunchConfig) -> list[str]:
     if c.moe_a2a_overlap:
         args.append("--overlap-moe-expert-parallel-comm")
     return args
+
+
+def selective_modules_args(c: LaunchConfig) -> list[str]:
+    """``--recompute-modules`` of selective recomputation for a model with experts or latent
+    attention, as the memory model prices it
+    (:func:`trainplan.model.moe_step.selective_saving_bytes`); empty for a dense model,
+    whose selective recomputation is Megatron's default (the attention core)."""
+    if c.n_experts <= 0 and c.kv_lora_rank <= 0:
+        return []
+    modules = ["core_attn", "layernorm"]
+    if c.n_experts > 0:
+        modules.append("moe_act")
+    if c.kv_lora_rank > 0:
+        modules.append("mla_up_proj")
+    return ["--recompute-modules " + " ".join(modules)]

@@ -47,7 +47,11 @@ from trainplan.model.kernels import (
     fused_attention_efficiency,
     linear_layers_forward_s,
 )
-from trainplan.model.moe_step import permutation_bytes, variant_linear_forward_s
+from trainplan.model.moe_step import (
+    permutation_bytes,
+    selective_recompute_s,
+    variant_linear_forward_s,
+)
 
 __all__ = [
     "ELEMENTWISE_BACKWARD_RATIO", "FLASH_BACKWARD_RATIO", "FLASH_CAUSAL_WORK_FRACTION",
@@ -179,8 +183,12 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
     fwd = lin_fwd + attn_fwd + elem_fwd + cast / FORWARD_BACKWARD_FACTOR
     bwd = (BACKWARD_PER_FORWARD * lin_fwd + attn_bwd + ELEMENTWISE_BACKWARD_RATIO * elem_fwd
            + cast * BACKWARD_PER_FORWARD / FORWARD_BACKWARD_FACTOR)
-    total = fwd + bwd + recompute_forward_s(layout.recompute, fwd, attn_fwd,
-                                            layout.full_recompute_share)
+    selective = np.where(np.asarray(layout.recompute) == Recompute.SELECTIVE, selective_recompute_s(
+        arch, layout, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
+        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
+        np.where(fp8, BYTES_FP8, BYTES_16BIT)), 0.0)
+    total = fwd + bwd + selective + recompute_forward_s(layout.recompute, fwd, attn_fwd,
+                                                        layout.full_recompute_share)
     return LayerCompute(linear_forward_s=lin_fwd, column_parallel_forward_s=lin_col,
                         attention_forward_s=attn_fwd, attention_backward_s=attn_bwd,
                         forward_s=fwd, backward_s=bwd, total_s=total)

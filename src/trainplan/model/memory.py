@@ -39,7 +39,11 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
 from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import PARAM_BYTES
-from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_bytes
+from trainplan.model.moe_step import (
+    dispatch_buffer_bytes,
+    selective_saving_bytes,
+    variant_activation_bytes,
+)
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
 from trainplan.model.published import korthikanti_table2_bytes  # noqa: F401  (re-exported)
 
@@ -305,8 +309,10 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
     shape = (layout.seq_local, layout.micro_batch, h, a, kv, f, arch.gated_mlp, arch.dropout, tp,
              layout.seq_parallel, layout.recompute, layout.flash_attention, layout.fp8)
     extra = variant_activation_bytes(arch, layout)
+    rc = np.asarray(layout.recompute)
     act_layer = activation_bytes_per_layer(*shape) + np.where(
-        np.asarray(layout.recompute) == Recompute.FULL, 0.0, extra)
+        rc == Recompute.FULL, 0.0, extra - np.where(rc == Recompute.SELECTIVE,
+                                                    selective_saving_bytes(arch, layout), 0.0))
     # partial full recomputation: the layers not recomputed keep every activation
     kept = activation_bytes_per_layer(*shape[:10], np.full_like(np.asarray(layout.recompute),
                                                                 Recompute.NONE),

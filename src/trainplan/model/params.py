@@ -334,7 +334,7 @@ def _variant_layer_params(arch: Architecture, layout: Layout
 
     .. math::
 
-       \Delta = [	ext{variant}] (P_{attn} - P_{attn}^{dense}) + P_{qk} +
+       \Delta = [\text{variant}] (P_{attn} - P_{attn}^{dense}) + P_{qk} +
                 \phi (P_{shared} + P_{router} - P_{mlp}(f)), \quad
        P_E = \phi E P_e, \quad P_E^{(gpu)} = P_E / (ep \cdot e_t)
 

@@ -23,7 +23,7 @@ from trainplan.validation.spec import SETTINGS
 INTEGER_COLUMNS = ("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden", "vocab",
                    "seq_len", "n_gpus", "gpus_per_node", "tp", "pp", "dp", "cp", "vpp",
                    "micro_batch", "global_batch", "n_experts", "top_k", "moe_ffn_hidden", "ep",
-                   "etp")
+                   "etp", "shared_ffn_hidden")
 """Columns holding a whole number >= 1 (or blank)."""
 
 COUNT_COLUMNS = ("n_shared_experts", "moe_router_group_topk")
@@ -54,9 +54,9 @@ ONE_OF_COLUMNS = (("n_gpus", "dp"), ("measured_step_time_s", "derived_step_time_
 KNOWN_COLUMNS = frozenset(TEXT_COLUMNS + INTEGER_COLUMNS + COUNT_COLUMNS + NUMBER_COLUMNS
                           + SETTING_COLUMNS)
 
-EXPERT_COLUMNS = frozenset(("n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts", "ep",
-                            "etp", "moe_dispatcher", "moe_a2a_overlap",
-                            "moe_router_group_topk"))
+EXPERT_COLUMNS = frozenset(("n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts",
+                            "shared_ffn_hidden", "ep", "etp", "moe_dispatcher",
+                            "moe_a2a_overlap", "moe_router_group_topk"))
 """Optional columns of mixture-of-experts runs (a dense run table need not have them)."""
 
 
