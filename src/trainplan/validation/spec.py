@@ -40,7 +40,7 @@ from trainplan.schema.catalog_fill import (
     FRAMEWORK_BYTES,
     framework_defaults,
 )
-from trainplan.schema.inputs import MOE_DISPATCHERS
+from trainplan.schema.inputs import ARCH_COLUMNS, INPUT_BY_NAME, INPUTS, MOE_DISPATCHERS
 from trainplan.validation import framework, parse
 
 SEARCH_MICRO_BATCH = (1, 2, 4, 8)
@@ -58,13 +58,15 @@ DEFAULT_VOCAB = 51200
 """Vocabulary of a run that states none and names no catalog model: GPT-2's 50,257 tokens
 padded as Megatron-LM does (Narayanan et al. 2021, arXiv:2104.04473, Sec. 5.1)."""
 
-MOE_ARCHITECTURE = ("n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts",
-                    "shared_ffn_hidden", "first_dense_layers", "moe_layer_step", "head_dim",
-                    "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
-                    "v_head_dim", "qk_norm", "router_bias", "expert_bias")
-"""Expert and attention-variant cells: from the row when stated (``n_experts``, ``top_k``,
-``moe_ffn_hidden``, ``n_shared_experts``), else from the catalog entry ``model_name``
-names, else the input defaults (a dense model)."""
+_FLAGS = tuple(i.name for i in INPUTS if i.group == "model" and i.kind == "bool")
+_DENSE_ARCHITECTURE = frozenset(("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden",
+                                 "gated_mlp", "vocab", "tied_embeddings", "linear_bias",
+                                 "position_embedding", "norm", "dropout"))
+MOE_ARCHITECTURE = tuple(c for c in ARCH_COLUMNS if c not in _DENSE_ARCHITECTURE)
+"""Expert, attention-variant and multi-token-prediction cells (every architecture input
+with a default: ``n_experts``, ``top_k``, ``moe_ffn_hidden``, ``head_dim``, the MLA widths,
+``sliding_window``, ``mtp_layers``...): from the row when stated, else from the catalog
+entry ``model_name`` names, else the input defaults (a dense model)."""
 
 EXPERT_LAYOUT = ("ep", "etp", "moe_router_group_topk")
 """Expert-parallel degrees and group-limited routing a row may state (blank: the input
@@ -223,13 +225,13 @@ def _experts(row: dict, base: dict[str, Any]) -> None:
     """Expert and attention-variant cells, and the expert-parallel degrees."""
     entry = row.get("__catalog") or {}
     for key in MOE_ARCHITECTURE:
-        value = number(row, key) if key not in ("qk_norm", "router_bias", "expert_bias") \
-            else None
+        flag = key in _FLAGS
+        value = None if flag else number(row, key)
         if value is None and entry.get(key) is not None:
             value = entry[key]
         if value is not None:
-            base[key] = bool(value) if key in ("qk_norm", "router_bias", "expert_bias") \
-                else int(value)
+            base[key] = bool(value) if flag else float(value) if \
+                INPUT_BY_NAME[key].kind == "float" else int(value)
     for key in EXPERT_LAYOUT:
         value = number(row, key)
         if value is not None:
