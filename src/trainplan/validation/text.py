@@ -47,7 +47,7 @@ SUMMARY_COLUMNS = (
     "predicted_tflops_per_gpu", "measured_tflops_per_gpu", "predicted_mfu", "measured_mfu",
     "source_mfu",
     "predicted_hfu", "measured_hfu", "predicted_memory_gib", "measured_memory_gib",
-    "predicted_fits", "measured_oom", "abs_err_pct")
+    "predicted_fits", "measured_oom", "abs_err_pct", "experts")
 """The per-run fields of :func:`summary_json` (missing ones are null)."""
 
 

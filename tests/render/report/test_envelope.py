@@ -33,3 +33,11 @@ def test_an_mfu_above_every_measured_run_on_the_gpu_is_flagged():
     assert envelope_warnings(best, VALIDATION) == [
         "The predicted MFU (55%) is above every measured run on H100-SXM5-80GB (at most 40%)."]
     assert envelope_warnings(None, VALIDATION) == envelope_warnings(best, None) == []
+
+
+def test_a_model_with_experts_outside_the_validated_models_says_so():
+    best = {"gpu": "H100-SXM5-80GB", "n_gpus": 64, "mfu": 0.3, "n_experts": 256}
+    text = " ".join(envelope_warnings(best, VALIDATION, "NeMo"))
+    assert "No mixture-of-experts run was scored" in text
+    scored_moe = {**VALIDATION, "rows": [{**r, "experts": True} for r in VALIDATION["rows"]]}
+    assert "mixture-of-experts" not in " ".join(envelope_warnings(best, scored_moe, "NeMo"))

@@ -175,7 +175,8 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
         "launch_print_limit": LAUNCH_PRINT_LIMIT,
         "zip_name": zip_name,
         "v": validation_context(validation),
-        "envelope": envelope_warnings(ref["best"] if ref else None, validation,
+        "envelope": envelope_warnings({**ref["best"], "n_experts": (ref.get("config") or {})
+                                       .get("n_experts")} if ref else None, validation,
                                       ((ref.get("config") or {}).get("framework") or None)
                                       if ref else None),
         "for_pdf": for_pdf,

@@ -2,8 +2,9 @@
 
 The validation (``validation.json``) lists the published runs the model was scored on: their
 GPU, framework, cluster size and measured MFU. A recommendation on a GPU or framework no scored
-run used, on more GPUs than the largest scored run, or at an MFU above every measured run on
-its GPU is an extrapolation; the report says so beside the numbers.
+run used, on more GPUs than the largest scored run, at an MFU above every measured run on its
+GPU, or for a model with experts when no scored run had any, is an extrapolation; the report
+says so beside the numbers.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ def envelope_warnings(best: dict[str, Any] | None, validation: dict | None,
     Parameters
     ----------
     best : dict or None
-        The recommended configuration (``gpu``, ``n_gpus``, ``mfu`` [-]).
+        The recommended configuration (``gpu``, ``n_gpus``, ``mfu`` [-], ``n_experts``).
     validation : dict or None
         ``validation.json`` (``rows`` with ``gpu``, ``framework``, ``n_gpus``,
-        ``source_mfu`` (measured, or derived from the source's figures), ``abs_err_pct``).
+        ``source_mfu`` (measured, or derived from the source's figures), ``abs_err_pct``,
+        ``experts``).
     framework : str, optional
         The configuration's framework (blank: the model's defaults, not checked).
     """
@@ -50,6 +52,10 @@ def envelope_warnings(best: dict[str, Any] | None, validation: dict | None,
         frameworks = {r.get("framework") for r in rows}
         if framework not in frameworks:
             out.append(f"No published run with {framework} was scored.")
+    if (best.get("n_experts") or 0) > 0 and not any(r.get("experts") for r in rows):
+        out.append("No mixture-of-experts run was scored: the error band is that of dense "
+                   "models. On held-out measured MoE runs the model is mostly too fast "
+                   "(benchmarks/heldout/moe_runs.csv; README, Measured accuracy).")
     measured = [float(r["source_mfu"]) for r in on_gpu if r.get("source_mfu") is not None]
     mfu = best.get("mfu")
     if measured and mfu is not None and float(mfu) > 1.05 * max(measured):
