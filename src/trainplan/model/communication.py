@@ -43,7 +43,7 @@ from trainplan.model.constants import (
     TP_COLLECTIVES_BACKWARD,
     TP_COLLECTIVES_FORWARD,
 )
-from trainplan.model.moe_step import expert_dispatch
+from trainplan.model.expert_dispatch import expert_dispatch
 from trainplan.model.topology import flat_bandwidth, place_group
 
 
@@ -264,7 +264,7 @@ def expert_parallel(arch: Architecture, layout: Layout, links: Links,
     Notes
     -----
     Per layer and micro-batch :math:`c_{ep}` from
-    :func:`~trainplan.model.moe_step.expert_dispatch`; exposed whole (the dispatch waits on
+    :func:`~trainplan.model.expert_dispatch.expert_dispatch`; exposed whole (the dispatch waits on
     the router, the expert GEMMs on the dispatch), or, when the framework overlaps one
     micro-batch's all-to-all with another's computation,
     :func:`exposed_after_overlap` against the layer's computation. Per step, over the

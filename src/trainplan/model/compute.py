@@ -47,11 +47,8 @@ from trainplan.model.kernels import (
     fused_attention_efficiency,
     linear_layers_forward_s,
 )
-from trainplan.model.moe_step import (
-    permutation_bytes,
-    selective_recompute_s,
-    variant_linear_forward_s,
-)
+from trainplan.model.moe_recompute import selective_recompute_s
+from trainplan.model.moe_step import permutation_bytes, variant_linear_forward_s
 
 __all__ = [
     "ELEMENTWISE_BACKWARD_RATIO", "FLASH_BACKWARD_RATIO", "FLASH_CAUSAL_WORK_FRACTION",

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainplan.model import attention_variants as av
 from trainplan.model import moe
 from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute
+from trainplan.model.moe_params import expert_params
 from trainplan.model.power import capped_clock_fraction
 
 
@@ -95,15 +97,16 @@ class Architecture:
     terms replace the dense formulas."""
     attention_params: NDArrayFloat
     """Attention projection weights of one layer
-    (:func:`~trainplan.model.moe.attention_projection_params`) [-]."""
+    (:func:`~trainplan.model.attention_variants.attention_projection_params`) [-]."""
     attention_core_width: NDArrayFloat
-    """:func:`~trainplan.model.moe.attention_core_width` [-]."""
+    """:func:`~trainplan.model.attention_variants.attention_core_width` [-]."""
     attention_activation: NDArrayFloat
-    """:func:`~trainplan.model.moe.attention_activation_coefficient` [bytes per s b h]."""
+    """:func:`~trainplan.model.attention_variants.attention_activation_coefficient`
+    [bytes per s b h]."""
     local_share: NDArrayFloat
     """Share of the layers with local (sliding-window or chunked) attention [-]."""
     local_keys: NDArrayFloat
-    """:func:`~trainplan.model.moe.local_attention_keys` of those layers [tokens]."""
+    """:func:`~trainplan.model.attention_variants.local_attention_keys` of those layers [tokens]."""
     qk_norm_params: NDArrayFloat
     """Per-head query and key norms of one layer [-]."""
     mla: NDArrayBool
@@ -140,7 +143,7 @@ class Architecture:
             return as_float(g[key]) if key in g else as_float(default)
 
         h, a, kv = as_float(g["hidden"]), as_float(g["n_heads"]), as_float(g["n_kv_heads"])
-        head = moe.resolved_head_dim(h, a, get("head_dim"))
+        head = av.resolved_head_dim(h, a, get("head_dim"))
         mla_dims = (get("kv_lora_rank"), get("qk_nope_head_dim"), get("qk_rope_head_dim"),
                     get("v_head_dim"))
         mla = mla_dims[0] > 0
@@ -161,14 +164,14 @@ class Architecture:
             tied_embeddings=g["tied_embeddings"], learned_positions=g["learned_positions"],
             rotary=g["rotary"].astype(bool),
             head_dim=head, variant_attention=mla | (get("head_dim") > 0),
-            attention_params=moe.attention_projection_params(
+            attention_params=av.attention_projection_params(
                 h, a, kv, head, get("q_lora_rank"), *mla_dims),
-            attention_core_width=moe.attention_core_width(a, head, *mla_dims),
-            attention_activation=moe.attention_activation_coefficient(h, a, kv, head,
+            attention_core_width=av.attention_core_width(a, head, *mla_dims),
+            attention_activation=av.attention_activation_coefficient(h, a, kv, head,
                                                                       *mla_dims),
             local_share=np.where(get("sliding_window") > 0, get("sliding_window_share", 1.0),
                                  0.0),
-            local_keys=moe.local_attention_keys(g["seq_len"], get("sliding_window"),
+            local_keys=av.local_attention_keys(g["seq_len"], get("sliding_window"),
                                                 np.asarray(g.get("chunked_attention", False))
                                                 .astype(bool)),
             qk_norm_params=np.where(np.asarray(g.get("qk_norm", False)).astype(bool),
@@ -180,11 +183,11 @@ class Architecture:
             moe_share=share,
             ffn_active=moe.active_ffn_width(f, fe, shared_width, top_k, share),
             mtp_layers=get("mtp_layers"),
-            expert_params=moe.expert_params(h, fe, gated,
+            expert_params=expert_params(h, fe, gated,
                                             np.asarray(g.get("expert_bias", False))
                                             .astype(bool)),
             router_params=h * n_experts + np.where(router_bias, n_experts, 0.0),
-            shared_params=moe.expert_params(h, shared_width, gated, False),
+            shared_params=expert_params(h, shared_width, gated, False),
         )
 
 

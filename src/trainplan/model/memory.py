@@ -39,11 +39,8 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
 from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import PARAM_BYTES
-from trainplan.model.moe_step import (
-    dispatch_buffer_bytes,
-    selective_saving_bytes,
-    variant_activation_bytes,
-)
+from trainplan.model.moe_recompute import selective_saving_bytes
+from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_bytes
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
 from trainplan.model.published import korthikanti_table2_bytes  # noqa: F401  (re-exported)
 

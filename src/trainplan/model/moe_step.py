@@ -11,17 +11,14 @@ width does not capture.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from trainplan.model import moe
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.blocks import attention_weight_params
-from trainplan.model.config import Architecture, Layout, Links
+from trainplan.model.config import Architecture, Layout
 from trainplan.model.flops import attention_core_flop
 from trainplan.model.gemm import gemm_time_s
-from trainplan.model.topology import place_group
 
 ROUTER_LOGIT_BYTES = 4.0
 """Bytes of one router logit or probability kept for the backward (fp32, as Megatron-Core's
@@ -55,9 +52,9 @@ def variant_layer_forward_flop(tokens: ArrayLike, arch: Architecture
     Notes
     -----
     With :math:`P_{attn}` the attention projections
-    (:func:`~trainplan.model.moe.attention_projection_params`), :math:`w` the core width
-    (:func:`~trainplan.model.moe.attention_core_width`) and the router's :math:`h E`
-    weights in a share :math:`\phi` of the layers:
+    (:func:`~trainplan.model.attention_variants.attention_projection_params`), :math:`w`
+    the core width (:func:`~trainplan.model.attention_variants.attention_core_width`) and
+    the router's :math:`h E` weights in a share :math:`\phi` of the layers:
 
     .. math::
 
@@ -65,8 +62,8 @@ def variant_layer_forward_flop(tokens: ArrayLike, arch: Architecture
                  + 2 T \phi h E, \quad \lambda = 1 - \ell + \ell\, s_{eff} / s
 
     with a share :math:`\ell` of the layers attending locally over an effective
-    :math:`s_{eff}` (:func:`~trainplan.model.moe.local_attention_keys`). Both attention terms
-    are zero for :math:`d = h/a` without latent or local attention. The
+    :math:`s_{eff}` (:func:`~trainplan.model.attention_variants.local_attention_keys`). Both
+    attention terms are zero for :math:`d = h/a` without latent or local attention. The
     routed experts' FLOPs, :math:`2 T k (2 + [\text{gated}]) h f_e` per MoE layer, are in
     :func:`~trainplan.model.flops.mlp_flop` through :math:`f_{act}`: model FLOPs count
     the active path only, so MFU is on active FLOPs.
@@ -131,9 +128,9 @@ def variant_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat
     Notes
     -----
     Wider or latent attention keeps :math:`s b h (c_{attn} - 4 - 4 k_v/a) / t`
-    (:func:`~trainplan.model.moe.attention_activation_coefficient`). An MoE layer keeps the
-    permuted copy of each routed token (the first expert GEMM's input, :math:`2 R h`) and
-    the router's fp32 probabilities (:math:`4 E` per token of the rank):
+    (:func:`~trainplan.model.attention_variants.attention_activation_coefficient`). An MoE
+    layer keeps the permuted copy of each routed token (the first expert GEMM's input,
+    :math:`2 R h`) and the router's fp32 probabilities (:math:`4 E` per token of the rank):
 
     .. math::
 
@@ -152,110 +149,6 @@ def variant_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat
     routed = 2.0 * routed_rows(arch, layout) * arch.hidden
     router = ROUTER_LOGIT_BYTES * arch.n_experts * layout.tokens_microbatch / layout.tp
     return attention + arch.moe_share * (routed + router)
-
-
-NORM_OUTPUT_BYTES = 4.0
-"""Bytes per :math:`s b h` of the two norm outputs a layer keeps (the QKV and MLP inputs,
-16-bit each, part of Korthikanti's :math:`c_r`) [bytes]."""
-
-
-def selective_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
-    r"""
-    Activations Megatron-Core's selective recomputation of MoE and MLA modules does not keep.
-
-    Parameters
-    ----------
-    arch : Architecture
-        The model (experts, latent attention) [-].
-    layout : Layout
-        Micro-batch, degrees, sequence parallelism [-].
-
-    Returns
-    -------
-    numpy.ndarray
-        Bytes per layer and micro-batch on one GPU [bytes]; 0 for a dense model without
-        latent attention (whose selective recomputation is the attention core only).
-
-    Notes
-    -----
-    For a model with experts or latent attention, ``selective`` is what the Megatron-Core
-    MoE recipes run, ``--recompute-modules core_attn moe_act layernorm`` (and
-    ``mla_up_proj`` with MLA): the activation outputs of the experts (the second expert
-    GEMM's input, :math:`2 (k f_e + f_s) / h` per :math:`s b h` in the MoE layers), the norm
-    outputs (:math:`4 / t_{sp}`) and the latent up-projections' outputs (queries, keys,
-    values: all of the MLA coefficient but the latents and the output projection's input)
-    are recomputed in the backward:
-
-    .. math::
-
-       \Delta A = \frac{s b h}{t} \left(2 \phi \frac{k f_e + f_s}{h}
-                  + [\text{MLA}] (c_{attn} - 2 \frac{r_{kv} + d_r + a d_v}{h})\right)
-                  + \frac{4 s b h}{t_{sp}}
-
-    References
-    ----------
-    .. [1] NVIDIA Megatron-Core ``--recompute-modules`` (core_attn, moe_act, layernorm,
-       mla_up_proj) and the MoE README's memory-saving recipes.
-    """
-    sbh = layout.tokens_microbatch * arch.hidden
-    h, t = arch.hidden, layout.tp
-    t_sp = np.where(layout.seq_parallel, t, 1.0)
-    act = 2.0 * arch.moe_share * (arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width) / h
-    kept_mla = 2.0 * (arch.kv_lora_rank + arch.qk_rope_head_dim
-                      + arch.n_heads * arch.v_head_dim) / h
-    mla = np.where(arch.mla, arch.attention_activation - kept_mla, 0.0)
-    applies = (arch.moe_share > 0) | arch.mla
-    return np.where(applies, sbh * ((act + mla) / t + NORM_OUTPUT_BYTES / t_sp), 0.0)
-
-
-def selective_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: ArrayLike,
-                          efficiency_max: ArrayLike, wave_elements: ArrayLike,
-                          half_k: ArrayLike, hbm_byte_s: ArrayLike,
-                          bytes_per_element: ArrayLike) -> NDArrayFloat:
-    r"""
-    Forward time the selective recomputation of :func:`selective_saving_bytes` repeats.
-
-    Parameters
-    ----------
-    arch, layout : Architecture, Layout
-        The model and its split.
-    peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s, bytes_per_element
-        As :func:`~trainplan.model.gemm.gemm_time_s`.
-
-    Returns
-    -------
-    numpy.ndarray
-        Time per layer and micro-batch [s] (0 where it does not apply).
-
-    Notes
-    -----
-    The latent up-projections (two GEMMs of :math:`T` rows) and, as HBM traffic, the norms
-    (read and write :math:`2 T h` twice) and the experts' activation (read the first GEMM's
-    :math:`2 f` outputs, write :math:`f`, per routed copy):
-
-    .. math::
-
-       t = [\text{MLA}] (t_G(T, a d_{qk} / t, r_q) + t_G(T, a (d_{qk} - d_r + d_v)/t, r_{kv}))
-           + \frac{2 \cdot 2 \cdot 2 T h / t_{sp} + 2 \cdot 3 \phi (k f_e + f_s) T / t}{B_{HBM}}
-
-    References
-    ----------
-    .. [1] NVIDIA Megatron-Core ``--recompute-modules``.
-    """
-    def gemm(m, n, k):
-        return gemm_time_s(m, n, k, peak_flop_s, efficiency_max, wave_elements, half_k,
-                           hbm_byte_s, bytes_per_element)
-
-    t, tokens, a = layout.tp, layout.tokens_microbatch, arch.n_heads
-    t_sp = np.where(layout.seq_parallel, t, 1.0)
-    up = gemm(tokens, a * arch.qk_head_dim / t, np.maximum(arch.q_lora_rank, 1.0)) + gemm(
-        tokens, a * (arch.qk_head_dim - arch.qk_rope_head_dim + arch.v_head_dim) / t,
-        np.maximum(arch.kv_lora_rank, 1.0))
-    width = arch.moe_share * (arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width)
-    traffic = (8.0 * tokens * arch.hidden / t_sp + 6.0 * width * tokens / t) / as_float(
-        hbm_byte_s)
-    applies = (arch.moe_share > 0) | arch.mla
-    return np.where(applies, np.where(arch.mla, up, 0.0) + traffic, 0.0)
 
 
 def dispatch_buffer_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
@@ -427,72 +320,3 @@ def router_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_experts: ArrayLike,
     compute = 2.0 * t * h * e / (as_float(peak_flop_s) * as_float(efficiency_max))
     traffic = moe.DISPATCH_BYTES_PER_ELEMENT * (t * h + h * e + t * e) / as_float(hbm_byte_s)
     return np.maximum(compute, traffic)
-
-
-@dataclass(frozen=True)
-class ExpertComm:
-    """The expert-parallel all-to-all of one (average) layer and micro-batch."""
-
-    bytes_per_layer: NDArrayFloat
-    """Bytes one GPU sends per layer and micro-batch, forward and backward [bytes]."""
-    time_layer_s: NDArrayFloat
-    """Their time [s]."""
-
-
-def expert_dispatch(arch: Architecture, layout: Layout, links: Links) -> ExpertComm:
-    r"""
-    Token dispatch and combine over the expert-parallel group, per layer and micro-batch.
-
-    Parameters
-    ----------
-    arch, layout : Architecture, Layout
-        The model and its split.
-    links : Links
-        Scale-up domain, NICs, latencies.
-
-    Returns
-    -------
-    ExpertComm
-
-    Notes
-    -----
-    Each MoE layer runs an all-to-all to dispatch the routed copies and one to combine
-    them, forward and backward, and again in a recomputed forward:
-    :math:`n_{a2a} = 4 + 2 [\text{full}]\,\rho`. Each moves :math:`2 R h` bytes
-    (16-bit), of which a share :math:`(ep - 1)/ep` leaves the GPU. The group is
-    :math:`ep` ranks of stride :math:`e_t` (Megatron-Core's expert rank order
-    ``tp-ep-dp-pp`` with the expert tensor parallelism innermost), so it stays on the
-    scale-up domain while :math:`e_t \cdot ep` fits in it:
-
-    .. math::
-
-       t = \phi\, n_{a2a}\, t_{a2a}(2 R h, ep)
-
-    with :math:`t_{a2a}` from :func:`~trainplan.model.moe.alltoall_s`, or with the
-    deduplicating dispatcher (``deepep``) from
-    :func:`~trainplan.model.moe.hierarchical_alltoall_s` with
-    :func:`~trainplan.model.moe.remote_domains_per_token` remote domains per token.
-
-    References
-    ----------
-    .. [1] NVIDIA Megatron-Core MoE README ("alltoall" token dispatcher, parallel folding).
-    .. [2] DeepSeek-AI, arXiv:2412.19437, Sec. 3.2.2.
-    """
-    per_a2a = moe.DISPATCH_BYTES_PER_ELEMENT * routed_rows(arch, layout) * arch.hidden
-    group = place_group(layout.ep, layout.etp, links)
-    latencies = (links.latency_in_s, links.latency_out_s)
-    flat = moe.alltoall_s(per_a2a, layout.ep, group.members, group.intra_byte_s,
-                          links.nic_byte_s_per_gpu, *latencies)
-    remote = moe.remote_domains_per_token(arch.top_k, group.domains,
-                                          layout.moe_router_group_topk)
-    one_copy = per_a2a / np.maximum(arch.top_k, 1.0)
-    deduplicated = moe.hierarchical_alltoall_s(one_copy, arch.top_k, layout.ep, group.members,
-                                               remote, group.intra_byte_s,
-                                               links.nic_byte_s_per_gpu, *latencies)
-    time = np.where(layout.moe_deepep, deduplicated, flat)
-    count = 4.0 + 2.0 * layout.full_recompute_share
-    sent = np.where(layout.moe_deepep & (group.domains > 1),
-                    one_copy * (remote + arch.top_k * (group.members - 1.0) / layout.ep),
-                    per_a2a * (layout.ep - 1.0) / layout.ep)
-    return ExpertComm(bytes_per_layer=arch.moe_share * count * sent,
-                      time_layer_s=arch.moe_share * count * time)
