@@ -151,14 +151,13 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
     tokens, fp8, hbm = layout.tokens_microbatch, layout.fp8, gpu.hbm_byte_s
     peak16, eff16 = gpu.peak_16bit_flop_s, gpu.gemm_efficiency_16bit
     wave = gemm_wave_elements(gpu.gemm_tile_elements, gpu.sm_count)
-    lin_fwd, lin_col = linear_layers_forward_s(
-        tokens, h, a, kv, f, arch.gated_mlp, tp, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
-        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
-        np.where(fp8, BYTES_FP8, BYTES_16BIT))
-    lin_fwd = lin_fwd + variant_linear_forward_s(
-        arch, layout, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
-        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
-        np.where(fp8, BYTES_FP8, BYTES_16BIT))
+    # the linear layers' GEMM constants: FP8 peak, efficiency and input bytes under FP8
+    linear = (np.where(fp8, gpu.peak_fp8_flop_s, peak16),
+              np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
+              np.where(fp8, BYTES_FP8, BYTES_16BIT))
+    lin_fwd, lin_col = linear_layers_forward_s(tokens, h, a, kv, f, arch.gated_mlp, tp,
+                                               *linear)
+    lin_fwd = lin_fwd + variant_linear_forward_s(arch, layout, *linear)
     core_width = np.where(arch.variant_attention, arch.attention_core_width, h)
     core = (layout.micro_batch, layout.seq_local)
     kernel = (core_width, a, tp, layout.flash_attention, arch.dropout, peak16,
@@ -180,10 +179,8 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
     fwd = lin_fwd + attn_fwd + elem_fwd + cast / FORWARD_BACKWARD_FACTOR
     bwd = (BACKWARD_PER_FORWARD * lin_fwd + attn_bwd + ELEMENTWISE_BACKWARD_RATIO * elem_fwd
            + cast * BACKWARD_PER_FORWARD / FORWARD_BACKWARD_FACTOR)
-    selective = np.where(np.asarray(layout.recompute) == Recompute.SELECTIVE, selective_recompute_s(
-        arch, layout, np.where(fp8, gpu.peak_fp8_flop_s, peak16),
-        np.where(fp8, gpu.gemm_efficiency_fp8, eff16), wave, gpu.gemm_half_k, hbm,
-        np.where(fp8, BYTES_FP8, BYTES_16BIT)), 0.0)
+    selective = np.where(np.asarray(layout.recompute) == Recompute.SELECTIVE,
+                         selective_recompute_s(arch, layout, *linear), 0.0)
     total = fwd + bwd + selective + recompute_forward_s(layout.recompute, fwd, attn_fwd,
                                                         layout.full_recompute_share)
     return LayerCompute(linear_forward_s=lin_fwd, column_parallel_forward_s=lin_col,

@@ -18,8 +18,7 @@ import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.config import Architecture, Layout, Links
-from trainplan.model.moe import DISPATCH_BYTES_PER_ELEMENT
-from trainplan.model.moe_step import routed_rows
+from trainplan.model.moe_step import routed_copy_bytes
 from trainplan.model.topology import place_group
 
 
@@ -215,7 +214,7 @@ def expert_dispatch(arch: Architecture, layout: Layout, links: Links) -> ExpertC
     .. [1] NVIDIA Megatron-Core MoE README ("alltoall" token dispatcher, parallel folding).
     .. [2] DeepSeek-AI, arXiv:2412.19437, Sec. 3.2.2.
     """
-    per_a2a = DISPATCH_BYTES_PER_ELEMENT * routed_rows(arch, layout) * arch.hidden
+    per_a2a = routed_copy_bytes(arch, layout)
     group = place_group(layout.ep, layout.etp, links)
     latencies = (links.latency_in_s, links.latency_out_s)
     flat = alltoall_s(per_a2a, layout.ep, group.members, group.intra_byte_s,

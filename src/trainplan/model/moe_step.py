@@ -17,6 +17,7 @@ from trainplan.model import moe
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.blocks import attention_weight_params
 from trainplan.model.config import Architecture, Layout
+from trainplan.model.constants import BYTES_16BIT
 from trainplan.model.flops import attention_core_flop
 from trainplan.model.gemm import gemm_time_s
 
@@ -108,6 +109,30 @@ def routed_rows(arch: Architecture, layout: Layout) -> NDArrayFloat:
                                    arch.top_k) * layout.moe_load_imbalance
 
 
+def routed_copy_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    One 16-bit copy of the token rows the busiest GPU's experts take per micro-batch.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model [-].
+    layout : Layout
+        The split (:func:`routed_rows`) [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`2 R h` [bytes]: what one dispatch or combine moves, one permutation pass
+        reads or writes, and the permuted input the first expert GEMM keeps.
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README (token permutation, "alltoall" dispatcher).
+    """
+    return moe.DISPATCH_BYTES_PER_ELEMENT * routed_rows(arch, layout) * arch.hidden
+
+
 def variant_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     r"""
     Activations one layer stores beyond the dense formula with the active MLP width.
@@ -146,7 +171,7 @@ def variant_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat
     dense = 4.0 + 4.0 * arch.n_kv_heads / arch.n_heads
     attention = np.where(arch.variant_attention,
                          sbh * (arch.attention_activation - dense) / layout.tp, 0.0)
-    routed = 2.0 * routed_rows(arch, layout) * arch.hidden
+    routed = routed_copy_bytes(arch, layout)
     router = ROUTER_LOGIT_BYTES * arch.n_experts * layout.tokens_microbatch / layout.tp
     return attention + arch.moe_share * (routed + router)
 
@@ -171,8 +196,7 @@ def dispatch_buffer_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     ----------
     .. [1] NVIDIA Megatron-Core MoE README ("alltoall" token dispatcher).
     """
-    return np.where(arch.moe_share > 0, 2.0 * moe.DISPATCH_BYTES_PER_ELEMENT
-                    * routed_rows(arch, layout) * arch.hidden, 0.0)
+    return np.where(arch.moe_share > 0, 2.0 * routed_copy_bytes(arch, layout), 0.0)
 
 
 def permutation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
@@ -196,8 +220,7 @@ def permutation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     ----------
     .. [1] NVIDIA Megatron-Core MoE README (token permutation and un-permutation).
     """
-    return arch.moe_share * moe.PERMUTE_PASSES * moe.DISPATCH_BYTES_PER_ELEMENT \
-        * routed_rows(arch, layout) * arch.hidden
+    return arch.moe_share * moe.PERMUTE_PASSES * routed_copy_bytes(arch, layout)
 
 
 def _mlp_s(rows, width, arch, tp_split, gemm):
@@ -318,5 +341,5 @@ def router_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_experts: ArrayLike,
     """
     t, h, e = as_float(tokens), as_float(hidden), np.maximum(as_float(n_experts), 1.0)
     compute = 2.0 * t * h * e / (as_float(peak_flop_s) * as_float(efficiency_max))
-    traffic = moe.DISPATCH_BYTES_PER_ELEMENT * (t * h + h * e + t * e) / as_float(hbm_byte_s)
+    traffic = BYTES_16BIT * (t * h + h * e + t * e) / as_float(hbm_byte_s)
     return np.maximum(compute, traffic)
