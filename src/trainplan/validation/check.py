@@ -41,7 +41,7 @@ represented)."""
 
 TEXT_COLUMNS = ("row_id", "source", "source_locator", "table_row", "model_name", "activation",
                 "gpu", "interconnect", "framework", "tflops_convention", "measured_oom",
-                "notes", "moe_dispatcher", "moe_a2a_overlap")
+                "notes")
 """Columns of free text (``activation`` and ``measured_oom`` are read per row)."""
 
 REQUIRED_COLUMNS = ("row_id", "gpu", "n_layers", "hidden", "n_heads", "seq_len", "global_batch",

@@ -13,6 +13,7 @@ import re
 from typing import NamedTuple
 
 from trainplan import catalog
+from trainplan.schema.inputs import MOE_DISPATCHERS
 
 _NOT_STATED = re.compile(r"^\s*(not stated|n/?a|unknown|\?)", re.IGNORECASE)
 
@@ -51,6 +52,27 @@ def yes_no(text: str | None) -> bool | None:
     if word in ("no", "false", "off", "0", "n"):
         return False
     raise ValueError("expected yes or no")
+
+
+def number(row: dict, key: str) -> float | None:
+    """The number in cell ``key`` of ``row``; None when blank or not a number."""
+    value = row.get(key)
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def moe_dispatcher(text: str | None) -> str | None:
+    """The token dispatcher a cell names (``alltoall`` or ``deepep``), None when blank."""
+    word = _lead(text)
+    if not word:
+        return None
+    if word not in MOE_DISPATCHERS:
+        raise ValueError(f"expected {' or '.join(MOE_DISPATCHERS)}")
+    return word
 
 
 _ZERO_WORDS = (

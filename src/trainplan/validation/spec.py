@@ -22,8 +22,11 @@ cannot be represented keeps the reason in :attr:`RunSpec.unrepresentable`.
   overlaps, interleaving, selective recompute, sequence parallelism), its ZeRO stage
   when the row states none, and its gradient, reduction and optimizer bytes per
   parameter unless the row's precision cell states them (fp32 gradient accumulation).
+* A row naming a catalog model takes its blank architecture cells, experts included, from
+  that entry (:mod:`trainplan.validation.experts`).
 * A free-text cell that cannot be read (``precision``, ``recompute``,
-  ``seq_parallel``, ``zero_stage``, ``activation``, ``measured_oom``), an unknown
+  ``seq_parallel``, ``zero_stage``, ``moe_dispatcher``, ``moe_a2a_overlap``, ``activation``,
+  ``measured_oom``), an unknown
   accelerator or missing required cells make the row not represented, with the
   column, the value and the reason; no other text (``source``, ``notes``) is read.
 """
@@ -40,8 +43,8 @@ from trainplan.schema.catalog_fill import (
     FRAMEWORK_BYTES,
     framework_defaults,
 )
-from trainplan.schema.inputs import ARCH_COLUMNS, INPUT_BY_NAME, INPUTS, MOE_DISPATCHERS
-from trainplan.validation import framework, parse
+from trainplan.validation import experts, framework, parse
+from trainplan.validation.parse import number
 
 SEARCH_MICRO_BATCH = (1, 2, 4, 8)
 MAX_SEARCH_VPP = 8
@@ -58,29 +61,13 @@ DEFAULT_VOCAB = 51200
 """Vocabulary of a run that states none and names no catalog model: GPT-2's 50,257 tokens
 padded as Megatron-LM does (Narayanan et al. 2021, arXiv:2104.04473, Sec. 5.1)."""
 
-_FLAGS = tuple(i.name for i in INPUTS if i.group == "model" and i.kind == "bool")
-_DENSE_ARCHITECTURE = frozenset(("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden",
-                                 "gated_mlp", "vocab", "tied_embeddings", "linear_bias",
-                                 "position_embedding", "norm", "dropout"))
-MOE_ARCHITECTURE = tuple(c for c in ARCH_COLUMNS if c not in _DENSE_ARCHITECTURE)
-"""Expert, attention-variant and multi-token-prediction cells (every architecture input
-with a default: ``n_experts``, ``top_k``, ``moe_ffn_hidden``, ``head_dim``, the MLA widths,
-``sliding_window``, ``mtp_layers``...): from the row when stated, else from the catalog
-entry ``model_name`` names, else the input defaults (a dense model)."""
-
-EXPERT_LAYOUT = ("ep", "etp", "moe_router_group_topk")
-"""Expert-parallel degrees and group-limited routing a row may state (blank: the input
-defaults); ``moe_dispatcher`` (alltoall, deepep) and ``moe_a2a_overlap`` (yes/no) too."""
-
-CATALOG_FILLED = ("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden", "vocab")
-"""Architecture cells a row naming a catalog model exactly may leave blank."""
-
 REQUIRED = ("n_layers", "hidden", "n_heads", "seq_len", "global_batch", "tp", "pp")
 """Cells a row must state to be represented (besides a known GPU and n_gpus or dp)."""
 
 SETTINGS: dict[str, Callable[[str | None], Any]] = {
     "recompute": parse.recompute, "seq_parallel": parse.yes_no,
     "zero_stage": parse.zero_stage, "precision": parse.precision,
+    "moe_dispatcher": parse.moe_dispatcher, "moe_a2a_overlap": parse.yes_no,
 }
 """Free-text setting columns and their parsers (a ValueError says what the column allows)."""
 
@@ -134,17 +121,6 @@ class RunSpec:
     unrepresentable: str | None = None
 
 
-def number(row: dict, key: str) -> float | None:
-    """The number in cell ``key`` of ``row``; None when blank or not a number."""
-    value = row.get(key)
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
-
-
 def short_source(text: str | None) -> str:
     """A source cell up to its first comma or parenthesis (``Narayanan et al. 2021``)."""
     text = (text or "").strip()
@@ -169,7 +145,7 @@ def run_spec(row: dict) -> RunSpec:
     """
     spec = RunSpec(row_id=str(row.get("row_id") or ""), source=short_source(row.get("source")))
     note = spec.assumptions.append
-    row = _from_catalog(row, note)
+    row, entry = experts.from_catalog(row, note)
     try:
         settings = read_settings(row)
     except NotRepresented as err:
@@ -184,11 +160,8 @@ def run_spec(row: dict) -> RunSpec:
         spec.unrepresentable = "not stated: " + ", ".join(missing)
         return spec
     base: dict[str, Any] = {"gpu": gpu, **{k: int(number(row, k)) for k in REQUIRED}}
-    try:
-        _model(row, base, note)
-    except NotRepresented as err:
-        spec.unrepresentable = str(err)
-        return spec
+    _model(row, base, note)
+    experts.fill(row, entry, settings, base)
     spec.unrepresentable = _layout(row, base)
     if spec.unrepresentable:
         return spec
@@ -200,55 +173,6 @@ def run_spec(row: dict) -> RunSpec:
         note(f"{key} searched over {list(values)} (not stated)")
     spec.base, spec.search = base, search
     return spec
-
-
-def _from_catalog(row: dict, note: Note) -> dict:
-    """``row`` with its blank architecture cells taken from the catalog entry that
-    ``model_name`` names exactly (a name or an alias), each one noted."""
-    entry = catalog.find_model(str(row.get("model_name") or "").strip())
-    if entry is None:
-        return row
-    row = dict(row)
-    filled = [key for key in CATALOG_FILLED if number(row, key) is None and entry.get(key)]
-    for key in filled:
-        row[key] = str(entry[key])
-    if not str(row.get("activation") or "").strip():
-        row["activation"] = "swiglu" if entry.get("gated_mlp") else "gelu"
-        filled.append("activation")
-    if filled:
-        note(f"{', '.join(filled)} from catalog entry {entry['name']} (not stated)")
-    row["__catalog"] = entry
-    return row
-
-
-def _experts(row: dict, base: dict[str, Any]) -> None:
-    """Expert and attention-variant cells, and the expert-parallel degrees."""
-    entry = row.get("__catalog") or {}
-    for key in MOE_ARCHITECTURE:
-        flag = key in _FLAGS
-        value = None if flag else number(row, key)
-        if value is None and entry.get(key) is not None:
-            value = entry[key]
-        if value is not None:
-            base[key] = bool(value) if flag else float(value) if \
-                INPUT_BY_NAME[key].kind == "float" else int(value)
-    for key in EXPERT_LAYOUT:
-        value = number(row, key)
-        if value is not None:
-            base[key] = int(value)
-    dispatcher = str(row.get("moe_dispatcher") or "").strip().lower()
-    if dispatcher:
-        if dispatcher not in MOE_DISPATCHERS:
-            raise NotRepresented(f"column 'moe_dispatcher': value {dispatcher!r} is not one "
-                                 f"of {', '.join(MOE_DISPATCHERS)}")
-        base["moe_dispatcher"] = dispatcher
-    overlap = str(row.get("moe_a2a_overlap") or "").strip()
-    if overlap:
-        try:
-            base["moe_a2a_overlap"] = parse.yes_no(overlap)
-        except ValueError as err:
-            raise NotRepresented(f"column 'moe_a2a_overlap': value {overlap!r}: {err}") \
-                from None
 
 
 def _model(row: dict, base: dict[str, Any], note: Note) -> None:
@@ -282,7 +206,6 @@ def _model(row: dict, base: dict[str, Any], note: Note) -> None:
             vocab = DEFAULT_VOCAB
             note(f"vocab {DEFAULT_VOCAB:,} (not stated)")
     base["vocab"] = int(vocab)
-    _experts(row, base)
 
 
 def _layout(row: dict, base: dict[str, Any]) -> str | None:
