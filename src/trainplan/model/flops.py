@@ -41,6 +41,7 @@ from trainplan.model.constants import FORWARD_BACKWARD_FACTOR
 from trainplan.model.published import (  # noqa: F401  (re-exported)
     korthikanti_eq7_model_flop,
     korthikanti_eq8_hardware_flop,
+    megatron_causal_flop,
     megatron_core_flop,
     narayanan_eq3_flop,
     palm_model_flop_per_token,

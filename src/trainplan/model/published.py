@@ -27,7 +27,8 @@ from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 
 __all__ = [
     "KORTHIKANTI_TABLE2_VARIANTS", "korthikanti_eq7_model_flop", "korthikanti_eq8_hardware_flop",
-    "korthikanti_table2_bytes", "megatron_core_flop", "narayanan_eq2_params",
+    "korthikanti_table2_bytes", "megatron_causal_flop", "megatron_core_flop",
+    "narayanan_eq2_params",
     "narayanan_eq3_flop", "palm_model_flop_per_token",
 ]
 
@@ -214,6 +215,43 @@ def megatron_core_flop(batch: ArrayLike, seq_len: ArrayLike, n_layers: ArrayLike
     a, g, f, v = as_float(n_heads), as_float(n_kv_heads), as_float(ffn_hidden), as_float(vocab)
     gated = np.where(gated_mlp, 1.5, 1.0)
     return 12.0 * b * s * l * h**2 * ((1.0 + g / a + s / h) + (f / h) * gated + v / (2.0 * l * h))
+
+
+def megatron_causal_flop(model_flop: ArrayLike, attention_score_flop: ArrayLike
+                         ) -> NDArrayFloat:
+    r"""
+    Model FLOPs as Megatron-LM counts them since its MoE terms (2025): causal scores.
+
+    Only the causal half of the attention scores is counted.
+
+    Parameters
+    ----------
+    model_flop : array_like
+        Model FLOPs of the step with the full :math:`s \times s` score square,
+        :math:`F` (``model_flop_per_step``) [FLOP].
+    attention_score_flop : array_like
+        Their attention-score part, :math:`F_{att}` (forward and backward of
+        :math:`Q K^T` and :math:`\mathrm{softmax}(\cdot) V`) [FLOP].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`F_M = F - F_{att} / 2` [FLOP].
+
+    Notes
+    -----
+    Checked against the published pairs of TFLOP/s per GPU and tokens per second per GPU of
+    the Megatron-Bridge performance summary (DeepSeek-V3 with and without MTP, Qwen3
+    30B-A3B and 235B-A22B, Kimi K2): their ratio, the FLOPs per token Megatron counted,
+    is :math:`F_M` per token within 0.5 % (``tests/validation/test_moe_runs.py``).
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-LM, ``megatron/training/training.py``
+       ``num_floating_point_operations`` (MoE, MLA and MTP terms; causal attention).
+    .. [2] NVIDIA NeMo Megatron-Bridge, ``docs/performance-summary.md`` (26.02).
+    """
+    return as_float(model_flop) - 0.5 * as_float(attention_score_flop)
 
 
 def palm_model_flop_per_token(n_params: ArrayLike, n_layers: ArrayLike, hidden: ArrayLike,

@@ -26,7 +26,7 @@ INTEGER_COLUMNS = ("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden", 
                    "etp", "shared_ffn_hidden")
 """Columns holding a whole number >= 1 (or blank)."""
 
-COUNT_COLUMNS = ("n_shared_experts", "moe_router_group_topk")
+COUNT_COLUMNS = ("n_shared_experts", "moe_router_group_topk", "mtp_layers")
 """Columns holding a whole number >= 0 (or blank)."""
 
 NUMBER_COLUMNS = ("measured_tflops_per_gpu", "measured_mfu", "measured_hfu",
@@ -56,7 +56,7 @@ KNOWN_COLUMNS = frozenset(TEXT_COLUMNS + INTEGER_COLUMNS + COUNT_COLUMNS + NUMBE
 
 EXPERT_COLUMNS = frozenset(("n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts",
                             "shared_ffn_hidden", "ep", "etp", "moe_dispatcher",
-                            "moe_a2a_overlap", "moe_router_group_topk"))
+                            "moe_a2a_overlap", "moe_router_group_topk", "mtp_layers"))
 """Optional columns of mixture-of-experts runs (a dense run table need not have them)."""
 
 

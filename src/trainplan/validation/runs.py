@@ -29,7 +29,11 @@ import polars as pl
 
 from trainplan import units
 from trainplan.model import flops as fl
-from trainplan.schema.table import evaluate
+from trainplan.model.attention_variants import attention_score_flop
+from trainplan.model.config import Architecture
+from trainplan.schema.inputs import INPUT_BY_NAME
+from trainplan.schema.resolve import derive
+from trainplan.schema.table import evaluate, resolve
 from trainplan.validation import parse
 from trainplan.validation.spec import RunSpec, number, run_spec
 
@@ -98,12 +102,26 @@ def _convention_flop(row: dict, config: dict) -> tuple[float | None, str]:
                                           "vocab"))
     if "eq.3" in text or "eq. 3" in text:
         return float(fl.narayanan_eq3_flop(B, s, L, h, V)), "Narayanan eq. 3"
-    if "num_floating_point_operations" in text or "megatron-core" in text:
+    megatron = "num_floating_point_operations" in text or "megatron-core" in text
+    if megatron and (config.get("n_experts") or 0) > 0:
+        return float(fl.megatron_causal_flop(config["model_flop_per_step"],
+                                             _attention_score_flop(config))), \
+            "Megatron-LM (MoE, causal)"
+    if megatron:
         return float(fl.megatron_core_flop(B, s, L, h, config["n_heads"], config["n_kv_heads"],
                                            config["ffn_hidden"], config["gated_mlp"], V)), \
             "Megatron-Core"
     return float(fl.model_flop(B * s, L, s, h, config["n_heads"], config["n_kv_heads"],
                                config["ffn_hidden"], config["gated_mlp"], V)), "model FLOPs"
+
+
+def _attention_score_flop(config: dict) -> float:
+    """Attention-score FLOPs of one step of ``config`` (a row of the evaluated table)."""
+    inputs = {k: config[k] for k in INPUT_BY_NAME if config.get(k) is not None}
+    arch = Architecture.from_arrays(derive(resolve(pl.DataFrame([inputs])).values))
+    return float(attention_score_flop(
+        config["global_batch"] * config["seq_len"], arch.seq_len, arch.attention_core_width,
+        arch.local_share, arch.local_keys, arch.n_layers + arch.mtp_layers)[0])
 
 
 def _choose(specs: list[RunSpec], overrides: dict[str, Any] | None) -> dict[int, dict]:
