@@ -38,6 +38,15 @@ def _flags(script: str) -> dict[str, str | bool]:
     return out
 
 
+def _megatron_zero_stage(f: dict) -> int:
+    """The ZeRO stage Megatron's flags give: the distributed optimizer shards optimizer
+    states (1); Megatron-FSDP's sharding strategy names what else it shards."""
+    if "use-megatron-fsdp" in f:
+        return {"optim": 1, "optim_grads": 2, "optim_grads_params": 3}[
+            str(f["data-parallel-sharding-strategy"])]
+    return 1 if "use-distributed-optimizer" in f else 0
+
+
 def megatron_inputs(script: str) -> dict:
     """The model inputs that ``pretrain_gpt.py`` with ``script``'s flags trains with."""
     f = _flags(script)
@@ -60,7 +69,7 @@ def megatron_inputs(script: str) -> dict:
            "n_heads": int(f["num-attention-heads"]),
            "n_kv_heads": int(f.get("num-query-groups", f["num-attention-heads"])),
            "seq_parallel": "sequence-parallel" in f,
-           "zero_stage": 1 if "use-distributed-optimizer" in f else 0,
+           "zero_stage": _megatron_zero_stage(f),
            "precision": precision,
            "grad_bytes_per_param": grads, "grad_reduce_bytes_per_param": grads,
            "fp8_param_gather": "fp8-param-gather" in f}

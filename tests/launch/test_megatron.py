@@ -173,3 +173,18 @@ def test_zero3_torchrun_leaves_sharding_to_deepspeed(zero3):
     torchrun = megatron_command(zero3)
     assert "--use-distributed-optimizer" not in torchrun  # DeepSpeed shards, not Megatron
     assert "--overlap-param-gather" not in torchrun
+
+
+@pytest.mark.parametrize(("stage", "strategy"), [(2, "optim_grads"), (3, "optim_grads_params")])
+def test_megatron_core_zero_2_3_is_megatron_fsdp(zero3_row, stage, strategy):
+    """Under Megatron-Core or NeMo the model prices ZeRO-2/3 with Megatron's fp32 main
+    gradients: the command shards with Megatron-FSDP (Megatron-Core user guide) instead of
+    handing the run to DeepSpeed's 16-bit gradients."""
+    config = LaunchConfig.from_row({**zero3_row, "zero_stage": stage,
+                                    "framework": "Megatron-Core"})
+    command = megatron_command(config)
+    assert not config.uses_deepspeed
+    assert _value(command, "--data-parallel-sharding-strategy") == strategy
+    args = {a.split()[0] for a in _args(command)}
+    assert {"--use-megatron-fsdp", "--use-distributed-optimizer",
+            "--no-gradient-accumulation-fusion"} <= args

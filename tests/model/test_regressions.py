@@ -65,3 +65,18 @@ def test_closest_prefers_rows_that_fail_only_for_memory():
         "cost_rate": [1.0, 1.0]})
     closest = reduce(rows).filter(pl.col("kind") == "closest")
     assert closest["config_id"].to_list() == [1]
+
+
+@pytest.mark.parametrize(("framework", "regathers"), [("TorchTitan", False),
+                                                      ("PyTorch FSDP1", False),
+                                                      ("DeepSpeed ZeRO-3", True)])
+def test_full_recomputation_regathers_zero3_weights_only_under_deepspeed(framework, regathers):
+    """FSDP wraps the checkpointed layer and gathers it once for its recomputation and its
+    backward; DeepSpeed's recomputed forward runs ZeRO-3's pre-forward gather again (it
+    once cost every FSDP run a third gather of every layer)."""
+    base = dict(model="llama3-8b", gpu="H100", n_gpus=16, zero_stage=3, global_batch=32,
+                micro_batch=1, framework=framework)
+    none, full = one(**base, recompute="none"), one(**base, recompute="full")
+    per_gather = none["comm_dp_bytes_per_step"] / 3.0      # two gathers and a reduce-scatter
+    extra = full["comm_dp_bytes_per_step"] - none["comm_dp_bytes_per_step"]
+    assert extra == pytest.approx(per_gather if regathers else 0.0, abs=1e-6 * per_gather)

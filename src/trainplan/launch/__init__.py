@@ -11,7 +11,8 @@ micro-batch, ZeRO stage, recomputation, overlaps); this package writes it down
     ``torchrun ... pretrain_gpt.py`` with Megatron-LM / Megatron-Core arguments.
 :mod:`~trainplan.launch.deepspeed`
     the DeepSpeed config and launcher for ZeRO stages 2 and 3, which the model
-    prices as DeepSpeed ZeRO (stage 1 is Megatron's distributed optimizer).
+    prices as DeepSpeed ZeRO (stage 1 is Megatron's distributed optimizer; under
+    Megatron-Core or NeMo, stages 2 and 3 are Megatron-FSDP flags instead).
 :mod:`~trainplan.launch.torchtitan`
     the TorchTitan job config (TOML) and launcher, for configurations whose framework is
     TorchTitan.

@@ -6,7 +6,7 @@ Each scenario winner gets a folder ``launch/scenario-NNNN/`` (``NNNN`` its
 ``megatron.sh``
     the Megatron-LM ``torchrun`` command (always);
 ``deepspeed.sh``, ``ds_config.json``
-    the DeepSpeed launcher and config (ZeRO stages 2 and 3);
+    the DeepSpeed launcher and config (ZeRO stages 2 and 3, unless Megatron-FSDP shards);
 ``torchtitan.sh``, ``trainplan.toml``
     the TorchTitan launcher and job config (framework TorchTitan);
 ``sbatch.sh``
@@ -61,7 +61,8 @@ class ScenarioLaunch:
 
 def main_script(config: LaunchConfig) -> str:
     """The script a job runs: TorchTitan's for framework TorchTitan, the DeepSpeed launcher
-    for ZeRO stages 2 and 3, Megatron-LM's otherwise."""
+    for ZeRO stages 2 and 3 (not under Megatron-Core / NeMo, where Megatron-FSDP shards),
+    Megatron-LM's otherwise."""
     if (config.framework or "").lower() == "torchtitan":
         return "torchtitan.sh"
     return DEEPSPEED_SCRIPT if config.uses_deepspeed else "megatron.sh"

@@ -288,10 +288,18 @@ class LaunchConfig:
         return (self.framework or "").strip().lower() == "torchtitan"
 
     @property
+    def uses_megatron_fsdp(self) -> bool:
+        """ZeRO stages 2 and 3 under Megatron-Core or NeMo: Megatron-FSDP shards
+        (``--use-megatron-fsdp``), with Megatron's gradient and optimizer bytes."""
+        return self.zero_stage >= 2 and (self.framework or "").strip().lower() in (
+            "megatron-core", "nemo")
+
+    @property
     def uses_deepspeed(self) -> bool:
         """ZeRO stages 2 and 3 run on DeepSpeed (stage 1 is Megatron's distributed optimizer),
-        unless the framework is TorchTitan, whose FSDP2 shards instead."""
-        return self.zero_stage >= 2 and not self.is_torchtitan
+        unless the framework is TorchTitan, whose FSDP2 shards instead, or Megatron-Core /
+        NeMo (Megatron-FSDP)."""
+        return self.zero_stage >= 2 and not self.is_torchtitan and not self.uses_megatron_fsdp
 
     @property
     def pipeline_schedule(self) -> str:

@@ -2,9 +2,9 @@
 
 The model prices ZeRO stages 2 and 3 as DeepSpeed ZeRO; stage 1 is Megatron's
 distributed optimizer and needs no DeepSpeed, so both functions return None for
-stages 0 and 1. Key names and defaults follow DeepSpeed's
-``deepspeed/runtime/zero/config.py`` and the DeepSpeed configuration JSON
-documentation.
+stages 0 and 1, and for Megatron-Core / NeMo, whose stages 2 and 3 are Megatron-FSDP.
+Key names and defaults follow DeepSpeed's ``deepspeed/runtime/zero/config.py`` and the
+DeepSpeed configuration JSON documentation.
 """
 
 from __future__ import annotations

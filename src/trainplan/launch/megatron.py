@@ -124,6 +124,12 @@ def _parallel_args(c: LaunchConfig) -> list[str]:
         args.append("--sequence-parallel")
     if c.zero_stage == 1:
         args.append("--use-distributed-optimizer")
+    elif c.uses_megatron_fsdp:
+        # Megatron-Core user guide, "Megatron FSDP": the flags that enable it
+        strategy = "optim_grads_params" if c.zero_stage >= 3 else "optim_grads"
+        args += ["--use-distributed-optimizer", "--use-megatron-fsdp",
+                 f"--data-parallel-sharding-strategy {strategy}",
+                 "--no-gradient-accumulation-fusion"]
     return args
 
 
@@ -213,7 +219,8 @@ def _overlap_args(c: LaunchConfig) -> list[str]:
     args = []
     if c.overlap_grad_reduce:
         args.append("--overlap-grad-reduce")
-    if c.overlap_grad_reduce and c.overlap_param_gather and c.zero_stage == 1:
+    if c.overlap_grad_reduce and c.overlap_param_gather and (c.zero_stage == 1
+                                                              or c.uses_megatron_fsdp):
         args.append("--overlap-param-gather")
     if c.tp_comm_overlap and c.tp > 1 and c.seq_parallel:
         args.append("--tp-comm-overlap")

@@ -240,6 +240,8 @@ class Layout:
     recomputation, else 0 [-]."""
     fp8_param_gather: NDArrayBool
     """ZeRO-3 gathers FP8 weights (1 byte) under FP8."""
+    zero3_recompute_regather: NDArrayBool
+    """ZeRO-3 gathers a fully recomputed layer again for its backward (DeepSpeed)."""
     ep: NDArrayFloat
     """Expert-parallel degree [-]."""
     etp: NDArrayFloat
@@ -284,6 +286,8 @@ class Layout:
                 recomputed_share(g["recompute_fraction"], n_layers, pp, as_float(g["vpp"])),
                 0.0),
             fp8_param_gather=np.asarray(g["fp8_param_gather"]).astype(bool),
+            zero3_recompute_regather=np.asarray(g.get("zero3_recompute_regather", False)
+                                                ).astype(bool),
             ep=ep, etp=etp, expert_shard_group=tp * cp * dp / (ep * etp),
             moe_a2a_overlap=np.asarray(g.get("moe_a2a_overlap", False)).astype(bool),
             moe_load_imbalance=np.where(as_float(g.get("moe_capacity_factor", 0.0)) > 0,

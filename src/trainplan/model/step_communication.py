@@ -87,14 +87,15 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     Notes
     -----
     ZeRO-3 gathers the stage's parameters (16-bit, or their FP8 copy with
-    ``fp8_param_gather``) for the forward and the backward (and
-    the recomputed forward) and reduce-scatters its gradients, every
-    micro-batch:
+    ``fp8_param_gather``) for the forward and the backward and reduce-scatters its
+    gradients, every micro-batch. A fully recomputed layer is gathered once for its
+    recomputation and backward (FSDP wraps the checkpointed layer [4]_) or twice
+    (DeepSpeed: ``zero3_recompute_regather``, :math:`r` [5]_):
 
     .. math::
 
-       t_{z3} = (2 + [\text{full}])\, T_{ag}(2 \Psi) + T_{rs}(q \Psi)
-              + (3 + [\text{full}]) (L_s c - 1)\, T_{ag}(0)
+       t_{z3} = (2 + r [\text{full}])\, T_{ag}(2 \Psi) + T_{rs}(q \Psi)
+              + (3 + r [\text{full}]) (L_s c - 1)\, T_{ag}(0)
 
     Without resharding after the forward (``zero3_reshard_after_forward`` false, as
     TorchTitan and Llama 3 run FSDP with a pipeline) the stage is gathered once and its
@@ -114,6 +115,11 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
        (2021-06): one all-gather per parameter, each about 0.5 ms.
     .. [3] deepspeedai/DeepSpeed pull request #1188, "ZeRO3, improved parameter all-gather
        operation" (2021-09): grouped all-gathers.
+    .. [4] facebookresearch/fairscale issue #777 (FSDP(checkpoint(module)): no all-gather
+       for the backward after the recomputation); NVIDIA/Megatron-LM pull request #6153
+       (Megatron-FSDP keeps recomputed parameters gathered until their backward).
+    .. [5] deepspeedai/DeepSpeed issue #4784 (the recomputation runs ZeRO-3's pre-forward
+       gather).
     """
     group = place_group(layout.shard_group, layout.tp, links)
     args = (layout.shard_group, group.members, group.domains, group.intra_byte_s,
@@ -123,7 +129,8 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     grad_msg = params_per_gpu * as_float(grad_reduce_bytes_per_param)
     ag_param = co.allgather_s(algorithm, param_msg, *args)
     rs_grad = co.allgather_s(algorithm, grad_msg, *args)
-    gathers = ZERO3_GATHERS + layout.full_recompute_share
+    gathers = ZERO3_GATHERS + np.where(layout.zero3_recompute_regather,
+                                       layout.full_recompute_share, 0.0)
     calls = layout.layers_per_stage * as_float(zero3_collectives_per_layer)
     per_call = co.allgather_s(algorithm, 0.0, *args)
     extra_calls = (gathers + 1.0) * np.maximum(calls - 1.0, 0.0) * per_call

@@ -253,6 +253,11 @@ INPUTS: tuple[Input, ...] = (
           "(1 byte per parameter) when training in FP8", default=False,
           source="TorchTitan [float8] enable_fsdp_float8_all_gather; Megatron-Core "
           "--fp8-param-gather"),
+    Input("zero3_recompute_regather", "bool", "ZeRO-3 gathers a fully recomputed layer's "
+          "weights again for its backward (3 gathers per micro-batch, not 2)", default=False,
+          source="DeepSpeed issue #4784 (the recomputed forward runs the pre-forward gather); "
+          "fairscale #777 and Megatron-LM #6153: FSDP(checkpoint(layer)) and Megatron-FSDP "
+          "gather once for the recomputation and the backward"),
     Input("portable_attention", "bool", "Fused attention from a framework-portable kernel "
           "(PyTorch SDPA / FlashAttention-2) instead of the GPU's best (FlashAttention-3, "
           "cuDNN): the GPU catalog's attention_efficiency_portable applies", default=False,
