@@ -17,7 +17,7 @@ from trainplan import evaluate
 from trainplan.launch import launch_material
 from trainplan.launch.bundle import main_script
 from trainplan.launch.config import LaunchConfig
-from trainplan.model.config import stage_layers
+from trainplan.model.stages import stage_layers
 from trainplan.schema.inputs import INPUTS
 
 from .readback import deepspeed_inputs, megatron_inputs, torchtitan_inputs

@@ -44,6 +44,9 @@ def test_deepseek_v3_on_2048_h800_writes_its_experts_routing_and_latent_attentio
     layers = [int(x) for x in layout.strip("'EL").replace("m", "")
               .replace("t*", "").split("|")]
     assert sum(layers) == 61 and len(layers) == 16 and max(layers) == 4
+    # the last stage gives up the layers its MTP module and two heads are worth, as
+    # Megatron-Bridge's DeepSeek-V3 layout for 16 stages does (4 each, 1 with MTP and loss)
+    assert layers[0] == 4 and layers[-1] == 1
 
 
 def test_a_dense_model_gets_no_expert_flags():

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from trainplan import evaluate
 from trainplan.model import pipeline as pl
 from trainplan.model.choices import Schedule
-from trainplan.model.config import stage_layers
+from trainplan.model.stages import stage_layers
 
 
 def test_first_stage_holds_p_microbatches_and_interleaving_adds_its_factor():
@@ -74,6 +74,30 @@ def test_stage_split_holds_every_layer_once(n_layers, pp):
     assert busiest - 1 <= min(first, last)
     assert 0 <= middle <= (pp - 2) * busiest
     assert middle >= (pp - 2) * (busiest - 1)
+
+
+def test_deepseek_v3_splits_are_megatron_bridges_layouts():
+    """Megatron-Bridge's DeepSeek-V3 recipes (set_deepseek_v3_pipeline_model_parallel_layout)
+    leave 13, 5 and 1 layers beside MTP and the loss on the last of 4, 8 and 16 stages; the
+    model's split, with the credit its MTP module and two heads earn, is the same."""
+    row = {"model": "deepseek-v3", "gpu": "H100", "n_gpus": 2048, "global_batch": 4096}
+    for pp, last in [(4, 13), (8, 5), (16, 1)]:
+        r = evaluate(polars.DataFrame([{**row, "pp": pp}])).row(0, named=True)
+        assert (r["pp_layers_first"], r["pp_layers_last"]) == (-(-61 // pp), last)
+
+
+@given(st.integers(1, 200), st.integers(2, 64), st.integers(0, 6))
+def test_the_last_stage_credit_only_moves_the_layers_short(n_layers, pp, credit):
+    """The credit decides where the shortfall of an uneven split goes; it never makes a
+    stage hold more than ceil(L/p) nor the split lose a layer."""
+    if n_layers < pp:
+        return
+    first, busiest, last = (float(x) for x in stage_layers(n_layers, pp, credit))
+    plain = [float(x) for x in stage_layers(n_layers, pp)]
+    assert busiest == plain[1] and 1 <= last <= busiest and 1 <= first <= busiest
+    assert last <= plain[2] and first >= plain[0]
+    middle = n_layers - first - last
+    assert 0 <= middle <= (pp - 2) * busiest if pp > 2 else middle == 0
 
 
 def _llama(n_layers, pp, **changes):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from trainplan import catalog
+from trainplan.model.stages import stage_layers
 from trainplan.schema.inputs import INPUT_BY_NAME, InputError
 
 # ---- parsing one value ------------------------------------------------------------------------
@@ -37,8 +38,13 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_range(key: str, number: float) -> None:
-    """Raise when ``number`` is outside the input table's minimum and maximum for ``key``."""
-    spec = INPUT_BY_NAME[key]
+    """Raise when ``number`` is outside the input table's minimum and maximum for ``key``
+    (an output column: below 0)."""
+    spec = INPUT_BY_NAME.get(key)
+    if spec is None:
+        if number < 0:
+            raise InputError(f"{key} = {number!r} is below its minimum 0")
+        return
     if spec.minimum is not None and number < spec.minimum:
         raise InputError(f"{key} = {number!r} is below its minimum {spec.minimum}")
     if spec.maximum is not None and number > spec.maximum:
@@ -198,6 +204,9 @@ class LaunchConfig:
     etp: int = _spec(_parse_int)
     moe_dispatcher: str = _spec(_parse_choice)
     moe_router_group_topk: int = _spec(_parse_int)
+    # --- the pipeline split the model priced (output columns; absent: stage_layers) ---
+    pp_layers_first: int | None = _spec(_parse_int, optional=True)
+    pp_layers_last: int | None = _spec(_parse_int, optional=True)
     moe_a2a_overlap: bool = _spec(_parse_flag)
     moe_capacity_factor: float = _spec(_parse_number)
     scaleup_domain_gpus: int | None = _spec(_parse_int, optional=True)
@@ -287,6 +296,16 @@ class LaunchConfig:
         """The framework is TorchTitan (FSDP2), whose TOML replaces the DeepSpeed config."""
         return (self.framework or "").strip().lower() == "torchtitan"
 
+    def stage_split(self) -> tuple[int, int, int]:
+        """Layers of the first, a full middle and the last pipeline stage: the split the
+        model priced (``pp_layers_first``, ``pp_layers_last``), else
+        :func:`~trainplan.model.stages.stage_layers` without the last stage's credit."""
+        busiest = math.ceil(self.n_layers / self.pp)
+        if self.pp_layers_first is not None and self.pp_layers_last is not None:
+            return self.pp_layers_first, busiest, self.pp_layers_last
+        first, _, last = (int(x) for x in stage_layers(self.n_layers, self.pp))
+        return first, busiest, last
+
     @property
     def uses_megatron_fsdp(self) -> bool:
         """ZeRO stages 2 and 3 under Megatron-Core or NeMo: Megatron-FSDP shards
@@ -310,7 +329,8 @@ class LaunchConfig:
 
 
 def _default(name: str, parsed: Mapping[str, Any]) -> Any:
-    """The input table's default for ``name`` (``n_kv_heads``: the parsed ``n_heads``)."""
+    """The input table's default for ``name`` (``n_kv_heads``: the parsed ``n_heads``;
+    output columns: none)."""
     if name == "n_kv_heads":
         return parsed.get("n_heads")
-    return INPUT_BY_NAME[name].default
+    return INPUT_BY_NAME[name].default if name in INPUT_BY_NAME else None

@@ -18,7 +18,8 @@ import math
 
 from trainplan.launch.config import LaunchConfig
 from trainplan.launch.megatron_moe import attention_args, moe_args, selective_modules_args
-from trainplan.model.config import recomputed_share, stage_layers
+from trainplan.model.config import recomputed_share
+from trainplan.model.stages import stage_layers
 
 RDZV_PORT = 29500
 INDENT = "    "
@@ -66,42 +67,50 @@ def layers_per_virtual_stage(config: LaunchConfig) -> int | None:
 
 
 def uneven_stage_args(c: LaunchConfig) -> list[str]:
-    """``--decoder-first/last-pipeline-num-layers`` when ``pp`` does not divide the layers.
+    """The pipeline split the model priced (:meth:`LaunchConfig.stage_split`).
 
-    The counts are those the model assumed (:func:`trainplan.model.config.stage_layers`:
-    the last and then the first stage hold one layer fewer); empty when ``pp`` divides
-    ``n_layers`` or there is no pipeline.
+    Empty when every stage holds the same layers or there is no pipeline;
+    ``--decoder-first/last-pipeline-num-layers`` when the middle stages then split the rest
+    evenly, else (or with multi-token prediction, whose modules it places)
+    ``--pipeline-model-parallel-layout``. With interleaving the embedding (and
+    the loss) count as a layer of the first (last) chunk, which Megatron needs for equal
+    chunks.
     """
     chunks = c.pp * c.vpp
-    if c.pp <= 1 or c.n_layers % chunks == 0:
+    if c.pp <= 1 or (c.vpp > 1 and c.n_layers % chunks == 0):
         return []
     if c.vpp > 1:
-        # interleaved: the embedding (and the loss) count as a layer of the first (last)
-        # chunk, which Megatron needs for equal chunks
         extra = (chunks - c.n_layers % chunks) % chunks
         return (["--account-for-embedding-in-pipeline-split"]
                 + (["--account-for-loss-in-pipeline-split"] if extra >= 2 else []))
-    first, busiest, last = (int(x) for x in stage_layers(c.n_layers, c.pp))
-    short = c.pp * busiest - c.n_layers
-    if short <= 2:
+    first, busiest, last = c.stage_split()
+    if first == busiest == last and c.n_layers == c.pp * busiest:
+        return []
+    rest = c.n_layers - first - last
+    if c.mtp_layers == 0 and (c.pp == 2 or rest == (c.pp - 2) * busiest):
         return [f"--decoder-first-pipeline-num-layers {first}",
                 f"--decoder-last-pipeline-num-layers {last}"]
-    layout = pipeline_layout(c.n_layers, c.pp, c.mtp_layers)
+    layout = pipeline_layout(c.n_layers, c.pp, c.mtp_layers, first, last)
     return [f"--pipeline-model-parallel-layout {layout!r}"]
 
 
-def pipeline_layout(n_layers: int, pp: int, mtp_layers: int = 0) -> str:
-    """Megatron-Core's ``--pipeline-model-parallel-layout`` for the model's stage split.
+def pipeline_layout(n_layers: int, pp: int, mtp_layers: int = 0, first: int | None = None,
+                    last: int | None = None) -> str:
+    """Megatron-Core's ``--pipeline-model-parallel-layout`` for a stage split.
 
     ``E`` is the embedding, ``t`` a transformer layer, ``L`` the loss, ``|`` separates
-    stages: the last stage, then the first, then the middle stages nearest the last hold
-    one layer fewer (:func:`trainplan.model.config.stage_layers`); 61 layers on 16 stages
-    are ``Et*3|t*4|...|t*4|t*3|t*3L``. Multi-token-prediction modules (``m``) go on the
-    last stage, before the loss, as the model prices them.
+    stages: the first and last stage hold ``first`` and ``last`` layers (default:
+    :func:`~trainplan.model.stages.stage_layers`), the middle stages ``ceil(n_layers / pp)``,
+    those nearest the last one fewer until the layers add up; 61 layers on 16 stages with
+    the last stage's MTP and two heads counted are ``Et*4|t*4|...|t*4|t*1mL``.
+    Multi-token-prediction modules (``m``) go on the last stage, before the loss, as the
+    model prices them.
     """
-    first, busiest, last = (int(x) for x in stage_layers(n_layers, pp))
-    short_middle = pp * busiest - n_layers - (busiest - last) - (busiest - first)
+    default_first, busiest, default_last = (int(x) for x in stage_layers(n_layers, pp))
+    first = default_first if first is None else first
+    last = default_last if last is None else last
     counts = [first] + [busiest] * (pp - 2) + [last]
+    short_middle = sum(counts) - n_layers
     for i in range(short_middle):
         counts[pp - 2 - i] -= 1
     stages = [f"t*{n}" for n in counts]

@@ -10,7 +10,6 @@ TorchTitan equivalent and are written as full sharding with a note.
 from __future__ import annotations
 
 from trainplan.launch.config import LaunchConfig
-from trainplan.model.config import stage_layers
 
 TOML_FILE = "trainplan.toml"
 RDZV_PORT = 29500
@@ -57,8 +56,9 @@ def fsdp_layout(c: LaunchConfig) -> tuple[int, int, str]:
 def _stage_split(c: LaunchConfig) -> dict[str, object]:
     """TorchTitan's stage settings for the split the model assumed: layers per virtual
     stage with interleaving, and how many fewer layers the first and last stage hold
-    (:func:`trainplan.model.config.stage_layers`; TorchTitan's default is one fewer each)."""
-    first, middle, last = (int(x) for x in stage_layers(c.n_layers, c.pp))
+    (:meth:`~trainplan.launch.config.LaunchConfig.stage_split`; TorchTitan's default is one
+    fewer each)."""
+    first, middle, last = c.stage_split()
     split: dict[str, object] = {"pipeline_parallel_first_stage_less_layers": middle - first,
                                 "pipeline_parallel_last_stage_less_layers": middle - last}
     if c.vpp > 1 and c.n_layers % (c.pp * c.vpp) == 0:

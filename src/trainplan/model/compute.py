@@ -235,7 +235,7 @@ def stage_compute(arch: Architecture, layout: Layout, gpu: Gpu, layer: LayerComp
     multi-token-prediction modules (DeepSeek-V3: one)
 
     with :math:`L_1`, :math:`L_p` the layers of the first and last stage
-    (:func:`~trainplan.model.config.stage_layers`; :math:`L/p` when :math:`p` divides
+    (:func:`~trainplan.model.stages.stage_layers`; :math:`L/p` when :math:`p` divides
     :math:`L`).
 
     References

@@ -20,55 +20,7 @@ from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_floa
 from trainplan.model.choices import Recompute
 from trainplan.model.moe_params import expert_params
 from trainplan.model.power import capped_clock_fraction
-
-
-def stage_layers(n_layers: NDArrayFloat, pp: NDArrayFloat
-                 ) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
-    r"""
-    Transformer layers of the first, the busiest and the last pipeline stage.
-
-    When :math:`p` does not divide :math:`L`, the stages hold :math:`q = \lceil L/p \rceil`
-    layers, except :math:`r = p q - L` stages that hold one fewer: the last stage first (it
-    also computes the output layer and the loss), then the first (it also holds the
-    embedding), then middle stages. This is how Meta split Llama 3 405B (126 layers on 16
-    stages: "we reduce one Transformer layer each from the first and the last stages" [1]_)
-    and what Megatron-LM's ``--decoder-first-pipeline-num-layers`` /
-    ``--decoder-last-pipeline-num-layers`` express; BLOOM's 70 layers on 12 stages with
-    the embeddings counted in the split [2]_ give the same counts (5, 6, 5).
-
-    Parameters
-    ----------
-    n_layers : array_like
-        Transformer layers, :math:`L` [-].
-    pp : array_like
-        Pipeline stages, :math:`p` [-].
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Layers of the first stage, of the busiest stage (:math:`q`) and of the last stage
-        [-]; with one stage all three are :math:`L`.
-
-    Notes
-    -----
-    .. math::
-
-       L_{last} = q - [r \geq 1], \quad L_{first} = q - [r \geq 2] \quad (p > 1)
-
-    References
-    ----------
-    .. [1] A. Grattafiori et al., "The Llama 3 Herd of Models", arXiv:2407.21783,
-       Sec. 3.3.2 (pipeline parallelism improvements).
-    .. [2] BigScience, Megatron-DeepSpeed ``--pp-partition-method
-       'type:transformer|embedding'`` (BLOOM-176B training, 2022).
-    """
-    n_layers, pp = as_float(n_layers), as_float(pp)
-    q = np.ceil(n_layers / pp)
-    r = pp * q - n_layers
-    multi = pp > 1
-    last = np.where(multi & (r >= 1), q - 1.0, q)
-    first = np.where(multi & (r >= 2), q - 1.0, q)
-    return first, q, last
+from trainplan.model.stages import stage_layers
 
 
 @dataclass(frozen=True)
@@ -261,13 +213,14 @@ class Layout:
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray], seq_len: NDArrayFloat,
-                    n_layers: NDArrayFloat) -> Layout:
-        """Take the layout columns of ``g`` and derive the counts."""
+                    n_layers: NDArrayFloat, last_credit: NDArrayFloat = 0.0) -> Layout:
+        """Take the layout columns of ``g`` and derive the counts (``last_credit``: see
+        :func:`stage_layers`)."""
         tp, pp, dp, cp = (as_float(g[k]) for k in ("tp", "pp", "dp", "cp"))
         ep, etp = as_float(g.get("ep", 1.0)), as_float(g.get("etp", 1.0))
         b, global_batch = as_float(g["micro_batch"]), as_float(g["global_batch"])
         seq_local = seq_len / cp
-        first, busiest, last = stage_layers(n_layers, pp)
+        first, busiest, last = stage_layers(n_layers, pp, last_credit)
         return cls(
             tp=tp, pp=pp, dp=dp, cp=cp, vpp=as_float(g["vpp"]), micro_batch=b,
             global_batch=global_batch, zero_stage=g["zero_stage"], recompute=g["recompute"],

@@ -15,6 +15,7 @@ import numpy as np
 
 from trainplan.model import memory as me
 from trainplan.model import params as pa
+from trainplan.model import pipeline as pl
 from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, NDArrayInt, as_float
 from trainplan.model.choices import Schedule
 from trainplan.model.config import Architecture, Gpu, Layout
@@ -109,7 +110,7 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     -----
     A bit is set when a whole-number condition fails: :math:`t p d c = N` with
     :math:`d \geq 1` whole; :math:`L \geq p` (uneven stages,
-    :func:`~trainplan.model.config.stage_layers`; stages one layer short, as Megatron-Core's
+    :func:`~trainplan.model.stages.stage_layers`; stages one layer short, as Megatron-Core's
     ``--pipeline-model-parallel-layout`` places them) and :math:`p v \mid L + e`,
     :math:`e \in \{0, 1, 2\}`, with interleaving (embedding and loss counted in the split);
     :math:`t \mid a, k_v, f`;
@@ -288,7 +289,8 @@ def early_flags(g: Mapping[str, np.ndarray]) -> tuple[NDArrayInt, NDArrayFloat]:
     .. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4.
     """
     arch = Architecture.from_arrays(g)
-    lay, gpu = Layout.from_arrays(g, arch.seq_len, arch.n_layers), Gpu.from_arrays(g)
+    lay = Layout.from_arrays(g, arch.seq_len, arch.n_layers, pl.split_credit(g, arch))
+    gpu = Gpu.from_arrays(g)
     usable = me.usable_bytes(g["memory_capacity_bytes"], g["memory_reserve_fraction"],
                              g["cuda_context_bytes"])
     mem = me.stage_memory(arch, lay, pa.stage_params(arch, lay), g["grad_bytes_per_param"],

@@ -279,7 +279,7 @@ def stage_params(arch: Architecture, layout: Layout) -> StageParams:
        P_{mid} = \lceil L/p \rceil P_l^{(t)}
 
     with :math:`L_1`, :math:`L_p` the first and last stage's layers
-    (:func:`~trainplan.model.config.stage_layers`); the busiest GPU holds
+    (:func:`~trainplan.model.stages.stage_layers`); the busiest GPU holds
     :math:`\max(P_1, P_p, P_{mid})`.
 
     References

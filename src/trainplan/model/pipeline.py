@@ -20,18 +20,23 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
 from trainplan.model.choices import SCHEDULE_NAMES, Schedule, dispatch
-from trainplan.model.config import Layout
+from trainplan.model.config import Architecture, Layout
+from trainplan.model.flops import layer_forward_flop, logits_flop
+from trainplan.model.moe_step import variant_layer_forward_flop
+from trainplan.model.stages import last_stage_layer_credit
 
 __all__ = [
     "FIRST_STAGE_INFLIGHT", "LAST_STAGE_INFLIGHT", "SCHEDULE_NAMES", "Schedule", "StageTimes",
     "bubble_fraction", "bubble_time_ratio", "inflight_microbatches_first_stage",
-    "inflight_microbatches_last_stage", "pipeline_efficiency", "stage_times",
+    "inflight_microbatches_last_stage", "last_stage_credit", "pipeline_efficiency", "split_credit",
+    "stage_times",
 ]
 
 _PMV = r"""
@@ -319,3 +324,62 @@ def stage_times(layout: Layout, layer_compute_s: ArrayLike, layer_tp_exposed_s: 
         bubble_s=(p - 1.0) / v * average,
         bubble_fraction=bubble_fraction(p, m, v),
     )
+
+
+def last_stage_credit(arch: Architecture) -> NDArrayFloat:
+    r"""
+    The last stage's output layers and MTP modules of a model, in whole layers.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The model.
+
+    Returns
+    -------
+    numpy.ndarray
+        :func:`~trainplan.model.stages.last_stage_layer_credit` of the per-token forward
+        FLOPs [-].
+
+    Notes
+    -----
+    :math:`F_l` is the dense layer with the active MLP width plus its variant terms
+    (:func:`~trainplan.model.moe_step.variant_layer_forward_flop`), :math:`F_h = 2 h V`.
+
+    References
+    ----------
+    .. [1] NVIDIA-NeMo/Megatron-Bridge, ``recipes/deepseek/deepseek_v3.py``
+       ``set_deepseek_v3_pipeline_model_parallel_layout``.
+    """
+    layer = layer_forward_flop(1.0, arch.seq_len, arch.hidden, arch.n_heads, arch.n_kv_heads,
+                               arch.ffn_active, arch.gated_mlp)
+    layer = layer + variant_layer_forward_flop(1.0, arch)[0]
+    return last_stage_layer_credit(layer, logits_flop(1.0, arch.hidden, arch.vocab),
+                                   arch.mtp_layers)
+
+
+def split_credit(g: Mapping[str, np.ndarray], arch: Architecture) -> NDArrayFloat:
+    r"""
+    The credit the pipeline split gives the last stage under the configuration's framework.
+
+    Parameters
+    ----------
+    g : Mapping[str, numpy.ndarray]
+        The input columns (``pipeline_split_by_cost``).
+    arch : Architecture
+        The model.
+
+    Returns
+    -------
+    numpy.ndarray
+        :func:`last_stage_credit` where ``pipeline_split_by_cost``, else 0 (one layer fewer
+        on the last stage, then on the first: :func:`~trainplan.model.stages.stage_layers`)
+        [-].
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core ``--pipeline-model-parallel-layout``; BigScience
+       Megatron-DeepSpeed ``--pp-partition-method 'type:transformer|embedding'``.
+    """
+    by_cost = np.asarray(g.get("pipeline_split_by_cost", True)).astype(bool)
+    return np.where(by_cost, last_stage_credit(arch), 0.0)

@@ -31,6 +31,14 @@ class StepResult:
             "parameters held by the busiest GPU before ZeRO sharding")})
     n_microbatches: NDArrayFloat = field(metadata={
         "unit": "-", "description": "micro-batches per data-parallel replica per step"})
+    pp_layers_first: NDArrayInt = field(metadata={
+        "unit": "layers", "description": ("transformer layers of the first pipeline stage (the "
+                                          "others but the last hold ceil(n_layers / pp) or one "
+                                          "fewer)")})
+    pp_layers_last: NDArrayInt = field(metadata={
+        "unit": "layers", "description": ("transformer layers of the last pipeline stage, "
+                                          "beside the output layer, the loss and any MTP "
+                                          "modules")})
     model_flop_per_step: NDArrayFloat = field(metadata={
         "unit": "FLOP", "description": "model FLOPs of one step (forward + backward)"})
     hardware_flop_per_step: NDArrayFloat = field(metadata={

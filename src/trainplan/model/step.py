@@ -78,8 +78,8 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     """
     g = {k: np.asarray(v) for k, v in x.items()}
     arch = Architecture.from_arrays(g)
-    lay, gpu, links = Layout.from_arrays(g, arch.seq_len, arch.n_layers), Gpu.from_arrays(g), \
-        Links.from_arrays(g)
+    lay = Layout.from_arrays(g, arch.seq_len, arch.n_layers, pl.split_credit(g, arch))
+    gpu, links = Gpu.from_arrays(g), Links.from_arrays(g)
     par = pa.stage_params(arch, lay)
     flop = fl.step_flop(arch, lay, ms.variant_layer_forward_flop(
         lay.global_batch * arch.seq_len, arch))
@@ -119,16 +119,20 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
                             g["price_per_gpu_hour_usd"], g["tdp_w"])
     plan = gp.budget(cost.time_to_train_days, lay.n_gpus, mem.weights + mem.optimizer, g)
     flags = fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s)
-    return _result(par, lay.n_microbatches, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s,
+    return _result(par, lay, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s,
                    step_s, rate, cost, flags, plan)
 
 
-def _result(par, n_microbatches, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s, step_s, rate,
+def _result(par, lay, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s, step_s, rate,
             cost, flags, plan) -> StepResult:
     """The stages' results as the output fields."""
+    def whole(x):
+        return np.broadcast_to(x, np.shape(step_s)).astype(np.int64)
+
     return StepResult(
         params_total=par.total, params_active=par.active, params_per_gpu=par.per_gpu,
-        n_microbatches=n_microbatches,
+        n_microbatches=lay.n_microbatches,
+        pp_layers_first=whole(lay.layers_first), pp_layers_last=whole(lay.layers_last),
         model_flop_per_step=flop.model, hardware_flop_per_step=flop.hardware,
         memory_weights_bytes=mem.weights, memory_gradients_bytes=mem.gradients,
         memory_optimizer_bytes=mem.optimizer, memory_activations_bytes=mem.activations,

@@ -253,6 +253,11 @@ INPUTS: tuple[Input, ...] = (
           "(1 byte per parameter) when training in FP8", default=False,
           source="TorchTitan [float8] enable_fsdp_float8_all_gather; Megatron-Core "
           "--fp8-param-gather"),
+    Input("pipeline_split_by_cost", "bool", "An uneven pipeline split takes the layers short "
+          "from the last stage as its output layers and MTP modules are worth (else one "
+          "from the last, one from the first)", default=True,
+          source="Megatron-Core --pipeline-model-parallel-layout (Megatron-Bridge DeepSeek-V3 "
+          "recipes); TorchTitan pipeline_parallel_last_stage_less_layers"),
     Input("zero3_recompute_regather", "bool", "ZeRO-3 gathers a fully recomputed layer's "
           "weights again for its backward (3 gathers per micro-batch, not 2)", default=False,
           source="DeepSpeed issue #4784 (the recomputed forward runs the pre-forward gather); "

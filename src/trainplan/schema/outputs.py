@@ -48,9 +48,12 @@ OUTPUT_COLUMNS = tuple(OUTPUTS)
 STRING_OUTPUTS = ("strategy", "reason", "bottleneck")
 """Text labels derived from the numbers (the rest are numeric or boolean)."""
 
+INTEGER_OUTPUTS = ("infeasible_flags", "pp_layers_first", "pp_layers_last")
+"""Whole-number outputs (Int64 columns)."""
+
 OUTPUT_DTYPES: dict[str, str] = {
     name: ("String" if name in STRING_OUTPUTS else "Boolean" if name in ("feasible",
-           "fits_memory") else "Int64" if name == "infeasible_flags" else "Float64")
+           "fits_memory") else "Int64" if name in INTEGER_OUTPUTS else "Float64")
     for name in OUTPUTS}
 """Column type of every output in the tables."""
 
