@@ -197,39 +197,27 @@ def local_attention_keys(seq_len: ArrayLike, window: ArrayLike,
     return np.where(w > 0, np.minimum(s, local), s)
 
 
-def attention_score_flop(tokens: ArrayLike, seq_len: ArrayLike, core_width: ArrayLike,
-                         local_share: ArrayLike, local_keys: ArrayLike,
-                         layers: ArrayLike) -> NDArrayFloat:
+def local_key_fraction(seq_len: ArrayLike, local_share: ArrayLike,
+                       local_keys: ArrayLike) -> NDArrayFloat:
     r"""
-    Attention-score FLOPs over ``layers`` layers, forward and backward, full square.
-
-    The model FLOPs count the whole :math:`s \times s` score square (no causal half).
+    Keys an average layer's queries attend to, as a fraction of the sequence.
 
     Parameters
     ----------
-    tokens : array_like
-        Tokens, :math:`T` [tokens].
     seq_len : array_like
         Sequence length, :math:`s` [tokens].
-    core_width : array_like
-        :func:`attention_core_width`, :math:`w` [-].
     local_share, local_keys : array_like
         Share :math:`\ell` of the layers attending locally and their
         :func:`local_attention_keys`, :math:`s_{eff}` [-], [tokens].
-    layers : array_like
-        Layers, :math:`L` (with the multi-token-prediction modules) [-].
 
     Returns
     -------
     numpy.ndarray
-        :math:`F_{att} = 3 L \cdot 4 T s w \left(1 - \ell + \ell\, s_{eff}/s\right)` [FLOP].
+        :math:`\lambda = 1 - \ell + \ell\, s_{eff} / s` [-]; 1 without local attention.
 
     References
     ----------
-    .. [1] V. Korthikanti et al., arXiv:2205.05198, eq. (7) (the :math:`4 T s h` term,
-       backward twice the forward).
+    .. [1] I. Beltagy et al., "Longformer", arXiv:2004.05150 (sliding-window attention).
     """
-    s = as_float(seq_len)
     share = as_float(local_share)
-    keys = s * (1.0 - share) + share * as_float(local_keys)
-    return 3.0 * as_float(layers) * 4.0 * as_float(tokens) * keys * as_float(core_width)
+    return 1.0 - share + share * as_float(local_keys) / as_float(seq_len)

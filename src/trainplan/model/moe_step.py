@@ -15,6 +15,7 @@ import numpy as np
 
 from trainplan.model import moe
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model.attention_variants import local_key_fraction
 from trainplan.model.blocks import attention_weight_params
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import BYTES_16BIT
@@ -78,10 +79,41 @@ def variant_layer_forward_flop(tokens: ArrayLike, arch: Architecture
     projections = np.where(arch.variant_attention,
                            2.0 * t * (arch.attention_params - _dense_attention_params(arch)), 0.0)
     width = np.where(arch.variant_attention, arch.attention_core_width, arch.hidden)
-    local = 1.0 - arch.local_share + arch.local_share * arch.local_keys / arch.seq_len
+    local = local_key_fraction(arch.seq_len, arch.local_share, arch.local_keys)
     core = attention_core_flop(t, arch.seq_len, width * local - arch.hidden)
     router = 2.0 * t * arch.moe_share * arch.router_params
     return projections + core + router, core
+
+
+def attention_score_flop(tokens: ArrayLike, arch: Architecture) -> NDArrayFloat:
+    r"""
+    Attention-score FLOPs of a step's layers and MTP modules, full square, with backward.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    arch : Architecture
+        The model: layers :math:`L`, MTP modules :math:`L_{mtp}`, core width :math:`w`
+        and local attention (:func:`~trainplan.model.attention_variants.local_key_fraction`,
+        :math:`\lambda`).
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`F_{att} = 3 (L + L_{mtp})\, 4 T s w \lambda` [FLOP]
+        (:func:`~trainplan.model.flops.attention_core_flop` of :math:`w \lambda`, backward
+        twice the forward): what a causal convention counts half of
+        (:func:`~trainplan.model.published.megatron_causal_flop`).
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, eq. (7).
+    """
+    width = arch.attention_core_width * local_key_fraction(arch.seq_len, arch.local_share,
+                                                           arch.local_keys)
+    return 3.0 * (arch.n_layers + arch.mtp_layers) * attention_core_flop(tokens, arch.seq_len,
+                                                                         width)
 
 
 def routed_rows(arch: Architecture, layout: Layout) -> NDArrayFloat:

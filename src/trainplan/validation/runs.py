@@ -29,8 +29,8 @@ import polars as pl
 
 from trainplan import units
 from trainplan.model import flops as fl
-from trainplan.model.attention_variants import attention_score_flop
 from trainplan.model.config import Architecture
+from trainplan.model.moe_step import attention_score_flop
 from trainplan.schema.inputs import INPUT_BY_NAME
 from trainplan.schema.resolve import derive
 from trainplan.schema.table import evaluate, resolve
@@ -119,9 +119,7 @@ def _attention_score_flop(config: dict) -> float:
     """Attention-score FLOPs of one step of ``config`` (a row of the evaluated table)."""
     inputs = {k: config[k] for k in INPUT_BY_NAME if config.get(k) is not None}
     arch = Architecture.from_arrays(derive(resolve(pl.DataFrame([inputs])).values))
-    return float(attention_score_flop(
-        config["global_batch"] * config["seq_len"], arch.seq_len, arch.attention_core_width,
-        arch.local_share, arch.local_keys, arch.n_layers + arch.mtp_layers)[0])
+    return float(attention_score_flop(config["global_batch"] * config["seq_len"], arch)[0])
 
 
 def _choose(specs: list[RunSpec], overrides: dict[str, Any] | None) -> dict[int, dict]:
