@@ -6,58 +6,26 @@ This table is the single place where a default lives; the resolver
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from trainplan import units
 from trainplan.model.choices import RECOMPUTE_NAMES
 from trainplan.model.collectives import ALGORITHM_NAMES
 from trainplan.model.goodput import LLAMA3_CHECKPOINT_BYTE_S_PER_GPU, LLAMA3_FAILURES_PER_GPU_HOUR
 from trainplan.model.kernels import FP8_RECIPES
 from trainplan.model.pipeline import SCHEDULE_NAMES
+from trainplan.schema.input_spec import BUDGET as _BUD
+from trainplan.schema.input_spec import EFFICIENCY as _EFF
+from trainplan.schema.input_spec import HARDWARE as _HW
+from trainplan.schema.input_spec import JOB as _JOB
+from trainplan.schema.input_spec import MODEL as _ARCH
+from trainplan.schema.input_spec import Input, InputError
+from trainplan.schema.variant_inputs import VARIANT_INPUTS
 
 PRECISION_NAMES = ("bf16", "fp16", "fp8")
 MOE_DISPATCHERS = ("alltoall", "deepep")
 
+__all__ = ["ARCH_COLUMNS", "INPUTS", "INPUT_BY_NAME", "LAYOUT_AXES", "MOE_DISPATCHERS",
+           "PRECISION_NAMES", "Input", "InputError"]
 
-class InputError(ValueError):
-    """A configuration value that is missing, of the wrong type or not allowed."""
-
-
-@dataclass(frozen=True)
-class Input:
-    """One input column: its unit, what is allowed, its default and where the default comes from."""
-
-    name: str
-    kind: str                       # "int", "float", "bool", "choice", "name"
-    description: str
-    unit: str = "-"
-    default: Any = None             # None: required (or filled from a catalog)
-    choices: tuple[str, ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    source: str = ""
-    group: str = "parallel"
-    from_catalog: bool = False
-    fit_grid: tuple[float, ...] = ()  # values searched when the default is fitted to runs
-
-    @property
-    def dtype(self) -> str:
-        """Column type in the output tables: Int64, Float64, Boolean or String."""
-        return {"int": "Int64", "float": "Float64", "bool": "Boolean"}.get(self.kind, "String")
-
-    @property
-    def layout(self) -> bool:
-        """A parallel-layout choice (how the work is split), not part of a scenario."""
-        return self.group == _PAR
-
-
-_ARCH = "model"
-_HW = "hardware"
-_JOB = "job"
-_PAR = "parallel"
-_EFF = "efficiency"
-_BUD = "budget"
 
 INPUTS: tuple[Input, ...] = (
     # --- model architecture (from the model catalog when `model` names an entry) ---
@@ -85,58 +53,7 @@ INPUTS: tuple[Input, ...] = (
           choices=("layernorm", "rmsnorm"), group=_ARCH, from_catalog=True),
     Input("dropout", "bool", "Dropout layers present (their masks are stored)", group=_ARCH,
           from_catalog=True),
-    # --- attention variants and experts (defaults: a dense model with h/a-wide heads) ---
-    Input("head_dim", "int", "Width of one attention head d (0: hidden / n_heads; Qwen3 and "
-          "gpt-oss use wider attention than their hidden size)", minimum=0, default=0,
-          group=_ARCH, from_catalog=True),
-    Input("qk_norm", "bool", "RMSNorm on each query and key head (Qwen3)", default=False,
-          group=_ARCH, from_catalog=True),
-    Input("kv_lora_rank", "int", "Multi-head latent attention: key/value latent width "
-          "(0: no latent attention)", minimum=0, default=0, group=_ARCH, from_catalog=True,
-          source="DeepSeek-V2 (arXiv:2405.04434) Sec. 2.1"),
-    Input("q_lora_rank", "int", "Multi-head latent attention: query latent width (0: full-rank "
-          "query projection)", minimum=0, default=0, group=_ARCH, from_catalog=True),
-    Input("qk_nope_head_dim", "int", "Multi-head latent attention: query/key head width "
-          "without rotary embedding", minimum=0, default=0, group=_ARCH, from_catalog=True),
-    Input("qk_rope_head_dim", "int", "Multi-head latent attention: query/key head width with "
-          "rotary embedding (the key part is shared by the heads)", minimum=0, default=0,
-          group=_ARCH, from_catalog=True),
-    Input("v_head_dim", "int", "Multi-head latent attention: value head width", minimum=0,
-          default=0, group=_ARCH, from_catalog=True),
-    Input("sliding_window", "int", "Local attention: keys a query attends to in the layers "
-          "with a window (0: every layer attends to the whole sequence)", unit="tokens",
-          minimum=0, default=0, group=_ARCH, from_catalog=True,
-          source="gpt-oss model card (128-token window on alternate layers); Llama 4 "
-          "attention_chunk_size 8192"),
-    Input("sliding_window_share", "float", "Share of the layers with local attention (gpt-oss: "
-          "0.5, alternating; Llama 4: 0.75, three of four)", minimum=0, maximum=1, default=1.0,
-          group=_ARCH, from_catalog=True),
-    Input("chunked_attention", "bool", "The local window is a chunk (queries attend within "
-          "their chunk of sliding_window tokens, Llama 4) rather than the preceding tokens",
-          default=False, group=_ARCH, from_catalog=True),
-    Input("n_experts", "int", "Routed experts per mixture-of-experts layer (0: dense model)",
-          minimum=0, default=0, group=_ARCH, from_catalog=True),
-    Input("top_k", "int", "Routed experts each token uses", minimum=1, default=1,
-          group=_ARCH, from_catalog=True),
-    Input("moe_ffn_hidden", "int", "Inner width of one routed expert (0: ffn_hidden)",
-          minimum=0, default=0, group=_ARCH, from_catalog=True),
-    Input("n_shared_experts", "int", "Shared experts every token uses (DeepSeek, Llama 4)",
-          minimum=0, default=0, group=_ARCH, from_catalog=True),
-    Input("shared_ffn_hidden", "int", "Inner width of one shared expert (0: moe_ffn_hidden)",
-          minimum=0, default=0, group=_ARCH, from_catalog=True),
-    Input("first_dense_layers", "int", "Leading layers without experts (DeepSeek-V3: 3)",
-          minimum=0, default=0, group=_ARCH, from_catalog=True),
-    Input("moe_layer_step", "int", "Every m-th layer after the leading dense ones has experts "
-          "(Llama 4 Maverick: 2)", minimum=1, default=1, group=_ARCH, from_catalog=True),
-    Input("mtp_layers", "int", "Multi-token-prediction modules trained with the model (each "
-          "one more layer, a 2h x h projection and another output layer on the last stage; "
-          "not in params_total, as DeepSeek-V3's 671 B leaves its module out)", minimum=0,
-          default=0, group=_ARCH, from_catalog=True,
-          source="DeepSeek-V3 (arXiv:2412.19437) Sec. 2.2: one MTP module (D = 1)"),
-    Input("router_bias", "bool", "Router with a bias per expert", default=False, group=_ARCH,
-          from_catalog=True),
-    Input("expert_bias", "bool", "Expert projections with biases (gpt-oss)", default=False,
-          group=_ARCH, from_catalog=True),
+    *VARIANT_INPUTS,
     # --- training job ---
     Input("seq_len", "int", "Sequence length s", unit="tokens", minimum=1, group=_JOB,
           from_catalog=True),
