@@ -9,7 +9,8 @@ from trainplan.catalog import _Catalog
 from trainplan.validation import framework
 
 PROFILES = ("generic", "Megatron-LM 2021", "Megatron-LM 2021 torch DDP", "Megatron-LM 2022",
-            "Megatron-Core", "NeMo", "TorchTitan", "PyTorch FSDP1", "DeepSpeed ZeRO-1",
+            "Megatron-Core", "NeMo", "TorchTitan", "NeMo AutoModel", "PyTorch FSDP1",
+            "DeepSpeed ZeRO-1",
             "DeepSpeed ZeRO-2", "DeepSpeed ZeRO-3", "Megatron-LM + DeepSpeed ZeRO-3",
             "Megatron-DeepSpeed")
 
@@ -41,6 +42,7 @@ def test_names_match_exactly_not_by_prefix():
     ("Megatron-LM (2021)", "Megatron-LM 2021"), ("Megatron-LM (2022)", "Megatron-LM 2022"),
     ("Megatron-LM (2021, torch DDP)", "Megatron-LM 2021 torch DDP"),
     ("torchtitan (PyTorch FSDP2, async TP, torch.compile)", "TorchTitan"),
+    ("NeMo AutoModel (PyTorch FSDP2 + EP + PP, TE kernels, DeepEP)", "NeMo AutoModel"),
     ("NeMo 25.11", "NeMo"), ("NeMo 25.11 / Megatron-Bridge (Megatron-Core)", "NeMo"),
     ("Megatron-Core 0.9", "Megatron-Core"), ("Megatron-Core r0.8.0", "Megatron-Core"),
     ("llm-foundry / Composer (PyTorch FSDP)", "PyTorch FSDP1"),

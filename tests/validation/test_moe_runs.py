@@ -31,6 +31,16 @@ def test_every_row_is_scored_or_says_why(results):
     assert results.filter(pl.col("represented"))["experts"].all()
 
 
+def test_the_automodel_runs_that_ran_fit_with_its_byte_counts(results):
+    """NeMo AutoModel trains bfloat16 parameters under FSDP2 (bfloat16 gradients and Adam
+    moments, no fp32 master copy) and keeps the stage's parameters gathered through the
+    pipeline schedule; with those counts its six published runs fit in 80 GB."""
+    auto = results.filter(pl.col("row_id").str.starts_with("moe_am"))
+    assert auto.height == 6
+    assert (auto["framework"] == "NeMo AutoModel").all()
+    assert auto["predicted_fits"].all()
+
+
 def test_catalog_names_fill_the_architecture(results):
     ds = results.filter(pl.col("row_id") == "moe_mb02").row(0, named=True)
     assert "from catalog entry deepseek-v3" in ds["assumptions"]
