@@ -207,6 +207,24 @@ def test_stated_tuning_knobs_are_not_searched():
          "zero_stage": 1}
 
 
+def test_torchtitan_takes_one_micro_batch_per_stage_when_the_run_does_not_say():
+    # torchtitan's pipeline_parallel_microbatches defaults to the number of stages: a
+    # data-parallel rank's 512 / 8 = 64 sequences on 4 stages are 4 micro-batches of 16
+    spec = spec_of(framework="torchtitan (FSDP2)", vpp="1")
+    assert spec.base["micro_batch"] == 16 and "micro_batch" not in spec.search
+    assert any(a.startswith("micro_batch 16 (not stated): the TorchTitan default")
+               for a in spec.assumptions)
+    # with the chunks unstated, or a framework without that default, it is searched
+    assert "micro_batch" in spec_of(framework="torchtitan (FSDP2)").search
+    assert "micro_batch" in spec_of(framework="Megatron-Core", vpp="1").search
+    assert spec_of(framework="torchtitan", vpp="1", micro_batch="2").base["micro_batch"] == 2
+
+
+def test_async_tensor_parallelism_in_the_framework_cell_is_tp_overlap():
+    assert spec_of(framework="torchtitan (FSDP2), async TP 8").base["tp_comm_overlap"] is True
+    assert spec_of(framework="torchtitan (FSDP2), TP 8").base["tp_comm_overlap"] is False
+
+
 def test_no_interleaving_without_the_schedule():
     # DeepSpeed ZeRO-3 of 2021 had no interleaved schedule; one stage has nothing to split
     assert spec_of(framework="DeepSpeed ZeRO-3").base["vpp"] == 1

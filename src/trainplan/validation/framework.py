@@ -30,8 +30,13 @@ GENERIC = "generic"
 
 OVERLAP_FLAGS = (("overlap_grad_reduce", "overlap-grad-reduce"),
                  ("overlap_param_gather", "overlap-param-gather"),
-                 ("tp_comm_overlap", "tp-comm-overlap"))
-"""(input, Megatron-LM command-line flag) of the overlaps a framework cell may state."""
+                 ("tp_comm_overlap", "tp-comm-overlap"),
+                 ("tp_comm_overlap", "async tp"),
+                 ("tp_comm_overlap", "enable_async_tensor_parallel"))
+"""(input, Megatron-LM command-line flag or TorchTitan name) of the overlaps a framework cell
+may state. TorchTitan's async tensor parallelism (``enable_async_tensor_parallel``, "async TP")
+decomposes the all-gather and reduce-scatter into pieces overlapped with the matmuls, as
+Megatron-Core's ``--tp-comm-overlap`` does."""
 
 _VERSION = r"r?v?\d+(?:\.\d+)*[a-z0-9]*"
 

@@ -284,16 +284,23 @@ def _software(row: dict, base: dict[str, Any], stated: parse.Precision,
     return profile
 
 
+def _default_micro_batch(base: dict[str, Any], profile: dict[str, Any]) -> int | None:
+    """The micro-batch of a pipelined run that leaves it unstated, where its framework splits
+    each data-parallel rank's batch into as many micro-batches as pipeline stages
+    (TorchTitan's ``pipeline_parallel_microbatches`` default); None otherwise."""
+    pp, vpp = base["pp"], base.get("vpp")
+    if profile.get("default_pipeline_microbatches") != "stages" or pp <= 1 or vpp is None:
+        return None
+    dp = base.get("dp") or base["n_gpus"] // (base["tp"] * pp * base["cp"])
+    local, stages = base["global_batch"] // max(dp, 1), pp * vpp
+    return local // stages if local >= stages and local % stages == 0 else None
+
+
 def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
             profile: dict[str, Any], note: Note) -> dict[str, tuple]:
     """Stated tuning knobs into ``base``; blank ones as the values to search (within what
     the framework profile could do)."""
     search: dict[str, tuple] = {}
-    mb = number(row, "micro_batch")
-    if mb is None:
-        search["micro_batch"] = SEARCH_MICRO_BATCH
-    else:
-        base["micro_batch"] = int(mb)
     vpp = number(row, "vpp")
     L, pp = base["n_layers"], base["pp"]
     if vpp is not None:
@@ -306,6 +313,15 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
                                             and L >= pp * v - 2))
     else:
         base["vpp"] = 1
+    mb = number(row, "micro_batch")
+    if mb is not None:
+        base["micro_batch"] = int(mb)
+    elif (default := _default_micro_batch(base, profile)) is not None:
+        base["micro_batch"] = default
+        note(f"micro_batch {default} (not stated): the {profile['name']} default of one "
+             "micro-batch per pipeline stage")
+    else:
+        search["micro_batch"] = SEARCH_MICRO_BATCH
     rc = settings["recompute"]
     if rc is not None:
         base["recompute"] = rc
