@@ -75,6 +75,9 @@ def megatron_inputs(script: str) -> dict:
            "fp8_param_gather": "fp8-param-gather" in f}
     if precision == "fp8":
         out["fp8_recipe"] = MEGATRON_FP8_RECIPE[str(f.get("fp8-recipe", "delayed"))]
+    out["activation_offload_fraction"] = (
+        int(f["cpu-offloading-num-layers"]) / math.ceil(n_layers / pp)
+        if "cpu-offloading" in f else 0.0)
     granularity = f.get("recompute-granularity")
     if granularity is None:
         out.update(recompute="none", recompute_fraction=1.0)

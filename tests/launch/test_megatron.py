@@ -188,3 +188,11 @@ def test_megatron_core_zero_2_3_is_megatron_fsdp(zero3_row, stage, strategy):
     args = {a.split()[0] for a in _args(command)}
     assert {"--use-megatron-fsdp", "--use-distributed-optimizer",
             "--no-gradient-accumulation-fusion"} <= args
+
+
+def test_activation_offloading_flags(llama_row):
+    # 80 layers on one stage, half offloaded: Megatron-Core's --cpu-offloading-num-layers 40
+    cmd = _command(llama_row, pp=1.0, vpp=1.0, dp=8.0, activation_offload_fraction=0.5)
+    assert "--cpu-offloading" in _args(cmd)
+    assert _value(cmd, "--cpu-offloading-num-layers") == "40"
+    assert "--cpu-offloading" not in _command(llama_row)

@@ -24,7 +24,7 @@ GOOD = yaml.safe_load(TINY.read_text())
 BAD = [
     ("unknown top-level key", {"colour": "red"}, "(top level): unknown key 'colour'"),
     ("unknown key in a section", {"parallel": {"tensor_parallel": 2}},
-     "parallel: unknown key 'tensor_parallel'; allowed keys: cp, dp, dp_algorithm"),
+     "parallel: unknown key 'tensor_parallel'; allowed keys: activation_offload_fraction, cp, dp"),
     ("wrong type", {"parallel": {"tp": "eight"}},
      "parallel.tp: value 'eight' is not allowed; allowed: an integer >= 1"),
     ("value out of range", {"parallel": {"zero_stage": [1, 5]}},

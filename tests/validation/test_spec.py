@@ -225,6 +225,15 @@ def test_async_tensor_parallelism_in_the_framework_cell_is_tp_overlap():
     assert spec_of(framework="torchtitan (FSDP2), TP 8").base["tp_comm_overlap"] is False
 
 
+def test_stated_cpu_offloading_is_a_share_of_the_stage_without_recomputation():
+    # 24 layers on 4 stages: 3 of each stage's 6 layers offloaded
+    spec = spec_of(cpu_offloading_num_layers="3")
+    assert spec.base["activation_offload_fraction"] == 0.5
+    assert spec.base["recompute"] == "none" and "recompute" not in spec.search
+    assert spec_of(cpu_offloading_num_layers="3", recompute="full").base["recompute"] == "full"
+    assert "activation_offload_fraction" not in spec_of().base
+
+
 def test_no_interleaving_without_the_schedule():
     # DeepSpeed ZeRO-3 of 2021 had no interleaved schedule; one stage has nothing to split
     assert spec_of(framework="DeepSpeed ZeRO-3").base["vpp"] == 1

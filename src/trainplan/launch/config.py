@@ -178,6 +178,8 @@ class LaunchConfig:
     """DeepSpeed ``stage3_max_live_parameters`` [parameters]."""
     fp8_recipe: str = _spec(_parse_choice)
     recompute_fraction: float = _spec(_parse_number)
+    activation_offload_fraction: float | None = _spec(_parse_number, optional=True)
+    """Share of the stage's layers whose activations go to host memory (absent: none)."""
     fp8_param_gather: bool = _spec(_parse_flag)
     grad_bytes_per_param: float = _spec(_parse_number)
     """Gradient bytes per parameter the memory model assumed [bytes]."""

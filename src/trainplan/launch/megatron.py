@@ -19,6 +19,7 @@ import math
 from trainplan.launch.config import LaunchConfig
 from trainplan.launch.megatron_moe import attention_args, moe_args, selective_modules_args
 from trainplan.model.config import recomputed_share
+from trainplan.model.offload import offloaded_layers
 from trainplan.model.stages import stage_layers
 
 RDZV_PORT = 29500
@@ -211,6 +212,10 @@ def _kernel_args(c: LaunchConfig) -> list[str]:
     elif c.recompute == "full":
         args += ["--recompute-granularity full", "--recompute-method block",
                  f"--recompute-num-layers {recomputed_layers(c)}"]
+    offloaded = int(offloaded_layers(c.activation_offload_fraction or 0.0,
+                                     math.ceil(c.n_layers / c.pp)))
+    if offloaded:
+        args += ["--cpu-offloading", f"--cpu-offloading-num-layers {offloaded}"]
     return args
 
 

@@ -19,6 +19,7 @@ from trainplan.model import moe
 from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute
 from trainplan.model.moe_params import expert_params
+from trainplan.model.offload import offloaded_layers
 from trainplan.model.power import capped_clock_fraction
 from trainplan.model.stages import stage_layers
 
@@ -210,6 +211,9 @@ class Layout:
     """Deduplicating dispatch: one copy per remote domain (``moe_dispatcher: deepep``)."""
     moe_router_group_topk: NDArrayFloat
     """Most domains a token's experts lie in (0: no limit) [-]."""
+    offload_layers: NDArrayFloat
+    """Layers of the busiest stage whose activations go to host memory
+    (:func:`~trainplan.model.offload.offloaded_layers`) [-]."""
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray], seq_len: NDArrayFloat,
@@ -248,6 +252,7 @@ class Layout:
                                         as_float(g.get("moe_load_imbalance", 1.0))),
             moe_deepep=np.asarray(g.get("moe_deepep", False)).astype(bool),
             moe_router_group_topk=as_float(g.get("moe_router_group_topk", 0.0)),
+            offload_layers=offloaded_layers(g.get("activation_offload_fraction", 0.0), busiest),
         )
 
 
@@ -297,6 +302,8 @@ class Gpu:
     attention_efficiency: np.ndarray
     hbm_byte_s: NDArrayFloat
     """Achievable HBM bandwidth (peak times ``hbm_efficiency``) [byte/s]."""
+    host_byte_s: NDArrayFloat
+    """Achievable GPU-host copy bandwidth, one direction [byte/s]."""
     sm_count: NDArrayFloat
     gemm_tile_elements: NDArrayFloat
     gemm_half_k: NDArrayFloat
@@ -317,6 +324,7 @@ class Gpu:
                                           as_float(g["attention_efficiency_portable"]),
                                           as_float(g["attention_efficiency"])) * sustained,
             hbm_byte_s=as_float(g["hbm_byte_s"]) * as_float(g["hbm_efficiency"]),
+            host_byte_s=as_float(g.get("host_link_byte_s", np.inf)),
             sm_count=as_float(g["sm_count"]),
             gemm_tile_elements=as_float(g["gemm_tile_elements"]),
             gemm_half_k=as_float(g["gemm_half_k"]),

@@ -17,7 +17,7 @@ from trainplan.model import memory as me
 from trainplan.model import params as pa
 from trainplan.model import pipeline as pl
 from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, NDArrayInt, as_float
-from trainplan.model.choices import Schedule
+from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Gpu, Layout
 from trainplan.model.labels import (  # noqa: F401  (re-exported)
     STRATEGIES,
@@ -42,12 +42,13 @@ class Reason(IntFlag):
     PRECISION = 256
     NO_TIME = 512
     EXPERTS = 1024
+    OFFLOAD = 2048
 
 
 DEGREES, LAYERS, HEADS, BATCH = Reason.DEGREES, Reason.LAYERS, Reason.HEADS, Reason.BATCH
 SCHEDULE, CONTEXT, ZERO_PIPELINE = Reason.SCHEDULE, Reason.CONTEXT, Reason.ZERO_PIPELINE
 MEMORY, PRECISION, NO_TIME = Reason.MEMORY, Reason.PRECISION, Reason.NO_TIME
-EXPERTS = Reason.EXPERTS
+EXPERTS, OFFLOAD = Reason.EXPERTS, Reason.OFFLOAD
 
 REASONS = {
     Reason.DEGREES: "tp*pp*cp does not divide n_gpus (dp must be a whole number)",
@@ -65,6 +66,8 @@ REASONS = {
     Reason.NO_TIME: "no finite step time (a bandwidth or efficiency of zero)",
     Reason.EXPERTS: "ep must divide n_experts, ep*etp must divide tp*cp*dp and etp the expert "
                     "width (ep and etp above 1 need a model with experts)",
+    Reason.OFFLOAD: "activation offloading runs without pipeline parallelism and without "
+                    "recomputation (Megatron-Core)",
 }
 """The sentence of every :class:`Reason`."""
 
@@ -153,6 +156,30 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     return flags.astype(np.int64)
 
 
+def offload_flags(layout: Layout) -> NDArrayInt:
+    r"""
+    The OFFLOAD bit: activation offloading combined with what it cannot run with.
+
+    Parameters
+    ----------
+    layout : Layout
+        Offloaded layers :math:`o`, pipeline degree :math:`p`, recomputation [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        OFFLOAD where :math:`o > 0` with :math:`p > 1` or any recomputation, else 0 (int64).
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core ``TransformerConfig.__post_init__``: no pipeline parallelism
+       with CPU offloading, and CPU offloading does not work with activation recomputation.
+    """
+    bad = (layout.offload_layers > 0) & ((layout.pp > 1) | (np.asarray(layout.recompute)
+                                                            != Recompute.NONE))
+    return np.where(bad, int(OFFLOAD), 0).astype(np.int64)
+
+
 def expert_flags(arch: Architecture, layout: Layout) -> NDArrayInt:
     r"""
     The EXPERTS bit: expert parallelism that does not divide.
@@ -226,7 +253,8 @@ def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
                              layout.micro_batch, layout.global_batch, arch.n_layers,
                              arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, arch.seq_len,
                              layout.zero_stage, layout.schedule, layout.sharded_pipeline)
-    flags = flags | np.where(fits_memory, 0, int(MEMORY)) | expert_flags(arch, layout)
+    flags = flags | np.where(fits_memory, 0, int(MEMORY)) | expert_flags(arch, layout) \
+        | offload_flags(layout)
     unsupported = np.isnan(gpu.peak_16bit_flop_s) | (layout.fp8 & np.isnan(gpu.peak_fp8_flop_s))
     flags = flags | np.where(unsupported, int(PRECISION), 0)
     return flags | np.where(~unsupported & ~np.isfinite(as_float(step_time_s)), int(NO_TIME), 0)
@@ -301,7 +329,7 @@ def early_flags(g: Mapping[str, np.ndarray]) -> tuple[NDArrayInt, NDArrayFloat]:
                              arch.n_kv_heads, arch.ffn_hidden, arch.seq_len, lay.zero_stage,
                              lay.schedule, lay.sharded_pipeline)
     flags = flags | np.where(mem.fits, 0, int(MEMORY)) | precision_flags(gpu, lay.fp8) \
-        | expert_flags(arch, lay)
+        | expert_flags(arch, lay) | offload_flags(lay)
     return flags.astype(np.int64), mem.total
 
 

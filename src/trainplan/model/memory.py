@@ -41,6 +41,7 @@ from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import PARAM_BYTES
 from trainplan.model.moe_recompute import selective_saving_bytes
 from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_bytes
+from trainplan.model.offload import resident_activation_layers
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
 from trainplan.model.published import korthikanti_table2_bytes  # noqa: F401  (re-exported)
 
@@ -272,6 +273,8 @@ class MemoryBreakdown:
     headroom: NDArrayFloat
     """``usable - total`` (negative: does not fit)."""
     fits: NDArrayBool
+    activations_per_layer: NDArrayFloat
+    """One layer's activations for one micro-batch (what an offloaded layer copies)."""
 
 
 def _states(params, shards, layout, grad_b, opt_b):
@@ -294,7 +297,8 @@ def _states_and_activations(stage, inflight, logits, layout, act_layer, working,
     dense = _states(as_float(params) - experts, layout.shard_group, layout, grad_b, opt_b)
     expert = _states(experts, layout.expert_shard_group, layout, grad_b, opt_b)
     w, gr, op = (d + e for d, e in zip(dense, expert, strict=True))
-    act = act_layer * (layout.layers_per_stage + extra_layers) * inflight + working
+    resident = resident_activation_layers(layout.layers_per_stage, layout.offload_layers, inflight)
+    act = act_layer * (resident + extra_layers * inflight) + working
     other = logits + zero3_buffers
     return w, gr, op, act, other
 
@@ -407,4 +411,4 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
     middle_worse = total_middle > np.maximum(total_first, total_last)
     parts = [np.where(middle_worse, m_, p_) for p_, m_ in zip(parts, middle, strict=True)]
     return MemoryBreakdown(*parts, total=total, usable=usable, headroom=usable - total,
-                           fits=total <= usable)
+                           fits=total <= usable, activations_per_layer=act_layer)

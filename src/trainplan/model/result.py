@@ -86,6 +86,10 @@ class StepResult:
             "data-parallel / ZeRO communication time per step before overlap")})
     compute_time_s: NDArrayFloat = field(metadata={
         "unit": "s", "description": "computation of all micro-batches on the slowest stage"})
+    offload_exposed_s: NDArrayFloat = field(metadata={
+        "unit": "s", "description": (
+            "activation-offload copies to and from host memory not hidden by compute, on the "
+            "slowest stage (part of compute_time_s)")})
     tp_exposed_s: NDArrayFloat = field(metadata={
         "unit": "s", "description": "tensor-parallel communication not hidden by compute"})
     cp_exposed_s: NDArrayFloat = field(metadata={

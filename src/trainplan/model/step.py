@@ -37,6 +37,7 @@ from trainplan.model import flops as fl
 from trainplan.model import goodput as gp
 from trainplan.model import memory as me
 from trainplan.model import moe_step as ms
+from trainplan.model import offload as of
 from trainplan.model import params as pa
 from trainplan.model import pipeline as pl
 from trainplan.model import step_communication as sc
@@ -89,6 +90,11 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
                           g["optimizer_bytes_per_param"], g["logits_bytes_per_element"],
                           g["zero3_max_live_params"], usable)
     layer = cm.layer_compute(arch, lay, gpu)
+    # activations offloaded to host memory: the copies computation does not hide
+    offload_layer_s = of.offload_exposed_layer_s(
+        mem.activations_per_layer, gpu.host_byte_s, layer.forward_s, layer.backward_s,
+        lay.offload_layers, lay.layers_per_stage)
+    layer = replace(layer, total_s=layer.total_s + offload_layer_s)
     stages = cm.stage_compute(arch, lay, gpu, layer, g["logits_bytes_per_element"])
     tp = cc.tensor_parallel(arch, lay, links, layer, g["tp_algorithm"], g["tp_comm_overlap"],
                             g["tp_async_backward"])
@@ -119,12 +125,13 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
                             g["price_per_gpu_hour_usd"], g["tdp_w"])
     plan = gp.budget(cost.time_to_train_days, lay.n_gpus, mem.weights + mem.optimizer, g)
     flags = fe.step_flags(g["n_gpus"], arch, lay, gpu, mem.fits, step_s)
+    offload_s = offload_layer_s * lay.layers_per_stage * lay.n_microbatches
     return _result(par, lay, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s,
-                   step_s, rate, cost, flags, plan)
+                   step_s, rate, cost, flags, plan, offload_s)
 
 
 def _result(par, lay, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s, step_s, rate,
-            cost, flags, plan) -> StepResult:
+            cost, flags, plan, offload_s) -> StepResult:
     """The stages' results as the output fields."""
     def whole(x):
         return np.broadcast_to(x, np.shape(step_s)).astype(np.int64)
@@ -145,6 +152,7 @@ def _result(par, lay, flop, mem, tp, cp, ep, dp, pp, times, optimizer_s, step_s,
         comm_dp_bytes_per_step=dp.bytes_per_step, comm_pp_bytes_per_step=pp.bytes_per_step,
         comm_tp_time_s=tp.time_s, comm_cp_time_s=cp.time_s, comm_pp_time_s=pp.time_s,
         comm_dp_time_s=dp.time_s, compute_time_s=times.compute_s,
+        offload_exposed_s=np.broadcast_to(offload_s, np.shape(step_s)),
         tp_exposed_s=tp.exposed_s, cp_exposed_s=cp.exposed_s, dp_exposed_s=dp.exposed_s,
         pp_exposed_s=pp.exposed_s, bubble_time_s=times.bubble_s,
         bubble_fraction=times.bubble_fraction, optimizer_time_s=optimizer_s, step_time_s=step_s,

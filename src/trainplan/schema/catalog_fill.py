@@ -41,6 +41,7 @@ def gpu_defaults(entry: dict) -> dict:
         "scaleup_domain_gpus": int(entry["scaleup_domain_gpus"]),
         "gpus_per_node": int(entry["gpus_per_node"]),
         "scaleout_gbit_s_per_node": float(entry["nics_per_node"]) * float(entry["nic_gbit_s"]),
+        "host_link_gbyte_s": float(entry["host_link_gbyte_s"]),
         "gemm_efficiency_16bit": float(entry["gemm_efficiency_16bit"]),
         "gemm_efficiency_fp8": float(entry["gemm_efficiency_fp8"] or "nan"),
         "attention_efficiency": float(entry["attention_efficiency"]),

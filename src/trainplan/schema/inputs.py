@@ -83,6 +83,9 @@ INPUTS: tuple[Input, ...] = (
           "power_limit_w is set"),
     Input("scaleup_gbyte_s", "float", "Scale-up (NVLink/Infinity Fabric) bandwidth per GPU, "
           "one direction", unit="GB/s", minimum=0, group=_HW, from_catalog=True),
+    Input("host_link_gbyte_s", "float", "Achievable GPU-host copy bandwidth per GPU, one "
+          "direction (PCIe, or NVLink-C2C to a Grace CPU)", unit="GB/s", minimum=0,
+          group=_HW, from_catalog=True),
     Input("scaleup_domain_gpus", "int", "GPUs sharing one scale-up domain (8 for HGX/DGX, "
           "72 for NVL72)", minimum=1, group=_HW, from_catalog=True),
     Input("scaleout_gbit_s_per_node", "float", "Scale-out (InfiniBand/RoCE) bandwidth of one "
@@ -197,6 +200,12 @@ INPUTS: tuple[Input, ...] = (
           "block --recompute-num-layers", minimum=0, maximum=1, default=1.0,
           source="Megatron-LM arguments: --recompute-granularity full --recompute-method block "
           "--recompute-num-layers N checkpoints the first N layers of each stage"),
+    Input("activation_offload_fraction", "float", "Share of each stage's layers whose "
+          "activations are copied to host memory after their forward and back for their "
+          "backward (whole layers; without pipeline parallelism or recomputation)", minimum=0,
+          maximum=1, default=0.0,
+          source="Megatron-Core --cpu-offloading --cpu-offloading-num-layers N; "
+          "Megatron-Bridge GB200 recipes (Llama 3 70B FP8: 40 of 80 layers)"),
     Input("sharded_pipeline", "bool", "The framework combines ZeRO-2/3 (FSDP) sharding with "
           "pipeline parallelism", default=False,
           source="TorchTitan (arXiv:2410.06511 Sec. 3.1) composes FSDP2 with PP; DeepSpeed "

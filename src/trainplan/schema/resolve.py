@@ -278,6 +278,7 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     schedule = np.where(schedule == "auto", np.where(vpp > 1, "interleaved", "1f1b"), schedule)
     skip = {"precision", "recompute", "schedule", "dp_algorithm", "tp_algorithm", "fp8_recipe",
             "position_embedding", "norm", "moe_dispatcher", "memory_gib", "scaleup_gbyte_s",
+            "host_link_gbyte_s",
             "scaleout_gbit_s_per_node", "gpus_per_node", "model", "gpu", "framework", "dp",
             "n_gpus",
             "peak_bf16_flop_s", "peak_fp16_flop_s", "scaleup_peer_fraction"}
@@ -302,6 +303,7 @@ def derive(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     arrays["layernorm"] = np.asarray(values["norm"], dtype=object) == "layernorm"
     arrays["memory_capacity_bytes"] = units.gib_to_bytes(values["memory_gib"])
     arrays["scaleup_byte_s"] = units.gbyte_s_to_byte_s(values["scaleup_gbyte_s"])
+    arrays["host_link_byte_s"] = units.gbyte_s_to_byte_s(values["host_link_gbyte_s"])
     arrays["nic_byte_s_per_gpu"] = units.gbit_s_to_byte_s(
         values["scaleout_gbit_s_per_node"]) / np.asarray(values["gpus_per_node"], dtype=f)
     arrays["scaleout_gbit_s_per_gpu"] = np.asarray(values["scaleout_gbit_s_per_node"], dtype=f) \

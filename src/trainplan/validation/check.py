@@ -26,7 +26,8 @@ INTEGER_COLUMNS = ("n_layers", "hidden", "n_heads", "n_kv_heads", "ffn_hidden", 
                    "etp", "shared_ffn_hidden")
 """Columns holding a whole number >= 1 (or blank)."""
 
-COUNT_COLUMNS = ("n_shared_experts", "moe_router_group_topk", "mtp_layers")
+COUNT_COLUMNS = ("n_shared_experts", "moe_router_group_topk", "mtp_layers",
+                 "cpu_offloading_num_layers")
 """Columns holding a whole number >= 0 (or blank)."""
 
 NUMBER_COLUMNS = ("measured_tflops_per_gpu", "measured_mfu", "measured_hfu",
@@ -58,6 +59,10 @@ EXPERT_COLUMNS = frozenset(("n_experts", "top_k", "moe_ffn_hidden", "n_shared_ex
                             "shared_ffn_hidden", "ep", "etp", "moe_dispatcher",
                             "moe_a2a_overlap", "moe_router_group_topk", "mtp_layers"))
 """Optional columns of mixture-of-experts runs (a dense run table need not have them)."""
+
+OPTIONAL_COLUMNS = EXPERT_COLUMNS | {"cpu_offloading_num_layers"}
+"""Columns a run table need not have: the expert columns and Megatron-Core's activation
+offloading (layers of each stage whose activations go to host memory)."""
 
 
 class RunTableError(ValueError):

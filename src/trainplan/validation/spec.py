@@ -33,6 +33,7 @@ cannot be represented keeps the reason in :attr:`RunSpec.unrepresentable`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -322,7 +323,15 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
              "micro-batch per pipeline stage")
     else:
         search["micro_batch"] = SEARCH_MICRO_BATCH
+    offloaded = number(row, "cpu_offloading_num_layers")
+    if offloaded:
+        per_stage = math.ceil(base["n_layers"] / base["pp"])
+        base["activation_offload_fraction"] = min(1.0, offloaded / per_stage)
+        note(f"activations of {int(offloaded)} of {per_stage} layers offloaded to host memory")
     rc = settings["recompute"]
+    if offloaded and rc is None:
+        rc = "none"
+        note("recompute none: Megatron-Core offloads activations only without recomputation")
     if rc is not None:
         base["recompute"] = rc
     elif profile["selective_recompute"]:
