@@ -171,3 +171,19 @@ def test_selective_recomputation_of_an_moe_model_recomputes_its_modules():
     assert full["memory_activations_bytes"] < selective["memory_activations_bytes"] \
         < 0.7 * none["memory_activations_bytes"]
     assert none["step_time_s"] < selective["step_time_s"] < full["step_time_s"]
+
+
+@pytest.mark.parametrize("top_k", [2, 4, 8])
+def test_in_fp8_finer_experts_cast_more_rows_at_the_same_active_width(top_k):
+    """Top-k experts of width f/k have the FLOPs of one of width f, but their grouped GEMMs
+    quantise k routed copies of every token's input (and of the output gradient): FP8 makes
+    the finer split slower by more than BF16 does."""
+    base = {"n_layers": 8, "hidden": 4096, "n_heads": 32, "n_kv_heads": 8, "ffn_hidden": 8192,
+            "gated_mlp": True, "vocab": 32000, "tied_embeddings": False, "linear_bias": False,
+            "position_embedding": "rope", "norm": "rmsnorm", "dropout": False,
+            "seq_len": 4096, "gpu": "B200", "n_gpus": 8, "tp": 1, "micro_batch": 2,
+            "global_batch": 64, "recompute": "none", "n_experts": 8, "ep": 8}
+    rows = [{**base, "top_k": k, "moe_ffn_hidden": 8192 // k, "precision": p}
+            for p in ("bf16", "fp8") for k in (1, top_k)]
+    bf16_one, bf16_k, fp8_one, fp8_k = (r["step_time_s"] for r in _run(rows))
+    assert fp8_k - fp8_one > bf16_k - bf16_one > 0

@@ -42,13 +42,14 @@ from trainplan.model.kernels import (
     FP8_CAST_BYTES,
     attention_core_forward_s,
     elementwise_forward_bytes,
+    expert_fp8_cast_bytes,
     fp8_cast_bytes,
     fp8_cast_bytes_per_element,
     fused_attention_efficiency,
     linear_layers_forward_s,
 )
 from trainplan.model.moe_recompute import selective_recompute_s
-from trainplan.model.moe_step import permutation_bytes, variant_linear_forward_s
+from trainplan.model.moe_step import permutation_bytes, routed_rows, variant_linear_forward_s
 
 __all__ = [
     "ELEMENTWISE_BACKWARD_RATIO", "FLASH_BACKWARD_RATIO", "FLASH_CAUSAL_WORK_FRACTION",
@@ -173,8 +174,11 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
     elem_fwd = (elementwise_forward_bytes(tokens, h, a, kv, f_act, arch.gated_mlp, arch.dropout,
                                           arch.rotary, tp, layout.seq_parallel)
                 + permutation_bytes(arch, layout)) / hbm
-    cast = np.where(fp8, fp8_cast_bytes(tokens, h, a, kv, f_act, arch.gated_mlp, tp,
-                                        fp8_cast_bytes_per_element(layout.fp8_recipe)) / hbm,
+    per_element = fp8_cast_bytes_per_element(layout.fp8_recipe)
+    experts = expert_fp8_cast_bytes(routed_rows(arch, layout), tokens, h,
+                                    arch.shared_ffn_width > 0, per_element)
+    cast = np.where(fp8, (fp8_cast_bytes(tokens, h, a, kv, f_act, arch.gated_mlp, tp, per_element)
+                          + np.where(arch.moe_share > 0, arch.moe_share * experts, 0.0)) / hbm,
                     0.0)
     fwd = lin_fwd + attn_fwd + elem_fwd + cast / FORWARD_BACKWARD_FACTOR
     bwd = (BACKWARD_PER_FORWARD * lin_fwd + attn_bwd + ELEMENTWISE_BACKWARD_RATIO * elem_fwd

@@ -350,3 +350,51 @@ def fp8_cast_bytes(tokens: ArrayLike, hidden: ArrayLike, n_heads: ArrayLike,
     outputs = ((h + 2.0 * as_float(n_kv_heads) * d) / t + 2.0 * h
                + f * np.where(gated_mlp, 2.0, 1.0) / t)
     return as_float(tokens) * (as_float(cast_bytes) * (inputs + outputs) + 1.0 * inputs)
+
+
+def expert_fp8_cast_bytes(routed_rows: ArrayLike, tokens: ArrayLike, hidden: ArrayLike,
+                          shared_experts: ArrayLike,
+                          cast_bytes: ArrayLike = FP8_CAST_BYTES) -> NDArrayFloat:
+    r"""
+    FP8 cast traffic an MoE layer adds to :func:`fp8_cast_bytes`, forward and backward.
+
+    Parameters
+    ----------
+    routed_rows : array_like
+        Token copies this GPU's experts process, :math:`R`
+        (:func:`~trainplan.model.moe.routed_rows_per_gpu`) [rows].
+    tokens : array_like
+        Tokens of the micro-batch on this GPU, :math:`T` [tokens].
+    hidden : array_like
+        :math:`h` [-].
+    shared_experts : array_like of bool
+        The layer has shared experts (their input is cast on its own) [-].
+    cast_bytes : array_like, optional
+        Traffic of one cast, :math:`c` [bytes] (:func:`fp8_cast_bytes_per_element`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes read and written [bytes].
+
+    Notes
+    -----
+    :func:`fp8_cast_bytes` casts one :math:`T 	imes h` input of the first MLP
+    projection (and writes it once more transposed) and one :math:`T 	imes h` output
+    gradient of the second. The routed experts cast the :math:`R` routed rows of each
+    instead (top-k copies of every token), and shared experts their own :math:`T` rows:
+
+    .. math::
+
+       \Delta B_{fp8} = (2c + 1)\, h\, (R + [	ext{shared}]\, T - T)
+
+    zero for one expert per token without shared experts (:math:`R = T`).
+
+    References
+    ----------
+    .. [1] NVIDIA Transformer Engine ``GroupedLinear`` (each expert's input quantised for
+       the grouped GEMM after the token permutation).
+    """
+    rows = as_float(routed_rows) + np.where(shared_experts, as_float(tokens), 0.0) \
+        - as_float(tokens)
+    return (2.0 * as_float(cast_bytes) + 1.0) * as_float(hidden) * rows
