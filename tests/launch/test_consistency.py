@@ -51,6 +51,10 @@ SCENARIOS = {
                              "global_batch": 64, "framework": "TorchTitan"},
     "llama3-70b no framework": {"model": "llama3-70b", "gpu": "B200", "n_gpus": 128,
                                 "global_batch": 256},
+    "llama3-70b GB200 activation offloading": {
+        "model": "llama3-70b", "gpu": "GB200", "n_gpus": 64, "global_batch": 256,
+        "framework": "Megatron-Core", "precision": "fp8", "pp": 1, "recompute": "none",
+        "activation_offload_fraction": 0.5},
 }
 LAYOUTS = {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, 8, 16], "zero_stage": [0, 1, 2, 3],
            "recompute": ["none", "selective", "full"], "micro_batch": [1, 2]}
@@ -113,6 +117,8 @@ def test_the_scenarios_cover_what_the_read_back_reads():
     assert "--recompute-method block" in launch_material(interleaved)["torchrun"]
     assert winners["gpt3-175b fp16 with fp32 gradients"]["grad_bytes_per_param"] == 4
     assert winners["llama3-70b TorchTitan interleaved"]["vpp"] == 2
+    offloading = winners["llama3-70b GB200 activation offloading"]
+    assert "--cpu-offloading-num-layers 40" in launch_material(offloading)["torchrun"]
 
 
 def test_llama3_carries_its_rotary_base():

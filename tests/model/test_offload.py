@@ -33,7 +33,7 @@ def test_offloading_half_the_layers_halves_the_activations_on_the_gpu():
     # 40 layers stay, and one offloaded layer is in transit: 41 of 80
     whole = _run()["memory_activations_bytes"]
     half = _run(activation_offload_fraction=0.5)["memory_activations_bytes"]
-    assert abs(half / whole - 41 / 80) < 0.02
+    assert abs(half / whole - 41 / 80) < 1e-3
 
 
 def test_a_fast_host_link_hides_the_copies_and_pcie_does_not():
@@ -42,7 +42,8 @@ def test_a_fast_host_link_hides_the_copies_and_pcie_does_not():
     free = _run(activation_offload_fraction=0.5, host_link_gbyte_s=1e6)
     assert free["offload_exposed_s"] == 0.0
     assert free["step_time_s"] == _run()["step_time_s"]
-    assert pcie["offload_exposed_s"] > grace["offload_exposed_s"] > 0.0
+    # NVLink-C2C hides the copies of every other layer; PCIe Gen5 does not
+    assert grace["offload_exposed_s"] == 0.0 < pcie["offload_exposed_s"]
 
 
 def test_offloading_with_a_pipeline_or_recomputation_is_flagged():
@@ -50,3 +51,14 @@ def test_offloading_with_a_pipeline_or_recomputation_is_flagged():
     assert _run(activation_offload_fraction=0.5, recompute="full")["infeasible_flags"] & OFFLOAD
     assert not _run(activation_offload_fraction=0.5)["infeasible_flags"] & OFFLOAD
     assert not _run(pp=4, n_gpus=64)["infeasible_flags"] & OFFLOAD
+    # Megatron-Core keeps at least one layer's activations on the GPU
+    assert _run(activation_offload_fraction=1.0)["infeasible_flags"] & OFFLOAD
+    assert not _run(activation_offload_fraction=79 / 80)["infeasible_flags"] & OFFLOAD
+
+
+def test_spaced_copies_hide_behind_the_layers_between_them():
+    """The handler spaces o copies over L_s layers: offloading fewer layers gives each copy a
+    longer window, so a quarter of the layers stalls less per offloaded layer than all but one."""
+    quarter = _run(activation_offload_fraction=0.25, host_link_gbyte_s=53.0)
+    most = _run(activation_offload_fraction=79 / 80, host_link_gbyte_s=53.0)
+    assert quarter["offload_exposed_s"] / 20 < most["offload_exposed_s"] / 79

@@ -129,9 +129,10 @@ def launch_notes(config: LaunchConfig) -> list[str]:
         One sentence per note: nodes, model, pipeline schedule, overlaps, FP8, DeepSpeed.
     """
     if config.is_torchtitan:
-        return _node_notes(config) + _torchtitan_notes(config)
+        return _node_notes(config) + _torchtitan_notes(config) + _offload_notes(config)
     return (_node_notes(config) + _model_notes(config) + _schedule_notes(config)
-            + _overlap_notes(config) + _fp8_notes(config) + _deepspeed_notes(config))
+            + _overlap_notes(config) + _fp8_notes(config) + _deepspeed_notes(config)
+            + _offload_notes(config))
 
 
 def _torchtitan_notes(c: LaunchConfig) -> list[str]:
@@ -150,3 +151,13 @@ def _torchtitan_notes(c: LaunchConfig) -> list[str]:
         notes.append("the model reduced gradients in 16 bits; TorchTitan reduces in float32 "
                      "(mixed_precision_reduce), which moves twice the bytes")
     return notes
+
+
+def _offload_notes(c: LaunchConfig) -> list[str]:
+    """Activation offloading, which only the Megatron-LM command carries."""
+    if not c.activation_offload_fraction or c.uses_megatron_fsdp or not (
+            c.is_torchtitan or c.uses_deepspeed):
+        return []
+    return ["the plan offloads activations to host memory (Megatron-Core --cpu-offloading); "
+            "this launcher has no such switch: run the Megatron-LM command, or add activation "
+            "offloading to the training script"]

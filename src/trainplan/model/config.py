@@ -324,7 +324,7 @@ class Gpu:
                                           as_float(g["attention_efficiency_portable"]),
                                           as_float(g["attention_efficiency"])) * sustained,
             hbm_byte_s=as_float(g["hbm_byte_s"]) * as_float(g["hbm_efficiency"]),
-            host_byte_s=as_float(g.get("host_link_byte_s", np.inf)),
+            host_byte_s=as_float(g["host_link_byte_s"]),
             sm_count=as_float(g["sm_count"]),
             gemm_tile_elements=as_float(g["gemm_tile_elements"]),
             gemm_half_k=as_float(g["gemm_half_k"]),

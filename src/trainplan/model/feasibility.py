@@ -67,7 +67,7 @@ REASONS = {
     Reason.EXPERTS: "ep must divide n_experts, ep*etp must divide tp*cp*dp and etp the expert "
                     "width (ep and etp above 1 need a model with experts)",
     Reason.OFFLOAD: "activation offloading runs without pipeline parallelism and without "
-                    "recomputation (Megatron-Core)",
+                    "recomputation, and keeps at least one layer (Megatron-Core)",
 }
 """The sentence of every :class:`Reason`."""
 
@@ -168,15 +168,18 @@ def offload_flags(layout: Layout) -> NDArrayInt:
     Returns
     -------
     numpy.ndarray
-        OFFLOAD where :math:`o > 0` with :math:`p > 1` or any recomputation, else 0 (int64).
+        OFFLOAD where :math:`o > 0` with :math:`p > 1`, any recomputation or
+        :math:`o \geq L_s`, else 0 (int64).
 
     References
     ----------
     .. [1] NVIDIA Megatron-Core ``TransformerConfig.__post_init__``: no pipeline parallelism
-       with CPU offloading, and CPU offloading does not work with activation recomputation.
+       with CPU offloading, CPU offloading does not work with activation recomputation, and
+       ``cpu_offloading_num_layers`` must be below the number of layers.
     """
-    bad = (layout.offload_layers > 0) & ((layout.pp > 1) | (np.asarray(layout.recompute)
-                                                            != Recompute.NONE))
+    o = layout.offload_layers
+    bad = (o > 0) & ((layout.pp > 1) | (np.asarray(layout.recompute) != Recompute.NONE)
+                     | (o >= layout.layers_per_stage))
     return np.where(bad, int(OFFLOAD), 0).astype(np.int64)
 
 
@@ -298,7 +301,7 @@ def early_flags(g: Mapping[str, np.ndarray]) -> tuple[NDArrayInt, NDArrayFloat]:
     Returns
     -------
     flags : numpy.ndarray
-        :func:`structural_flags` | MEMORY | PRECISION (int64) [-].
+        :func:`structural_flags` | MEMORY | PRECISION | EXPERTS | OFFLOAD (int64) [-].
     memory_total : numpy.ndarray
         Memory of the busiest stage, :func:`~trainplan.model.memory.stage_memory` [bytes].
 

@@ -30,13 +30,10 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.choices import Recompute
-from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import FORWARD_BACKWARD_FACTOR
 from trainplan.model.published import (  # noqa: F401  (re-exported)
     korthikanti_eq7_model_flop,
@@ -353,68 +350,3 @@ def hardware_flop(tokens: ArrayLike, n_layers: ArrayLike, seq_len: ArrayLike, hi
     """
     shape = (tokens, n_layers, seq_len, hidden, n_heads, n_kv_heads, ffn_hidden, gated_mlp)
     return model_flop(*shape, vocab) + recompute_flop(*shape, recompute, full_share)
-
-
-@dataclass(frozen=True)
-class StepFlop:
-    """FLOPs of one training step."""
-
-    tokens: NDArrayFloat
-    """Tokens of the step, ``B s`` [tokens]."""
-    model: NDArrayFloat
-    """Model FLOPs (forward + backward) [FLOP]."""
-    hardware: NDArrayFloat
-    """Model FLOPs plus recomputation [FLOP]."""
-
-
-def step_flop(arch: Architecture, layout: Layout,
-              variant: tuple[ArrayLike, ArrayLike] | None = None) -> StepFlop:
-    r"""
-    Model and hardware FLOPs of one step over the global batch.
-
-    Parameters
-    ----------
-    arch : Architecture
-        The model.
-    layout : Layout
-        Global batch :math:`B` and the recomputation choice.
-    variant : tuple of array_like, optional
-        Forward FLOPs of one layer beyond the dense formula, and their attention-core part
-        (:func:`~trainplan.model.moe_step.variant_layer_forward_flop`) [FLOP]; the MLP
-        term uses the active width
-        (:attr:`~trainplan.model.config.Architecture.ffn_active`). Multi-token-prediction
-        modules add one layer, a :math:`2h \times h` projection and the output layer each.
-
-    Returns
-    -------
-    StepFlop
-
-    Notes
-    -----
-    :func:`model_flop` and :func:`hardware_flop` over :math:`T = B s` tokens.
-
-    References
-    ----------
-    .. [1] V. Korthikanti et al., arXiv:2205.05198, eq. (7) and Sec. 5.
-    """
-    tokens = layout.global_batch * arch.seq_len
-    shape = (arch.n_layers, arch.seq_len, arch.hidden, arch.n_heads, arch.n_kv_heads,
-             arch.ffn_active, arch.gated_mlp, arch.vocab)
-    extra, extra_core = variant if variant is not None else (0.0, 0.0)
-    extra_model = FORWARD_BACKWARD_FACTOR * arch.n_layers * extra
-    rc = np.asarray(layout.recompute)
-    extra_recompute = arch.n_layers * np.where(
-        rc == Recompute.FULL, layout.full_recompute_share * extra,
-        np.where(rc == Recompute.SELECTIVE, extra_core, 0.0))
-    # multi-token prediction: one more layer, its 2h x h projection and the output layer
-    mtp = FORWARD_BACKWARD_FACTOR * arch.mtp_layers * (
-        layer_forward_flop(tokens, *shape[1:7]) + extra + logits_flop(tokens, arch.hidden,
-                                                                        arch.vocab)
-        + 2.0 * tokens * 2.0 * arch.hidden * arch.hidden)
-    extra_model = extra_model + mtp
-    model = model_flop(tokens, *shape) + extra_model
-    return StepFlop(tokens=tokens, model=model,
-                    hardware=hardware_flop(tokens, *shape, layout.recompute,
-                                           layout.full_recompute_share)
-                    + extra_model + extra_recompute)
-

@@ -44,141 +44,12 @@ from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_b
 from trainplan.model.offload import resident_activation_layers
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
 from trainplan.model.published import korthikanti_table2_bytes  # noqa: F401  (re-exported)
-
-# --- model states -------------------------------------------------------------------------------
-
-def weight_bytes(params: ArrayLike, dp: ArrayLike, zero_stage: ArrayLike,
-                 bytes_per_param: ArrayLike = PARAM_BYTES) -> NDArrayFloat:
-    r"""
-    16-bit weights per GPU, sharded over the group at ZeRO stage 3.
-
-    Parameters
-    ----------
-    params : array_like
-        Parameters before sharding, :math:`\Psi` [-].
-    dp : array_like
-        GPUs the states are sharded over, :math:`N_d` [-].
-    zero_stage : array_like of int
-        ZeRO stage (0 to 3).
-    bytes_per_param : array_like
-        Bytes per weight, :math:`q_w` (2: 16-bit) [bytes].
-
-    Returns
-    -------
-    numpy.ndarray
-        :math:`q_w \Psi`, divided by :math:`N_d` from stage 3 [bytes].
-
-    References
-    ----------
-    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 3.1 and 5, Table 1.
-    """
-    shard = np.where(np.asarray(zero_stage) >= 3, as_float(dp), 1.0)
-    return as_float(params) * bytes_per_param / shard
-
-
-def gradient_bytes(params: ArrayLike, dp: ArrayLike, zero_stage: ArrayLike,
-                   bytes_per_param: ArrayLike = 2.0) -> NDArrayFloat:
-    r"""
-    Gradients per GPU, sharded over the group from ZeRO stage 2.
-
-    Parameters
-    ----------
-    params : array_like
-        Parameters before sharding, :math:`\Psi` [-].
-    dp : array_like
-        GPUs the states are sharded over, :math:`N_d` [-].
-    zero_stage : array_like of int
-        ZeRO stage (0 to 3).
-    bytes_per_param : array_like
-        2 for 16-bit gradients (the ZeRO paper), 4 when gradients are
-        accumulated and reduced in fp32 (Megatron ``main_grad``), 6 for a 16-bit
-        ``.grad`` plus an fp32 accumulation buffer (DeepSpeed's BF16 optimizer),
-        :math:`q_g` [bytes].
-
-    Returns
-    -------
-    numpy.ndarray
-        :math:`q_g \Psi`, divided by :math:`N_d` from stage 2 [bytes].
-
-    References
-    ----------
-    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 3.1 and 5, Table 1.
-    """
-    shard = np.where(np.asarray(zero_stage) >= 2, as_float(dp), 1.0)
-    return as_float(params) * as_float(bytes_per_param) / shard
-
-
-def optimizer_bytes(params: ArrayLike, dp: ArrayLike, zero_stage: ArrayLike,
-                    bytes_per_param: ArrayLike = 12.0) -> NDArrayFloat:
-    r"""
-    Optimizer states per GPU, sharded from ZeRO stage 1 (or the distributed optimizer).
-
-    Parameters
-    ----------
-    params : array_like
-        Parameters before sharding, :math:`\Psi` [-].
-    dp : array_like
-        GPUs the states are sharded over, :math:`N_d` [-].
-    zero_stage : array_like of int
-        ZeRO stage (0 to 3; 1 is also Megatron's distributed optimizer).
-    bytes_per_param : array_like
-        :math:`K`, 12 for mixed-precision Adam (fp32 master weights, momentum,
-        variance) [bytes].
-
-    Returns
-    -------
-    numpy.ndarray
-        :math:`K \Psi`, divided by :math:`N_d` from stage 1 [bytes].
-
-    References
-    ----------
-    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 3.1 and 5, Table 1.
-    """
-    shard = np.where(np.asarray(zero_stage) >= 1, as_float(dp), 1.0)
-    return as_float(params) * as_float(bytes_per_param) / shard
-
-
-def model_state_bytes(params: ArrayLike, dp: ArrayLike, zero_stage: ArrayLike,
-                      weight_bytes_per_param: ArrayLike = PARAM_BYTES,
-                      grad_bytes_per_param: ArrayLike = 2.0,
-                      optimizer_bytes_per_param: ArrayLike = 12.0) -> NDArrayFloat:
-    r"""
-    Weights, gradients and optimizer states per GPU (ZeRO Table 1).
-
-    Parameters
-    ----------
-    params : array_like
-        Parameters before sharding, :math:`\Psi` [-].
-    dp : array_like
-        GPUs the states are sharded over, :math:`N_d` [-].
-    zero_stage : array_like of int
-        ZeRO stage (0 to 3).
-    weight_bytes_per_param, grad_bytes_per_param, optimizer_bytes_per_param : array_like
-        Bytes per parameter of each state, 2, 2 and :math:`K = 12` by default [bytes].
-
-    Returns
-    -------
-    numpy.ndarray
-        Bytes [bytes].
-
-    Notes
-    -----
-    With the defaults, the four rows of Table 1 of [1]_:
-
-    .. math::
-
-       M = (2 + 2 + K)\Psi,\ 4\Psi + \frac{K\Psi}{N_d},\ 2\Psi + \frac{(2 + K)\Psi}{N_d},\
-           \frac{(4 + K)\Psi}{N_d} \quad \text{(stages 0 to 3)}
-
-    References
-    ----------
-    .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Table 1.
-    """
-    return (
-        weight_bytes(params, dp, zero_stage, weight_bytes_per_param)
-        + gradient_bytes(params, dp, zero_stage, grad_bytes_per_param)
-        + optimizer_bytes(params, dp, zero_stage, optimizer_bytes_per_param)
-    )
+from trainplan.model.states import (  # noqa: F401  (re-exported)
+    gradient_bytes,
+    model_state_bytes,
+    optimizer_bytes,
+    weight_bytes,
+)
 
 
 def zero3_gather_buffer_bytes(layer_params_rank: ArrayLike, largest_matrix_params_rank: ArrayLike,
@@ -274,7 +145,7 @@ class MemoryBreakdown:
     """``usable - total`` (negative: does not fit)."""
     fits: NDArrayBool
     activations_per_layer: NDArrayFloat
-    """One layer's activations for one micro-batch (what an offloaded layer copies)."""
+    """One layer's activations for one micro-batch (what an offloaded layer copies) [bytes]."""
 
 
 def _states(params, shards, layout, grad_b, opt_b):
@@ -362,11 +233,14 @@ def stage_memory(arch: Architecture, layout: Layout, params: StageParams,
     Notes
     -----
     Per stage, states sharded over ``dp * cp``, :math:`n` micro-batches in flight,
-    :math:`A_l` one layer's activations, :math:`A_w` a recomputed layer's working set:
+    :math:`A_l` one layer's activations, :math:`A_w` a recomputed layer's working set, and
+    :math:`o` of the :math:`\lceil L/p \rceil` layers offloaded to host memory
+    (:func:`~trainplan.model.offload.resident_activation_layers`):
 
     .. math::
 
-       M = M_{weights} + M_{grads} + M_{opt} + \left(A_l \lceil L/p \rceil n + A_w\right)
+       M = M_{weights} + M_{grads} + M_{opt}
+           + \left(A_l ((\lceil L/p \rceil - o) n + \min(o, 1)) + A_w\right)
            + M_{logits} + M_{ZeRO-3}
 
     The first stage keeps logits only without a pipeline; under GPipe the last

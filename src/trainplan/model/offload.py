@@ -10,7 +10,8 @@ recipes offload where recomputation would cost more.
 References
 ----------
 .. [1] NVIDIA Megatron-Core ``TransformerConfig.cpu_offloading``,
-   ``cpu_offloading_num_layers`` (no pipeline parallelism, no activation recomputation).
+   ``cpu_offloading_num_layers`` (fewer than the layers; no pipeline parallelism, no
+   activation recomputation), through Transformer Engine's ``cpu_offload``.
 .. [2] NVIDIA-NeMo/Megatron-Bridge ``scripts/performance/configs/llama``: Llama 3 70B on
    64 GB200 in FP8 offloads 40 of its 80 layers (``cpu_offloading_num_layers=40``).
 """
@@ -70,8 +71,8 @@ def resident_activation_layers(layers: ArrayLike, offloaded: ArrayLike,
 
     References
     ----------
-    .. [1] NVIDIA Megatron-Core ``cpu_offload.py`` (one layer's activations in transit on
-       the offload stream).
+    .. [1] NVIDIA Transformer Engine ``cpu_offload`` (double-buffered: one layer's
+       activations in transit on the offload stream).
     """
     o = as_float(offloaded)
     return (as_float(layers) - o) * as_float(inflight) + np.minimum(o, 1.0)
@@ -97,18 +98,21 @@ def offload_exposed_layer_s(activation_bytes: ArrayLike, host_byte_s: ArrayLike,
     Returns
     -------
     numpy.ndarray
-        :math:`\frac{o}{L_s}\left(\max(0, A_l/B_h - t_f) + \max(0, A_l/B_h - t_b)\right)`
-        [s]: the copy out of a layer runs under the next layer's forward and the copy
-        back under the previous layer's backward; what the computation does not cover
-        stalls it.
+        :math:`\frac{o}{L_s}\left(\max(0, A_l/B_h - w\,t_f)
+        + \max(0, A_l/B_h - w\,t_b)\right)`, :math:`w = L_s / o` [s]: the offload handler
+        spaces the :math:`o` copies evenly over the stage, so each copy out runs under the
+        :math:`w` layers' forwards that follow it and each copy back under as many
+        backwards; what the computation does not cover stalls it.
 
     References
     ----------
-    .. [1] NVIDIA Megatron-Core ``cpu_offload.py`` (offload and reload on a side stream,
-       overlapped with the adjacent layers).
+    .. [1] NVIDIA Transformer Engine ``cpu_offload`` (``AsyncDoubleBufferGroupOffloadHandler``:
+       offload and reload on a side stream, one group of layers per window of
+       :math:`L_s / o` layers), which Megatron-Core's ``--cpu-offloading`` uses.
     """
+    o = as_float(offloaded)
+    window = as_float(layers) / np.maximum(o, 1.0)
     copy = as_float(activation_bytes) / as_float(host_byte_s)
-    stall = np.maximum(copy - as_float(forward_s), 0.0) + np.maximum(copy - as_float(backward_s),
-                                                                      0.0)
-    return np.where(as_float(offloaded) > 0,
-                    as_float(offloaded) / np.maximum(as_float(layers), 1.0) * stall, 0.0)
+    stall = (np.maximum(copy - window * as_float(forward_s), 0.0)
+             + np.maximum(copy - window * as_float(backward_s), 0.0))
+    return np.where(o > 0, o / np.maximum(as_float(layers), 1.0) * stall, 0.0)

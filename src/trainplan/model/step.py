@@ -9,7 +9,7 @@ the same array expressions. It owns no equation; each stage is a function of
 its own module:
 
 1. parameters of each pipeline stage (:func:`~trainplan.model.params.stage_params`)
-   and FLOPs of the step (:func:`~trainplan.model.flops.step_flop`);
+   and FLOPs of the step (:func:`~trainplan.model.step_flops.step_flop`);
 2. memory of the busiest stage (:func:`~trainplan.model.memory.stage_memory`);
 3. compute of one layer and of the first and last stages for one micro-batch
    (:mod:`~trainplan.model.compute`);
@@ -33,7 +33,6 @@ import numpy as np
 from trainplan.model import communication as cc
 from trainplan.model import compute as cm
 from trainplan.model import feasibility as fe
-from trainplan.model import flops as fl
 from trainplan.model import goodput as gp
 from trainplan.model import memory as me
 from trainplan.model import moe_step as ms
@@ -41,6 +40,7 @@ from trainplan.model import offload as of
 from trainplan.model import params as pa
 from trainplan.model import pipeline as pl
 from trainplan.model import step_communication as sc
+from trainplan.model import step_flops as sf
 from trainplan.model import throughput as tu
 from trainplan.model._array import ArrayLike
 from trainplan.model.config import Architecture, Gpu, Layout, Links
@@ -82,7 +82,7 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     lay = Layout.from_arrays(g, arch.seq_len, arch.n_layers, pl.split_credit(g, arch))
     gpu, links = Gpu.from_arrays(g), Links.from_arrays(g)
     par = pa.stage_params(arch, lay)
-    flop = fl.step_flop(arch, lay, ms.variant_layer_forward_flop(
+    flop = sf.step_flop(arch, lay, ms.variant_layer_forward_flop(
         lay.global_batch * arch.seq_len, arch))
     usable = me.usable_bytes(g["memory_capacity_bytes"], g["memory_reserve_fraction"],
                              g["cuda_context_bytes"])

@@ -90,6 +90,10 @@ def profile(text: str | None) -> tuple[dict[str, Any], str | None]:
 
 
 def stated_overlaps(text: str | None) -> dict[str, bool]:
-    """Overlaps a framework cell states with Megatron-LM command-line flags."""
+    """Overlaps a framework cell states with Megatron-LM command-line flags or TorchTitan's
+    names (:data:`OVERLAP_FLAGS`); a flag the cell negates ("no async TP", "without ...")
+    states nothing."""
     lowered = str(text or "").lower()
-    return {key: True for key, flag in OVERLAP_FLAGS if flag in lowered}
+    return {key: True for key, flag in OVERLAP_FLAGS
+            if flag in lowered and not re.search(rf"\b(?:no|without|not)\s+{re.escape(flag)}",
+                                                  lowered)}

@@ -293,7 +293,9 @@ def _default_micro_batch(base: dict[str, Any], profile: dict[str, Any]) -> int |
     if profile.get("default_pipeline_microbatches") != "stages" or pp <= 1 or vpp is None:
         return None
     dp = base.get("dp") or base["n_gpus"] // (base["tp"] * pp * base["cp"])
-    local, stages = base["global_batch"] // max(dp, 1), pp * vpp
+    if dp < 1 or base["global_batch"] % dp:
+        return None
+    local, stages = base["global_batch"] // dp, pp * vpp
     return local // stages if local >= stages and local % stages == 0 else None
 
 
