@@ -379,14 +379,14 @@ def expert_fp8_cast_bytes(routed_rows: ArrayLike, tokens: ArrayLike, hidden: Arr
 
     Notes
     -----
-    :func:`fp8_cast_bytes` casts one :math:`T 	imes h` input of the first MLP
-    projection (and writes it once more transposed) and one :math:`T 	imes h` output
+    :func:`fp8_cast_bytes` casts one :math:`T \times h` input of the first MLP
+    projection (and writes it once more transposed) and one :math:`T \times h` output
     gradient of the second. The routed experts cast the :math:`R` routed rows of each
     instead (top-k copies of every token), and shared experts their own :math:`T` rows:
 
     .. math::
 
-       \Delta B_{fp8} = (2c + 1)\, h\, (R + [	ext{shared}]\, T - T)
+       \Delta B_{fp8} = (2c + 1)\, h\, (R + [\text{shared}]\, T - T)
 
     zero for one expert per token without shared experts (:math:`R = T`).
 

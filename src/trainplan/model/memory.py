@@ -1,21 +1,15 @@
 r"""Memory held by one GPU during training [bytes].
 
-Model states follow the ZeRO paper's accounting for mixed-precision Adam [1]_:
-16-bit weights and gradients and :math:`K` bytes of optimizer states per
-parameter, sharded over the data-parallel group by stage. Activations are
-:mod:`~trainplan.model.activations` (re-exported here, with the published
-Table 2 of [2]_); pipeline schedules hold the number of micro-batches given in
-:mod:`trainplan.model.pipeline`. :func:`stage_memory` adds them up on the first
-and last pipeline stages.
+Model states (weights, gradients, optimizer states by ZeRO stage) are
+:mod:`~trainplan.model.states`, activations :mod:`~trainplan.model.activations` (both
+re-exported here, with the published Table 2 of [1]_); pipeline schedules hold the number
+of micro-batches given in :mod:`trainplan.model.pipeline`, and offloaded layers leave the
+GPU (:mod:`trainplan.model.offload`). :func:`stage_memory` adds them up on the first,
+middle and last pipeline stages.
 
 References
 ----------
-.. [1] S. Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training
-   Trillion Parameter Models", SC20, arXiv:1910.02054, Sec. 3.1 and 5,
-   Table 1: ``(2 + 2 + K) Psi`` with ``K = 12`` for mixed-precision Adam;
-   stage 1 ``4 Psi + 12 Psi/Nd``, stage 2 ``2 Psi + 14 Psi/Nd``, stage 3
-   ``16 Psi/Nd``.
-.. [2] V. Korthikanti et al., arXiv:2205.05198, Sec. 4 and Table 2.
+.. [1] V. Korthikanti et al., arXiv:2205.05198, Sec. 4 and Table 2.
 """
 
 from __future__ import annotations
