@@ -59,3 +59,14 @@ def test_deepspeed_limits(zero3_row):
     for text in ("mpu to deepspeed.initialize", "no ring-attention",
                  "selective recomputation (attention core only)"):
         assert _has(notes, text), text
+
+
+def test_automodel_plans_say_which_yaml_keys_carry_the_layout(llama_row):
+    # Llama 3 70B on 64 GPUs, tp 8 x pp 4 (vpp 2) x dp 2, micro-batch 1, global batch 512
+    notes = _notes(llama_row, framework="NeMo AutoModel")
+    assert _has(notes, "distributed.tp_size: 8, cp_size: 1, pp_size: 4, ep_size: 1")
+    assert _has(notes, "local_batch_size: 256, autopipeline.pp_schedule: interleaved1f1b, "
+                       "autopipeline.pp_microbatch_size: 1")
+    assert not _has(_notes(llama_row), "AutoModel")
+    assert not _has(_notes(llama_row, pp=1.0, vpp=1.0, dp=8.0, framework="NeMo AutoModel"),
+                    "autopipeline")

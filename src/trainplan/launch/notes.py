@@ -130,9 +130,9 @@ def launch_notes(config: LaunchConfig) -> list[str]:
     """
     if config.is_torchtitan:
         return _node_notes(config) + _torchtitan_notes(config) + _offload_notes(config)
-    return (_node_notes(config) + _model_notes(config) + _schedule_notes(config)
-            + _overlap_notes(config) + _fp8_notes(config) + _deepspeed_notes(config)
-            + _offload_notes(config))
+    return (_automodel_notes(config) + _node_notes(config) + _model_notes(config)
+            + _schedule_notes(config) + _overlap_notes(config) + _fp8_notes(config)
+            + _deepspeed_notes(config) + _offload_notes(config))
 
 
 def _torchtitan_notes(c: LaunchConfig) -> list[str]:
@@ -161,3 +161,18 @@ def _offload_notes(c: LaunchConfig) -> list[str]:
     return ["the plan offloads activations to host memory (Megatron-Core --cpu-offloading); "
             "this launcher has no such switch: run the Megatron-LM command, or add activation "
             "offloading to the training script"]
+
+
+def _automodel_notes(c: LaunchConfig) -> list[str]:
+    """NeMo AutoModel, which trainplan writes no recipe for: its YAML keys for the layout."""
+    if (c.framework or "").strip().lower() != "nemo automodel":
+        return []
+    pipeline = (f", autopipeline.pp_schedule: {'interleaved1f1b' if c.vpp > 1 else '1f1b'}, "
+                f"autopipeline.pp_microbatch_size: {c.micro_batch}") if c.pp > 1 else ""
+    return [f"the plan was priced for NeMo AutoModel, for which trainplan writes no recipe: the "
+            f"Megatron-LM and DeepSpeed files here train the same layout in those frameworks; "
+            f"in an AutoModel YAML set distributed.tp_size: {c.tp}, cp_size: {c.cp}, pp_size: "
+            f"{c.pp}, ep_size: {c.ep}, sequence_parallel: {str(c.seq_parallel).lower()}, "
+            f"step_scheduler.global_batch_size: {c.global_batch}, local_batch_size: "
+            f"{c.global_batch // c.dp}{pipeline}, parallelizer.activation_checkpointing: "
+            f"{str(c.recompute != 'none').lower()}"]
