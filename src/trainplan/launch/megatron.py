@@ -212,8 +212,7 @@ def _kernel_args(c: LaunchConfig) -> list[str]:
     elif c.recompute == "full":
         args += ["--recompute-granularity full", "--recompute-method block",
                  f"--recompute-num-layers {recomputed_layers(c)}"]
-    offloaded = int(offloaded_layers(c.activation_offload_fraction or 0.0,
-                                     math.ceil(c.n_layers / c.pp)))
+    offloaded = int(offloaded_layers(c.activation_offload_fraction or 0.0, c.stage_split()[1]))
     if offloaded:
         args += ["--cpu-offloading", f"--cpu-offloading-num-layers {offloaded}"]
     return args

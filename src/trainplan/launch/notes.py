@@ -155,8 +155,7 @@ def _torchtitan_notes(c: LaunchConfig) -> list[str]:
 
 def _offload_notes(c: LaunchConfig) -> list[str]:
     """Activation offloading, which only the Megatron-LM command carries."""
-    if not c.activation_offload_fraction or c.uses_megatron_fsdp or not (
-            c.is_torchtitan or c.uses_deepspeed):
+    if not c.activation_offload_fraction or not (c.is_torchtitan or c.uses_deepspeed):
         return []
     return ["the plan offloads activations to host memory (Megatron-Core --cpu-offloading); "
             "this launcher has no such switch: run the Megatron-LM command, or add activation "
