@@ -19,7 +19,8 @@ MEGATRON_FP8_RECIPE = {"delayed": "delayed", "tensorwise": "current", "mxfp8": "
 
 
 def _flags(script: str) -> dict[str, str | bool]:
-    """``--name value`` and bare ``--name`` of the ``pretrain_gpt.py`` command."""
+    """``--name value`` (several words joined by spaces, as ``--recompute-modules`` takes) and
+    bare ``--name`` of the ``pretrain_gpt.py`` command."""
     text = script.replace("\\\n", " ")
     command = next(line for line in text.splitlines() if line.startswith("torchrun"))
     words = shlex.split(command, posix=True)
@@ -28,12 +29,12 @@ def _flags(script: str) -> dict[str, str | bool]:
     while i < len(words):
         w = words[i]
         if w.startswith("--") and "=" not in w:
-            nxt = words[i + 1] if i + 1 < len(words) else None
-            if nxt is not None and not nxt.startswith("--") and not nxt.startswith("$"):
-                out[w[2:]] = nxt
-                i += 2
-                continue
-            out[w[2:]] = True
+            j = i + 1
+            while j < len(words) and not words[j].startswith(("--", "$")):
+                j += 1
+            out[w[2:]] = " ".join(words[i + 1:j]) if j > i + 1 else True
+            i = j
+            continue
         i += 1
     return out
 
@@ -79,7 +80,10 @@ def megatron_inputs(script: str) -> dict:
         int(f["cpu-offloading-num-layers"]) / math.ceil(n_layers / pp)
         if "cpu-offloading" in f else 0.0)
     granularity = f.get("recompute-granularity")
+    out["recompute_moe"] = "moe" in str(f.get("recompute-modules", "")).split()
     if granularity is None:
+        out.update(recompute="none", recompute_fraction=1.0)
+    elif granularity == "selective" and str(f.get("recompute-modules", "")) == "moe":
         out.update(recompute="none", recompute_fraction=1.0)
     elif granularity == "selective":
         out.update(recompute="selective", recompute_fraction=1.0)

@@ -55,6 +55,9 @@ SCENARIOS = {
         "model": "llama3-70b", "gpu": "GB200", "n_gpus": 64, "global_batch": 256,
         "framework": "Megatron-Core", "precision": "fp8", "pp": 1, "recompute": "none",
         "activation_offload_fraction": 0.5},
+    "qwen3-30b-a3b whole-MoE recomputation": {
+        "model": "qwen3-30b-a3b", "gpu": "H100", "n_gpus": 16, "global_batch": 64,
+        "framework": "Megatron-Core", "ep": 8, "recompute_moe": True},
 }
 LAYOUTS = {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, 8, 16], "zero_stage": [0, 1, 2, 3],
            "recompute": ["none", "selective", "full"], "micro_batch": [1, 2]}
@@ -119,6 +122,9 @@ def test_the_scenarios_cover_what_the_read_back_reads():
     assert winners["llama3-70b TorchTitan interleaved"]["vpp"] == 2
     offloading = winners["llama3-70b GB200 activation offloading"]
     assert "--cpu-offloading-num-layers 40" in launch_material(offloading)["torchrun"]
+    moe = winners["qwen3-30b-a3b whole-MoE recomputation"]
+    assert moe["recompute_moe"] and moe["recompute"] in ("none", "selective")
+    assert " moe" in launch_material(moe)["torchrun"].split("--recompute-modules")[1]
 
 
 def test_llama3_carries_its_rotary_base():

@@ -41,6 +41,15 @@ def test_the_automodel_runs_that_ran_fit_with_its_byte_counts(results):
     assert auto["predicted_fits"].all()
 
 
+def test_whole_moe_block_recomputation_makes_the_128k_run_fit(results):
+    """The Qwen3-235B run at 131,072 tokens recomputes ``layernorm moe``: with the MoE
+    blocks kept it would need over 100 GiB; recomputed, it fits in 80 GB, as it ran."""
+    row = results.filter(pl.col("row_id") == "moe_mz05").row(0, named=True)
+    assert row["predicted_fits"]
+    assert row["predicted_memory_gib"] < 72
+    assert row["recompute"] == "selective"
+
+
 def test_catalog_names_fill_the_architecture(results):
     ds = results.filter(pl.col("row_id") == "moe_mb02").row(0, named=True)
     assert "from catalog entry deepseek-v3" in ds["assumptions"]

@@ -18,6 +18,22 @@ def test_recompute_cells(cell, expected):
 
 
 @pytest.mark.parametrize(("cell", "expected"), [
+    ("layernorm moe", ("selective", True)), ("moe", ("none", True)),
+    ("core_attn, moe_act, layernorm", ("selective", False)),
+    ("MLA_UP_PROJ moe", ("selective", True)),
+    ("", None)])
+def test_recompute_module_cells(cell, expected):
+    """Megatron-Core's --recompute-modules: ``moe`` alone recomputes only the MoE blocks;
+    any other module makes it selective recomputation."""
+    assert parse.recompute_modules(cell) == expected
+
+
+def test_unknown_recompute_module_says_what_is_allowed():
+    with pytest.raises(ValueError, match="core_attn, moe_act"):
+        parse.recompute_modules("layernorm attention")
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
     ("bf16 (BF16 optimizer, fp32 grad accumulation)", ("bf16", None, True)),
     ("fp16 mixed (script --fp16)", ("fp16", None, False)),
     ("mixed 16-bit", ("fp16", None, False)),
@@ -66,7 +82,8 @@ def test_unknown_zero_stage_says_what_is_allowed(cell):
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_arbitrary_text_parses_or_raises_value_error(text):
-    for parser in (parse.recompute, parse.yes_no, parse.zero_stage, parse.precision):
+    for parser in (parse.recompute, parse.yes_no, parse.zero_stage, parse.precision,
+                   parse.recompute_modules):
         try:
             parser(text)
         except ValueError:

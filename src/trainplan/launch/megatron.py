@@ -206,6 +206,8 @@ def _kernel_args(c: LaunchConfig) -> list[str]:
     if c.recompute == "selective":
         args.append("--recompute-granularity selective")
         args += selective_modules_args(c)
+    elif c.recompute == "none" and c.recompute_moe and c.n_experts > 0:
+        args += ["--recompute-granularity selective", "--recompute-modules moe"]
     elif c.recompute == "full" and c.recompute_fraction >= 1.0:
         args += ["--recompute-granularity full", "--recompute-method uniform",
                  "--recompute-num-layers 1"]

@@ -76,13 +76,14 @@ def moe_args(c: LaunchConfig) -> list[str]:
 def selective_modules_args(c: LaunchConfig) -> list[str]:
     """``--recompute-modules`` of selective recomputation for a model with experts or latent
     attention, as the memory model prices it
-    (:func:`trainplan.model.moe_recompute.selective_saving_bytes`); empty for a dense model,
+    (:func:`trainplan.model.moe_recompute.selective_saving_bytes`; ``moe``, the whole block,
+    instead of its activation ``moe_act`` under ``recompute_moe``); empty for a dense model,
     whose selective recomputation is Megatron's default (the attention core)."""
     if c.n_experts <= 0 and c.kv_lora_rank <= 0:
         return []
     modules = ["core_attn", "layernorm"]
     if c.n_experts > 0:
-        modules.append("moe_act")
+        modules.append("moe" if c.recompute_moe else "moe_act")
     if c.kv_lora_rank > 0:
         modules.append("mla_up_proj")
     return ["--recompute-modules " + " ".join(modules)]

@@ -154,12 +154,20 @@ def _torchtitan_notes(c: LaunchConfig) -> list[str]:
 
 
 def _offload_notes(c: LaunchConfig) -> list[str]:
-    """Activation offloading, which only the Megatron-LM command carries."""
-    if not c.activation_offload_fraction or not (c.is_torchtitan or c.uses_deepspeed):
+    """Activation offloading and whole-MoE-block recomputation, which only the Megatron-LM
+    command carries."""
+    if not (c.is_torchtitan or c.uses_deepspeed):
         return []
-    return ["the plan offloads activations to host memory (Megatron-Core --cpu-offloading); "
-            "this launcher has no such switch: run the Megatron-LM command, or add activation "
-            "offloading to the training script"]
+    notes = []
+    if c.activation_offload_fraction:
+        notes.append("the plan offloads activations to host memory (Megatron-Core "
+                     "--cpu-offloading); this launcher has no such switch: run the Megatron-LM "
+                     "command, or add activation offloading to the training script")
+    if c.recompute_moe and c.n_experts > 0:
+        notes.append("the plan recomputes each MoE block in the backward (Megatron-Core "
+                     "--recompute-modules moe); this launcher has no such switch: run the "
+                     "Megatron-LM command, or checkpoint the MoE blocks in the training script")
+    return notes
 
 
 def _automodel_notes(c: LaunchConfig) -> list[str]:

@@ -48,7 +48,7 @@ from trainplan.model.kernels import (
     fused_attention_efficiency,
     linear_layers_forward_s,
 )
-from trainplan.model.moe_recompute import selective_recompute_s
+from trainplan.model.moe_recompute import moe_block_recompute_s, selective_recompute_s
 from trainplan.model.moe_step import permutation_bytes, routed_rows, variant_linear_forward_s
 
 __all__ = [
@@ -185,8 +185,8 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
            + cast * BACKWARD_PER_FORWARD / FORWARD_BACKWARD_FACTOR)
     selective = np.where(np.asarray(layout.recompute) == Recompute.SELECTIVE,
                          selective_recompute_s(arch, layout, *linear), 0.0)
-    total = fwd + bwd + selective + recompute_forward_s(layout.recompute, fwd, attn_fwd,
-                                                        layout.full_recompute_share)
+    total = (fwd + bwd + selective + moe_block_recompute_s(arch, layout, *linear)
+             + recompute_forward_s(layout.recompute, fwd, attn_fwd, layout.full_recompute_share))
     return LayerCompute(linear_forward_s=lin_fwd, column_parallel_forward_s=lin_col,
                         attention_forward_s=attn_fwd, attention_backward_s=attn_bwd,
                         forward_s=fwd, backward_s=bwd, total_s=total)

@@ -204,6 +204,9 @@ class Layout:
     group ``tp * cp * dp / (ep * etp)`` [-]."""
     moe_a2a_overlap: NDArrayBool
     """The expert all-to-all of one micro-batch overlaps another's computation."""
+    recompute_moe: NDArrayBool
+    """Each MoE block is recomputed whole in the backward (``--recompute-modules moe``;
+    :func:`~trainplan.model.moe_recompute.moe_block_recomputed`)."""
     moe_load_imbalance: NDArrayFloat
     """Busiest expert-parallel rank's tokens over the mean: ``moe_capacity_factor`` when set
     (every expert padded to its capacity), else ``moe_load_imbalance`` [-]."""
@@ -247,6 +250,7 @@ class Layout:
                                                 ).astype(bool),
             ep=ep, etp=etp, expert_shard_group=tp * cp * dp / (ep * etp),
             moe_a2a_overlap=np.asarray(g.get("moe_a2a_overlap", False)).astype(bool),
+            recompute_moe=np.asarray(g.get("recompute_moe", False)).astype(bool),
             moe_load_imbalance=np.where(as_float(g.get("moe_capacity_factor", 0.0)) > 0,
                                         as_float(g.get("moe_capacity_factor", 0.0)),
                                         as_float(g.get("moe_load_imbalance", 1.0))),

@@ -18,6 +18,7 @@ import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.config import Architecture, Layout, Links
+from trainplan.model.moe_recompute import moe_block_recomputed
 from trainplan.model.moe_step import routed_copy_bytes
 from trainplan.model.topology import place_group
 
@@ -193,8 +194,9 @@ def expert_dispatch(arch: Architecture, layout: Layout, links: Links) -> ExpertC
     Notes
     -----
     Each MoE layer runs an all-to-all to dispatch the routed copies and one to combine
-    them, forward and backward, and again in a recomputed forward:
-    :math:`n_{a2a} = 4 + 2 [\text{full}]\,\rho`. Each moves :math:`2 R h` bytes
+    them, forward and backward, and again in a recomputed forward (full recomputation of
+    a share :math:`\rho` of the layers, or the whole MoE blocks, ``recompute_moe``):
+    :math:`n_{a2a} = 4 + 2 ([\text{full}]\,\rho + [\text{moe}])`. Each moves :math:`2 R h` bytes
     (16-bit), of which a share :math:`(ep - 1)/ep` leaves the GPU. The group is
     :math:`ep` ranks of stride :math:`e_t` (Megatron-Core's expert rank order
     ``tp-ep-dp-pp`` with the expert tensor parallelism innermost), so it stays on the
@@ -226,7 +228,8 @@ def expert_dispatch(arch: Architecture, layout: Layout, links: Links) -> ExpertC
                                                remote, group.intra_byte_s,
                                                links.nic_byte_s_per_gpu, *latencies)
     time = np.where(layout.moe_deepep, deduplicated, flat)
-    count = 4.0 + 2.0 * layout.full_recompute_share
+    count = 4.0 + 2.0 * (layout.full_recompute_share
+                         + np.where(moe_block_recomputed(arch, layout), 1.0, 0.0))
     sent = np.where(layout.moe_deepep & (group.domains > 1),
                     one_copy * (remote + arch.top_k * (group.members - 1.0) / layout.ep),
                     per_a2a * (layout.ep - 1.0) / layout.ep)

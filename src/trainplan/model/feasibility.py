@@ -65,7 +65,8 @@ REASONS = {
     Reason.PRECISION: "the GPU does not support this precision",
     Reason.NO_TIME: "no finite step time (a bandwidth or efficiency of zero)",
     Reason.EXPERTS: "ep must divide n_experts, ep*etp must divide tp*cp*dp and etp the expert "
-                    "width (ep and etp above 1 need a model with experts)",
+                    "width (ep and etp above 1, and recompute_moe, need a model with experts; "
+                    "recompute_moe goes with recompute none or selective)",
     Reason.OFFLOAD: "activation offloading runs without pipeline parallelism and without "
                     "recomputation, and keeps at least one layer (Megatron-Core)",
 }
@@ -179,6 +180,7 @@ def offload_flags(layout: Layout) -> NDArrayInt:
     """
     o = layout.offload_layers
     bad = (o > 0) & ((layout.pp > 1) | (np.asarray(layout.recompute) != Recompute.NONE)
+                     | np.asarray(layout.recompute_moe, dtype=bool)
                      | (o >= layout.layers_per_stage))
     return np.where(bad, int(OFFLOAD), 0).astype(np.int64)
 
@@ -206,7 +208,8 @@ def expert_flags(arch: Architecture, layout: Layout) -> NDArrayInt:
     :math:`t c d` ranks are split into :math:`e_t \cdot ep` expert model-parallel ranks
     times an expert data-parallel group, so :math:`e_t\,ep \mid t c d`; each of the
     :math:`ep` ranks holds :math:`E / ep` whole experts (:math:`ep \mid E`) and
-    :math:`e_t \mid f_e`. A dense model takes :math:`ep = e_t = 1`.
+    :math:`e_t \mid f_e`. A dense model takes :math:`ep = e_t = 1`. ``recompute_moe``
+    needs experts and recomputation other than full (which repeats the blocks already).
 
     References
     ----------
@@ -218,6 +221,9 @@ def expert_flags(arch: Architecture, layout: Layout) -> NDArrayInt:
     ok = np.where(moe, _divides(ep, np.maximum(arch.n_experts, 1.0))
                   & _divides(ep * etp, layout.tp * layout.cp * layout.dp)
                   & _divides(etp, arch.moe_ffn_hidden), (ep == 1) & (etp == 1))
+    # recomputing whole MoE blocks needs them, and full recomputation already repeats them
+    block = np.asarray(layout.recompute_moe, dtype=bool)
+    ok = ok & ~(block & (~moe | (np.asarray(layout.recompute) == Recompute.FULL)))
     return np.where(ok, 0, int(EXPERTS)).astype(np.int64)
 
 

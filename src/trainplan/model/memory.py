@@ -33,7 +33,12 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
 from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import PARAM_BYTES
-from trainplan.model.moe_recompute import selective_saving_bytes
+from trainplan.model.moe_recompute import (
+    moe_block_activation_bytes,
+    moe_block_recomputed,
+    moe_block_saving_bytes,
+    selective_saving_bytes,
+)
 from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_bytes
 from trainplan.model.offload import resident_activation_layers
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
@@ -178,7 +183,8 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
     rc = np.asarray(layout.recompute)
     act_layer = activation_bytes_per_layer(*shape) + np.where(
         rc == Recompute.FULL, 0.0, extra - np.where(rc == Recompute.SELECTIVE,
-                                                    selective_saving_bytes(arch, layout), 0.0))
+                                                    selective_saving_bytes(arch, layout), 0.0)
+        - moe_block_saving_bytes(arch, layout))
     # partial full recomputation: the layers not recomputed keep every activation
     kept = activation_bytes_per_layer(*shape[:10], np.full_like(np.asarray(layout.recompute),
                                                                 Recompute.NONE),
@@ -186,7 +192,10 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
     share = np.where(np.asarray(layout.recompute) == Recompute.FULL,
                      layout.full_recompute_share, 1.0)
     act_layer = share * act_layer + (1.0 - share) * kept
-    working = recompute_working_bytes(*shape) + dispatch_buffer_bytes(arch, layout)
+    # a recomputed MoE block holds its activations again while its backward runs
+    working = (recompute_working_bytes(*shape) + dispatch_buffer_bytes(arch, layout)
+               + np.where(moe_block_recomputed(arch, layout),
+                          moe_block_activation_bytes(arch, layout), 0.0))
     logits_mem = logits_bytes(layout.seq_local, layout.micro_batch, arch.vocab, tp,
                               logits_bytes_per_element)
     largest = largest_matrix_params_per_tp_rank(h, a, kv, f, arch.gated_mlp, arch.vocab, tp)

@@ -3,17 +3,27 @@ r"""Selective recomputation of the modules of mixture-of-experts and latent-atte
 For a model with experts or latent attention, ``recompute: selective`` is what the
 Megatron-Core MoE recipes run (``--recompute-modules core_attn layernorm moe_act
 mla_up_proj``): these functions give the activations it does not keep and the forward work it
-repeats. A dense model's selective recomputation (the attention core) is in
-:mod:`trainplan.model.activations` and :mod:`trainplan.model.compute`.
+repeats. ``recompute_moe`` recomputes each MoE block whole (``--recompute-modules moe``):
+:func:`moe_block_saving_bytes`, :func:`moe_block_recompute_s` and
+:func:`moe_block_forward_flop`. A dense model's selective recomputation (the attention core)
+is in :mod:`trainplan.model.activations` and :mod:`trainplan.model.compute`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
+from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Layout
+from trainplan.model.constants import BYTES_16BIT
 from trainplan.model.gemm import gemm_time_s
+from trainplan.model.moe_step import (
+    ROUTER_LOGIT_BYTES,
+    moe_block_linear_s,
+    permutation_bytes,
+    routed_copy_bytes,
+)
 
 NORM_OUTPUT_BYTES = 4.0
 """Bytes per :math:`s b h` of the two norm outputs a layer keeps (the QKV and MLP inputs,
@@ -112,8 +122,186 @@ def selective_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: Array
     up = gemm(tokens, a * arch.qk_head_dim / t, np.maximum(arch.q_lora_rank, 1.0)) + gemm(
         tokens, a * (arch.qk_head_dim - arch.qk_rope_head_dim + arch.v_head_dim) / t,
         np.maximum(arch.kv_lora_rank, 1.0))
-    width = arch.moe_share * (arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width)
+    # a whole recomputed MoE block repeats its activation with it (moe_block_recompute_s)
+    width = np.where(moe_block_recomputed(arch, layout), 0.0,
+                     arch.moe_share * (arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width))
     traffic = (8.0 * tokens * arch.hidden / t_sp + 6.0 * width * tokens / t) / as_float(
         hbm_byte_s)
     applies = (arch.moe_share > 0) | arch.mla
     return np.where(applies, np.where(arch.mla, up, 0.0) + traffic, 0.0)
+
+
+def moe_block_recomputed(arch: Architecture, layout: Layout) -> NDArrayBool:
+    """
+    Where ``recompute_moe`` recomputes the MoE blocks whole.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model (its share of MoE layers) and its split (``recompute``,
+        ``recompute_moe``) [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        True for a model with experts whose layers are not already fully recomputed [-].
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core ``--recompute-modules moe`` (with ``--recompute-granularity
+       selective``).
+    """
+    return (np.asarray(layout.recompute_moe, dtype=bool) & (as_float(arch.moe_share) > 0)
+            & (np.asarray(layout.recompute) != Recompute.FULL))
+
+
+def moe_block_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    Activations one MoE layer's expert block keeps for its backward on one GPU.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model (experts, gated MLP) and its split (FP8, tensor parallelism).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes of one MoE layer and micro-batch (0 for a dense model) [bytes].
+
+    Notes
+    -----
+    With :math:`W = k f_e + f_s` the active expert width: the first expert GEMMs' outputs
+    (:math:`2 W`, twice for a gated MLP), the activation's output (:math:`2 W`; one byte
+    under FP8, which keeps the FP8 copy), the permuted routed copies :math:`2 R h` and the
+    router's fp32 probabilities, the MLP terms of
+    :func:`~trainplan.model.activations.sharded_activation_coefficient` and
+    :func:`~trainplan.model.moe_step.variant_activation_bytes` for one MoE layer:
+
+    .. math::
+
+       A_{moe} = \frac{s b h}{t}\,\frac{(2 + 2[\text{gated}] + 2 - [\text{FP8}])\,W}{h}
+                 + 2 R h + 4 E \frac{T}{t}
+
+    The block's input (the MLP norm output) stays: it is what the checkpoint keeps.
+
+    References
+    ----------
+    .. [1] V. Korthikanti et al., arXiv:2205.05198, Sec. 4.1.
+    .. [2] NVIDIA Megatron-Core MoE README (token permutation, ``--recompute-modules moe``).
+    """
+    tokens, t = layout.tokens_microbatch, layout.tp
+    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+    per_width = (2.0 + 2.0 * np.where(arch.gated_mlp, 1.0, 0.0) + BYTES_16BIT
+                 - np.where(layout.fp8, 1.0, 0.0))
+    router = ROUTER_LOGIT_BYTES * arch.n_experts * tokens / t
+    block = tokens * per_width * width / t + routed_copy_bytes(arch, layout) + router
+    return np.where(as_float(arch.moe_share) > 0, block, 0.0)
+
+
+def moe_block_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    Activations ``recompute_moe`` does not keep.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model and its split (recomputation mode, ``recompute_moe``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Per (average) layer and micro-batch: :math:`\phi A_{moe}`
+        (:func:`moe_block_activation_bytes`) less what selective
+        recomputation already drops of it (the experts' activation output,
+        :math:`2 \phi W s b h / (h t)`), where :func:`moe_block_recomputed`; else 0 [bytes].
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core ``--recompute-modules moe`` (the whole MoE layer is
+       checkpointed; ``moe_act`` is part of it).
+    """
+    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+    act = BYTES_16BIT * layout.tokens_microbatch * width / layout.tp
+    dropped = np.where(np.asarray(layout.recompute) == Recompute.SELECTIVE, act, 0.0)
+    saving = as_float(arch.moe_share) * np.maximum(
+        moe_block_activation_bytes(arch, layout) - dropped, 0.0)
+    return np.where(moe_block_recomputed(arch, layout), saving, 0.0)
+
+
+def moe_block_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: ArrayLike,
+                          efficiency_max: ArrayLike, wave_elements: ArrayLike,
+                          half_k: ArrayLike, hbm_byte_s: ArrayLike,
+                          bytes_per_element: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward time ``recompute_moe`` repeats in the backward.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model and its split.
+    peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s, bytes_per_element
+        As :func:`~trainplan.model.gemm.gemm_time_s`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Time per (average) layer and micro-batch [s] where :func:`moe_block_recomputed`,
+        else 0.
+
+    Notes
+    -----
+    The expert block's GEMMs and router
+    (:func:`~trainplan.model.moe_step.moe_block_linear_s`), its permutations
+    (:func:`~trainplan.model.moe_step.permutation_bytes`) and its activation (read the
+    first GEMM's :math:`2 W` outputs, write :math:`W`, 16-bit) as HBM traffic:
+
+    .. math::
+
+       t = \phi\,t_{block} + \frac{B_{perm} + 2 \cdot 3 \phi W T / t}{B_{HBM}}
+
+    The dispatch and combine all-to-alls it repeats are priced with the expert-parallel
+    communication (:func:`~trainplan.model.expert_dispatch.expert_dispatch`).
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core ``--recompute-modules moe``.
+    """
+    def gemm(m, n, k):
+        return gemm_time_s(m, n, k, peak_flop_s, efficiency_max, wave_elements, half_k,
+                           hbm_byte_s, bytes_per_element)
+
+    phi = as_float(arch.moe_share)
+    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+    block = moe_block_linear_s(arch, layout, gemm, peak_flop_s, efficiency_max, hbm_byte_s)
+    traffic = (permutation_bytes(arch, layout)
+               + 3.0 * BYTES_16BIT * phi * width * layout.tokens_microbatch / layout.tp)
+    return np.where(moe_block_recomputed(arch, layout),
+                    phi * block + traffic / as_float(hbm_byte_s), 0.0)
+
+
+def moe_block_forward_flop(tokens: ArrayLike, arch: Architecture) -> NDArrayFloat:
+    r"""
+    FLOPs of the expert blocks' forward of one (average) layer.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens, :math:`T` [tokens].
+    arch : Architecture
+        The model.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`2 \phi T h ((2 + [\text{gated}]) W + E)`: the experts' matrices of the
+        active width and the router [FLOP].
+
+    References
+    ----------
+    .. [1] D. Narayanan et al., arXiv:2104.04473, Sec. 5.1 (two FLOPs per multiply-add).
+    """
+    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+    matrices = 2.0 + np.where(arch.gated_mlp, 1.0, 0.0)
+    return (2.0 * as_float(arch.moe_share) * as_float(tokens) * arch.hidden
+            * (matrices * width + arch.n_experts))

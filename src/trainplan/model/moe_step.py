@@ -11,6 +11,8 @@ width does not capture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from trainplan.model import moe
@@ -329,14 +331,45 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
                            arch.hidden) + gemm(tokens, arch.hidden, arch.hidden / t)
     attention = np.where(arch.variant_attention,
                          _attention_s(arch, layout, gemm) - dense_attention, 0.0)
+    experts = moe_block_linear_s(arch, layout, gemm, peak_flop_s, efficiency_max, hbm_byte_s
+                                 ) - _mlp_s(tokens, arch.ffn_hidden, arch, t, gemm)
+    return attention + np.where(arch.moe_share > 0, arch.moe_share * experts, 0.0)
+
+
+def moe_block_linear_s(arch: Architecture, layout: Layout,
+                       gemm: Callable[[ArrayLike, ArrayLike, ArrayLike], NDArrayFloat],
+                       peak_flop_s: ArrayLike,
+                       efficiency_max: ArrayLike, hbm_byte_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward GEMM and router time of one MoE layer's expert block.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model and its split.
+    gemm : callable
+        ``gemm(m, n, k)``: the time of one GEMM in the layer's precision [s].
+    peak_flop_s, efficiency_max, hbm_byte_s : array_like
+        Peak [FLOP/s], largest GEMM efficiency [-] and HBM bandwidth [bytes/s], as
+        :func:`router_forward_s`.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`t_{mlp}(T, f_s, t) + t_{mlp}(\bar R, f_e, e_t) + t_r` [s], the expert terms of
+        :func:`variant_linear_forward_s`.
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README (grouped GEMM, shared experts).
+    """
+    t, tokens = layout.tp, layout.tokens_microbatch
     rows = moe.grouped_gemm_rows(routed_rows(arch, layout), arch.n_experts, layout.ep)
     shared = np.where(arch.shared_ffn_width > 0,
                       _mlp_s(tokens, arch.shared_ffn_width, arch, t, gemm), 0.0)
     routed = _mlp_s(rows, arch.moe_ffn_hidden, arch, layout.etp, gemm)
-    router = router_forward_s(tokens / t, arch.hidden, arch.n_experts, peak_flop_s,
-                              efficiency_max, hbm_byte_s)
-    experts = shared + routed + router - _mlp_s(tokens, arch.ffn_hidden, arch, t, gemm)
-    return attention + np.where(arch.moe_share > 0, arch.moe_share * experts, 0.0)
+    return shared + routed + router_forward_s(tokens / t, arch.hidden, arch.n_experts,
+                                              peak_flop_s, efficiency_max, hbm_byte_s)
 
 
 def router_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_experts: ArrayLike,

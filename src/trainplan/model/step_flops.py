@@ -18,6 +18,7 @@ from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import FORWARD_BACKWARD_FACTOR
 from trainplan.model.flops import hardware_flop, layer_forward_flop, logits_flop, model_flop
+from trainplan.model.moe_recompute import moe_block_forward_flop, moe_block_recomputed
 
 __all__ = ["StepFlop", "step_flop"]
 
@@ -51,6 +52,8 @@ def step_flop(arch: Architecture, layout: Layout,
         term uses the active width
         (:attr:`~trainplan.model.config.Architecture.ffn_active`). Multi-token-prediction
         modules add one layer, a :math:`2h \times h` projection and the output layer each.
+        Recomputed MoE blocks add their forward
+        (:func:`~trainplan.model.moe_recompute.moe_block_forward_flop`) to the hardware FLOPs.
 
     Returns
     -------
@@ -70,9 +73,10 @@ def step_flop(arch: Architecture, layout: Layout,
     extra, extra_core = variant if variant is not None else (0.0, 0.0)
     extra_model = FORWARD_BACKWARD_FACTOR * arch.n_layers * extra
     rc = np.asarray(layout.recompute)
-    extra_recompute = arch.n_layers * np.where(
+    extra_recompute = arch.n_layers * (np.where(
         rc == Recompute.FULL, layout.full_recompute_share * extra,
         np.where(rc == Recompute.SELECTIVE, extra_core, 0.0))
+        + np.where(moe_block_recomputed(arch, layout), moe_block_forward_flop(tokens, arch), 0.0))
     # multi-token prediction: one more layer, its 2h x h projection and the output layer
     mtp = FORWARD_BACKWARD_FACTOR * arch.mtp_layers * (
         layer_forward_flop(tokens, *shape[1:7]) + extra + logits_flop(tokens, arch.hidden,

@@ -127,6 +127,10 @@ INPUTS: tuple[Input, ...] = (
           "overlaps the computation of another (DeepSeek DualPipe, Megatron-Core "
           "--overlap-moe-expert-parallel-comm)", default=False,
           source="DeepSeek-V3 (arXiv:2412.19437) Sec. 3.2.1; Megatron-Core MoE documentation"),
+    Input("recompute_moe", "bool", "Recompute each MoE block (router, dispatch, experts, "
+          "combine) in the backward instead of keeping its activations, with recompute none "
+          "or selective (a model with experts)", default=False,
+          source="Megatron-Core --recompute-modules moe"),
     Input("micro_batch", "int", "Micro-batch size", unit="sequences", minimum=1, default=1),
     Input("zero_stage", "int", "ZeRO stage (1 = Megatron distributed optimizer)", minimum=0,
           maximum=3, default=1),

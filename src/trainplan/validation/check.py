@@ -60,9 +60,10 @@ EXPERT_COLUMNS = frozenset(("n_experts", "top_k", "moe_ffn_hidden", "n_shared_ex
                             "moe_a2a_overlap", "moe_router_group_topk", "mtp_layers"))
 """Optional columns of mixture-of-experts runs (a dense run table need not have them)."""
 
-OPTIONAL_COLUMNS = EXPERT_COLUMNS | {"cpu_offloading_num_layers"}
-"""Columns a run table need not have: the expert columns and Megatron-Core's activation
-offloading (layers of each stage whose activations go to host memory)."""
+OPTIONAL_COLUMNS = EXPERT_COLUMNS | {"cpu_offloading_num_layers", "recompute_modules"}
+"""Columns a run table need not have: the expert columns, Megatron-Core's activation
+offloading (layers of each stage whose activations go to host memory) and its
+``--recompute-modules`` list."""
 
 
 class RunTableError(ValueError):

@@ -42,6 +42,25 @@ def recompute(text: str | None) -> str | None:
     raise ValueError("expected full, selective or none (a remark may follow)")
 
 
+RECOMPUTE_MODULES = ("core_attn", "moe_act", "layernorm", "mla_up_proj", "mlp", "moe",
+                     "shared_experts")
+"""Module names of Megatron-Core's ``--recompute-modules``."""
+
+
+def recompute_modules(text: str | None) -> tuple[str, bool] | None:
+    """Megatron-Core's ``--recompute-modules`` list (spaces or commas between names) as the
+    recomputation mode it amounts to and whether whole MoE blocks are recomputed: ``moe``
+    alone is (``none``, True); any other module makes it ``selective``."""
+    names = [w for w in str(text or "").replace(",", " ").lower().split() if w]
+    if not names:
+        return None
+    unknown = [w for w in names if w not in RECOMPUTE_MODULES]
+    if unknown:
+        raise ValueError(f"expected Megatron-Core module names ({', '.join(RECOMPUTE_MODULES)})")
+    block = "moe" in names
+    return ("selective" if set(names) - {"moe"} else "none"), block
+
+
 def yes_no(text: str | None) -> bool | None:
     """True for ``yes``/``true``/``on``/``1``/``y``, False for their opposites."""
     word = _lead(text)

@@ -69,6 +69,7 @@ SETTINGS: dict[str, Callable[[str | None], Any]] = {
     "recompute": parse.recompute, "seq_parallel": parse.yes_no,
     "zero_stage": parse.zero_stage, "precision": parse.precision,
     "moe_dispatcher": parse.moe_dispatcher, "moe_a2a_overlap": parse.yes_no,
+    "recompute_modules": parse.recompute_modules,
 }
 """Free-text setting columns and their parsers (a ValueError says what the column allows)."""
 
@@ -331,6 +332,11 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
         base["activation_offload_fraction"] = min(1.0, offloaded / per_stage)
         note(f"activations of {int(offloaded)} of {per_stage} layers offloaded to host memory")
     rc = settings["recompute"]
+    modules = settings["recompute_modules"]
+    if modules is not None:
+        base["recompute_moe"] = modules[1]
+        if rc is None:
+            rc = modules[0]
     if offloaded and rc is None:
         rc = "none"
         note("recompute none: Megatron-Core offloads activations only without recomputation")
