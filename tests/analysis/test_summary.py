@@ -23,6 +23,15 @@ def test_layout_text_reads_integer_columns(row):
     assert layout_text(r) == "tp=2 pp=1 dp=4, micro-batch 4, ZeRO-3, full recompute"
 
 
+def test_layout_text_names_recomputed_moe_blocks(row):
+    moe = {"ep": 8, "recompute_moe": True}
+    base = row(dp=8, micro_batch=1, zero_stage=1)
+    assert layout_text({**base, **moe, "recompute": "selective"}).endswith(
+        "ep=8, micro-batch 1, ZeRO-1, selective recompute with whole MoE blocks")
+    assert layout_text({**base, **moe}).endswith("ZeRO-1, MoE blocks recomputed")
+    assert layout_text({**base, **moe, "recompute": "full"}).endswith("ZeRO-1, full recompute")
+
+
 def test_summary_of_converts_units_and_shares(row):
     r = row(memory_total_bytes=3 * 2**30, memory_usable_bytes=72 * 2**30, step_time_s=2.0,
             tp_exposed_s=0.25, dp_exposed_s=0.25, bubble_time_s=0.5,

@@ -55,8 +55,11 @@ def layout_text(row: dict) -> str:
     text = " ".join(parts) + f", micro-batch {whole(row['micro_batch'])}"
     zero = whole(row["zero_stage"])
     text += ", no ZeRO" if zero == 0 else f", ZeRO-{zero}"
-    text += f", {row['recompute']} recompute" if row["recompute"] != "none" else \
-        ", no recompute"
+    blocks = bool(row.get("recompute_moe")) and row["recompute"] != "full"
+    if row["recompute"] == "none":
+        text += ", MoE blocks recomputed" if blocks else ", no recompute"
+    else:
+        text += f", {row['recompute']} recompute" + (" with whole MoE blocks" if blocks else "")
     if row.get("seq_parallel") and whole(row["tp"]) > 1:
         text += ", sequence parallel"
     if whole(row.get("ep", 1) or 1) > 1 and row.get("moe_dispatcher") == "deepep":
