@@ -30,6 +30,8 @@ def test_layout_text_names_recomputed_moe_blocks(row):
         "ep=8, micro-batch 1, ZeRO-1, selective recompute with whole MoE blocks")
     assert layout_text({**base, **moe}).endswith("ZeRO-1, MoE blocks recomputed")
     assert layout_text({**base, **moe, "recompute": "full"}).endswith("ZeRO-1, full recompute")
+    assert layout_text({**base, "ep": 8, "offload_moe_inputs": True}).endswith(
+        "no recompute, experts' inputs offloaded")
 
 
 def test_summary_of_converts_units_and_shares(row):

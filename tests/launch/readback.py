@@ -79,6 +79,9 @@ def megatron_inputs(script: str) -> dict:
     out["activation_offload_fraction"] = (
         int(f["cpu-offloading-num-layers"]) / math.ceil(n_layers / pp)
         if "cpu-offloading" in f else 0.0)
+    out["offload_moe_inputs"] = ("fine-grained-activation-offloading" in f
+                                 and {"expert_fc1", "moe_act"}
+                                 <= set(str(f.get("offload-modules", "")).split()))
     granularity = f.get("recompute-granularity")
     out["recompute_moe"] = "moe" in str(f.get("recompute-modules", "")).split()
     if granularity is None:

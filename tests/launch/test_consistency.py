@@ -58,6 +58,9 @@ SCENARIOS = {
     "qwen3-30b-a3b whole-MoE recomputation": {
         "model": "qwen3-30b-a3b", "gpu": "H100", "n_gpus": 16, "global_batch": 64,
         "framework": "Megatron-Core", "ep": 8, "recompute_moe": True},
+    "qwen3-30b-a3b GB200 experts' inputs offloaded": {
+        "model": "qwen3-30b-a3b", "gpu": "GB200", "n_gpus": 16, "global_batch": 64,
+        "framework": "Megatron-Core", "ep": 8, "offload_moe_inputs": True},
 }
 LAYOUTS = {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, 8, 16], "zero_stage": [0, 1, 2, 3],
            "recompute": ["none", "selective", "full"], "micro_batch": [1, 2]}
@@ -125,6 +128,9 @@ def test_the_scenarios_cover_what_the_read_back_reads():
     moe = winners["qwen3-30b-a3b whole-MoE recomputation"]
     assert moe["recompute_moe"] and moe["recompute"] in ("none", "selective")
     assert " moe" in launch_material(moe)["torchrun"].split("--recompute-modules")[1]
+    offload = winners["qwen3-30b-a3b GB200 experts' inputs offloaded"]
+    assert offload["offload_moe_inputs"] and offload["recompute"] != "full"
+    assert "--offload-modules expert_fc1 moe_act" in launch_material(offload)["torchrun"]
 
 
 def test_llama3_carries_its_rotary_base():

@@ -81,3 +81,46 @@ def test_offloading_does_not_combine_with_recomputed_moe_blocks():
     row = _moe_row(model="qwen3-30b-a3b", n_gpus=8, tp=1, pp=1, ep=8, global_batch=64,
                    recompute_moe=True, activation_offload_fraction=0.5)
     assert _run([row])[0]["infeasible_flags"] & int(fe.OFFLOAD)
+
+
+@pytest.mark.parametrize("tp", [1, 2])
+def test_offloading_the_experts_inputs_moves_the_routed_copy_and_the_gemm_output(tp):
+    """``--offload-modules expert_fc1 moe_act`` moves the saved inputs of the first expert
+    GEMM (the routed copy, 2 sbh on every expert-tensor-parallel rank) and of the activation
+    (the first GEMM's output, 8 sbh / t for a GeLU MLP of 4h) to host memory; the layer
+    whose copy is under way stays, so L - 1 layers' worth leaves the GPU."""
+    layers, hidden, seq, heads = 8, 2048, 2048, 16
+    row = {"n_layers": layers, "hidden": hidden, "n_heads": heads, "n_kv_heads": heads,
+           "ffn_hidden": 4 * hidden, "gated_mlp": False, "vocab": 32000,
+           "tied_embeddings": False, "linear_bias": False, "position_embedding": "rope",
+           "norm": "rmsnorm", "dropout": False, "seq_len": seq, "gpu": "GB200",
+           "n_gpus": 8 * tp, "tp": tp, "etp": tp, "micro_batch": 1, "global_batch": 64,
+           "recompute": "none", "n_experts": 1, "top_k": 1}
+    kept, offloaded = _run([row, {**row, "offload_moe_inputs": True}])
+    sbh = seq * hidden
+    saved = kept["memory_activations_bytes"] - offloaded["memory_activations_bytes"]
+    assert saved == pytest.approx((layers - 1) * (2 * sbh + 8 * sbh / tp), rel=1e-9)
+    assert not offloaded["infeasible_flags"]
+
+
+def test_the_experts_inputs_go_to_host_memory_at_the_link_speed():
+    """Copies over GB200's NVLink-C2C (180 GB/s) hide mostly behind the layers' compute;
+    over PCIe Gen3 (12 GB/s) they outlast it by far and stall the step."""
+    base = _moe_row(gpu="GB200", n_gpus=256, tp=1, pp=4, vpp=6, ep=64, micro_batch=3,
+                    global_batch=3072, precision="fp8", recompute="selective",
+                    offload_moe_inputs=True)
+    fast, slow = _run([base, {**base, "host_link_gbyte_s": 12.0}])
+    assert 0.0 < fast["offload_exposed_s"] < 0.25 * fast["step_time_s"]
+    assert slow["offload_exposed_s"] > 10 * fast["offload_exposed_s"]
+    assert slow["step_time_s"] - fast["step_time_s"] == pytest.approx(
+        slow["offload_exposed_s"] - fast["offload_exposed_s"], rel=0.05)
+
+
+def test_offloading_the_experts_inputs_needs_something_to_offload():
+    dense = {"model": "llama3-8b", "gpu": "H100-SXM5-80GB", "n_gpus": 8, "tp": 1,
+             "micro_batch": 1, "global_batch": 64, "offload_moe_inputs": True}
+    rows = [dense, _moe_row(recompute="full", offload_moe_inputs=True),
+            _moe_row(recompute_moe=True, offload_moe_inputs=True)]
+    for row in _run(rows):
+        assert row["infeasible_flags"] & int(fe.OFFLOAD), row
+    assert not _run([_moe_row(offload_moe_inputs=True)])[0]["infeasible_flags"] & int(fe.OFFLOAD)

@@ -50,6 +50,15 @@ def test_whole_moe_block_recomputation_makes_the_128k_run_fit(results):
     assert row["recompute"] == "selective"
 
 
+def test_every_moe_run_that_ran_is_predicted_to_fit(results):
+    """Including the GB200 Qwen3-235B run at micro-batch 3 that offloads its experts'
+    inputs (``--offload-modules expert_fc1 moe_act``): without it the model needs over
+    200 GiB."""
+    represented = results.filter(pl.col("represented"))
+    assert represented["predicted_fits"].all(), represented.filter(
+        ~pl.col("predicted_fits"))["row_id"].to_list()
+
+
 def test_catalog_names_fill_the_architecture(results):
     ds = results.filter(pl.col("row_id") == "moe_mb02").row(0, named=True)
     assert "from catalog entry deepseek-v3" in ds["assumptions"]

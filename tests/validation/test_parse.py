@@ -28,6 +28,17 @@ def test_recompute_module_cells(cell, expected):
     assert parse.recompute_modules(cell) == expected
 
 
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("expert_fc1 moe_act", True), ("moe_act", True), ("EXPERT_FC1", True), ("", None)])
+def test_offload_module_cells(cell, expected):
+    assert parse.offload_modules(cell) is expected
+
+
+def test_offloading_modules_trainplan_does_not_model_is_refused():
+    with pytest.raises(ValueError, match="expert_fc1 and moe_act only"):
+        parse.offload_modules("core_attn expert_fc1")
+
+
 def test_unknown_recompute_module_says_what_is_allowed():
     with pytest.raises(ValueError, match="core_attn, moe_act"):
         parse.recompute_modules("layernorm attention")
@@ -83,7 +94,7 @@ def test_unknown_zero_stage_says_what_is_allowed(cell):
 @given(st.text())
 def test_arbitrary_text_parses_or_raises_value_error(text):
     for parser in (parse.recompute, parse.yes_no, parse.zero_stage, parse.precision,
-                   parse.recompute_modules):
+                   parse.recompute_modules, parse.offload_modules):
         try:
             parser(text)
         except ValueError:

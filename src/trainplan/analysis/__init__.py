@@ -94,7 +94,7 @@ def _catalog_values(name: str, best: pl.DataFrame | None) -> list:
 
 
 EXPERT_INPUTS = ("ep", "etp", "moe_dispatcher", "moe_router_group_topk", "moe_a2a_overlap",
-                 "recompute_moe",
+                 "recompute_moe", "offload_moe_inputs",
                  "moe_load_imbalance", "moe_capacity_factor")
 """Inputs that only matter for models with experts."""
 

@@ -60,6 +60,8 @@ def layout_text(row: dict) -> str:
         text += ", MoE blocks recomputed" if blocks else ", no recompute"
     else:
         text += f", {row['recompute']} recompute" + (" with whole MoE blocks" if blocks else "")
+    if row.get("offload_moe_inputs"):
+        text += ", experts' inputs offloaded"
     if row.get("seq_parallel") and whole(row["tp"]) > 1:
         text += ", sequence parallel"
     if whole(row.get("ep", 1) or 1) > 1 and row.get("moe_dispatcher") == "deepep":

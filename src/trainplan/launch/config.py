@@ -211,6 +211,7 @@ class LaunchConfig:
     pp_layers_last: int | None = _spec(_parse_int, optional=True)
     moe_a2a_overlap: bool = _spec(_parse_flag)
     recompute_moe: bool = _spec(_parse_flag)
+    offload_moe_inputs: bool = _spec(_parse_flag)
     moe_capacity_factor: float = _spec(_parse_number)
     scaleup_domain_gpus: int | None = _spec(_parse_int, optional=True)
     """GPUs of one NVLink domain (not given: one node)."""

@@ -217,6 +217,8 @@ def _kernel_args(c: LaunchConfig) -> list[str]:
     offloaded = int(offloaded_layers(c.activation_offload_fraction or 0.0, c.stage_split()[1]))
     if offloaded:
         args += ["--cpu-offloading", f"--cpu-offloading-num-layers {offloaded}"]
+    if c.offload_moe_inputs and c.n_experts > 0:
+        args += ["--fine-grained-activation-offloading", "--offload-modules expert_fc1 moe_act"]
     return args
 
 

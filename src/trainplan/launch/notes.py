@@ -163,6 +163,10 @@ def _offload_notes(c: LaunchConfig) -> list[str]:
         notes.append("the plan offloads activations to host memory (Megatron-Core "
                      "--cpu-offloading); this launcher has no such switch: run the Megatron-LM "
                      "command, or add activation offloading to the training script")
+    if c.offload_moe_inputs and c.n_experts > 0:
+        notes.append("the plan offloads the experts' inputs to host memory (Megatron-Core "
+                     "--fine-grained-activation-offloading --offload-modules expert_fc1 "
+                     "moe_act); this launcher has no such switch: run the Megatron-LM command")
     if c.recompute_moe and c.n_experts > 0:
         notes.append("the plan recomputes each MoE block in the backward (Megatron-Core "
                      "--recompute-modules moe); this launcher has no such switch: run the "

@@ -204,6 +204,10 @@ class Layout:
     group ``tp * cp * dp / (ep * etp)`` [-]."""
     moe_a2a_overlap: NDArrayBool
     """The expert all-to-all of one micro-batch overlaps another's computation."""
+    offload_moe_inputs: NDArrayBool
+    """The expert GEMMs' and the experts' activation inputs go to host memory
+    (``--offload-modules expert_fc1 moe_act``;
+    :func:`~trainplan.model.moe_recompute.moe_input_offload_bytes`)."""
     recompute_moe: NDArrayBool
     """Each MoE block is recomputed whole in the backward (``--recompute-modules moe``;
     :func:`~trainplan.model.moe_recompute.moe_block_recomputed`)."""
@@ -251,6 +255,7 @@ class Layout:
             ep=ep, etp=etp, expert_shard_group=tp * cp * dp / (ep * etp),
             moe_a2a_overlap=np.asarray(g.get("moe_a2a_overlap", False)).astype(bool),
             recompute_moe=np.asarray(g.get("recompute_moe", False)).astype(bool),
+            offload_moe_inputs=np.asarray(g.get("offload_moe_inputs", False)).astype(bool),
             moe_load_imbalance=np.where(as_float(g.get("moe_capacity_factor", 0.0)) > 0,
                                         as_float(g.get("moe_capacity_factor", 0.0)),
                                         as_float(g.get("moe_load_imbalance", 1.0))),

@@ -68,7 +68,9 @@ REASONS = {
                     "width (ep and etp above 1, and recompute_moe, need a model with experts; "
                     "recompute_moe goes with recompute none or selective)",
     Reason.OFFLOAD: "activation offloading runs without pipeline parallelism and without "
-                    "recomputation, and keeps at least one layer (Megatron-Core)",
+                    "recomputation, and keeps at least one layer; offloading the experts' "
+                    "inputs needs a model with experts, no full or whole-MoE-block "
+                    "recomputation and no whole-layer offloading (Megatron-Core)",
 }
 """The sentence of every :class:`Reason`."""
 
@@ -157,31 +159,41 @@ def structural_flags(n_gpus: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayL
     return flags.astype(np.int64)
 
 
-def offload_flags(layout: Layout) -> NDArrayInt:
+def offload_flags(arch: Architecture, layout: Layout) -> NDArrayInt:
     r"""
     The OFFLOAD bit: activation offloading combined with what it cannot run with.
 
     Parameters
     ----------
+    arch : Architecture
+        The model (its share of MoE layers) [-].
     layout : Layout
-        Offloaded layers :math:`o`, pipeline degree :math:`p`, recomputation [-].
+        Offloaded layers :math:`o`, pipeline degree :math:`p`, recomputation,
+        ``offload_moe_inputs`` [-].
 
     Returns
     -------
     numpy.ndarray
         OFFLOAD where :math:`o > 0` with :math:`p > 1`, any recomputation or
-        :math:`o \geq L_s`, else 0 (int64).
+        :math:`o \geq L_s`; or where the experts' inputs are offloaded in a dense model,
+        under full or whole-MoE-block recomputation (nothing is left to offload) or with
+        whole layers offloaded; else 0 (int64).
 
     References
     ----------
     .. [1] NVIDIA Megatron-Core ``TransformerConfig.__post_init__``: no pipeline parallelism
        with CPU offloading, CPU offloading does not work with activation recomputation, and
        ``cpu_offloading_num_layers`` must be below the number of layers.
+    .. [2] NVIDIA Megatron-Core, "Fine-grained Activation Offloading" (``--offload-modules``).
     """
     o = layout.offload_layers
     bad = (o > 0) & ((layout.pp > 1) | (np.asarray(layout.recompute) != Recompute.NONE)
                      | np.asarray(layout.recompute_moe, dtype=bool)
                      | (o >= layout.layers_per_stage))
+    inputs = np.asarray(layout.offload_moe_inputs, dtype=bool)
+    bad = bad | (inputs & ((as_float(arch.moe_share) <= 0) | (o > 0)
+                           | (np.asarray(layout.recompute) == Recompute.FULL)
+                           | np.asarray(layout.recompute_moe, dtype=bool)))
     return np.where(bad, int(OFFLOAD), 0).astype(np.int64)
 
 
@@ -263,7 +275,7 @@ def step_flags(n_gpus: ArrayLike, arch: Architecture, layout: Layout, gpu: Gpu,
                              arch.n_heads, arch.n_kv_heads, arch.ffn_hidden, arch.seq_len,
                              layout.zero_stage, layout.schedule, layout.sharded_pipeline)
     flags = flags | np.where(fits_memory, 0, int(MEMORY)) | expert_flags(arch, layout) \
-        | offload_flags(layout)
+        | offload_flags(arch, layout)
     unsupported = np.isnan(gpu.peak_16bit_flop_s) | (layout.fp8 & np.isnan(gpu.peak_fp8_flop_s))
     flags = flags | np.where(unsupported, int(PRECISION), 0)
     return flags | np.where(~unsupported & ~np.isfinite(as_float(step_time_s)), int(NO_TIME), 0)
@@ -338,7 +350,7 @@ def early_flags(g: Mapping[str, np.ndarray]) -> tuple[NDArrayInt, NDArrayFloat]:
                              arch.n_kv_heads, arch.ffn_hidden, arch.seq_len, lay.zero_stage,
                              lay.schedule, lay.sharded_pipeline)
     flags = flags | np.where(mem.fits, 0, int(MEMORY)) | precision_flags(gpu, lay.fp8) \
-        | expert_flags(arch, lay) | offload_flags(lay)
+        | expert_flags(arch, lay) | offload_flags(arch, lay)
     return flags.astype(np.int64), mem.total
 
 

@@ -37,6 +37,7 @@ from trainplan.model.moe_recompute import (
     moe_block_activation_bytes,
     moe_block_recomputed,
     moe_block_saving_bytes,
+    moe_input_offload_bytes,
     selective_saving_bytes,
 )
 from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_bytes
@@ -184,7 +185,8 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
     act_layer = activation_bytes_per_layer(*shape) + np.where(
         rc == Recompute.FULL, 0.0, extra - np.where(rc == Recompute.SELECTIVE,
                                                     selective_saving_bytes(arch, layout), 0.0)
-        - moe_block_saving_bytes(arch, layout))
+        - moe_block_saving_bytes(arch, layout)
+        - arch.moe_share * moe_input_offload_bytes(arch, layout))
     # partial full recomputation: the layers not recomputed keep every activation
     kept = activation_bytes_per_layer(*shape[:10], np.full_like(np.asarray(layout.recompute),
                                                                 Recompute.NONE),
@@ -193,9 +195,11 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
                      layout.full_recompute_share, 1.0)
     act_layer = share * act_layer + (1.0 - share) * kept
     # a recomputed MoE block holds its activations again while its backward runs
+    # and the offloaded inputs of the one MoE layer whose copy is under way
     working = (recompute_working_bytes(*shape) + dispatch_buffer_bytes(arch, layout)
                + np.where(moe_block_recomputed(arch, layout),
-                          moe_block_activation_bytes(arch, layout), 0.0))
+                          moe_block_activation_bytes(arch, layout), 0.0)
+               + moe_input_offload_bytes(arch, layout))
     logits_mem = logits_bytes(layout.seq_local, layout.micro_batch, arch.vocab, tp,
                               logits_bytes_per_element)
     largest = largest_matrix_params_per_tp_rank(h, a, kv, f, arch.gated_mlp, arch.vocab, tp)

@@ -5,8 +5,10 @@ Megatron-Core MoE recipes run (``--recompute-modules core_attn layernorm moe_act
 mla_up_proj``): these functions give the activations it does not keep and the forward work it
 repeats. ``recompute_moe`` recomputes each MoE block whole (``--recompute-modules moe``):
 :func:`moe_block_saving_bytes`, :func:`moe_block_recompute_s` and
-:func:`moe_block_forward_flop`. A dense model's selective recomputation (the attention core)
-is in :mod:`trainplan.model.activations` and :mod:`trainplan.model.compute`.
+:func:`moe_block_forward_flop`. ``offload_moe_inputs`` moves the experts' inputs to host
+memory instead (``--offload-modules expert_fc1 moe_act``): :func:`moe_input_offload_bytes`.
+A dense model's selective recomputation (the attention core) is in
+:mod:`trainplan.model.activations` and :mod:`trainplan.model.compute`.
 """
 
 from __future__ import annotations
@@ -305,3 +307,47 @@ def moe_block_forward_flop(tokens: ArrayLike, arch: Architecture) -> NDArrayFloa
     matrices = 2.0 + np.where(arch.gated_mlp, 1.0, 0.0)
     return (2.0 * as_float(arch.moe_share) * as_float(tokens) * arch.hidden
             * (matrices * width + arch.n_experts))
+
+
+def moe_input_offload_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    Activations ``offload_moe_inputs`` copies to host memory, per MoE layer and micro-batch.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model (experts, gated MLP) and its split (``offload_moe_inputs``,
+        recomputation) [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes of one MoE layer on one GPU [bytes]; 0 without ``offload_moe_inputs``, for a
+        dense model, under full recomputation or with the MoE blocks recomputed whole
+        (which keep neither).
+
+    Notes
+    -----
+    Megatron-Core's fine-grained offloading moves the saved input of the named modules: of
+    ``expert_fc1`` the permuted routed copies (:math:`2 R h`), of ``moe_act`` the first
+    expert GEMMs' outputs (:math:`(2 + 2[\text{gated}]) W` per token of the rank, the term of
+    :func:`moe_block_activation_bytes`), kept also when selective recomputation repeats the
+    activation:
+
+    .. math::
+
+       A_{off} = 2 R h + \frac{T (2 + 2[\text{gated}]) W}{t}
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core, "Fine-grained Activation Offloading"
+       (``--fine-grained-activation-offloading --offload-modules expert_fc1 moe_act``:
+       each module's input is offloaded after its forward and reloaded for its backward).
+    """
+    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+    gate = 2.0 + 2.0 * np.where(arch.gated_mlp, 1.0, 0.0)
+    inputs = routed_copy_bytes(arch, layout) + layout.tokens_microbatch * gate * width / layout.tp
+    applies = (np.asarray(layout.offload_moe_inputs, dtype=bool) & (as_float(arch.moe_share) > 0)
+               & (np.asarray(layout.recompute) != Recompute.FULL)
+               & ~np.asarray(layout.recompute_moe, dtype=bool))
+    return np.where(applies, inputs, 0.0)

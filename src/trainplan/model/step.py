@@ -45,6 +45,7 @@ from trainplan.model import throughput as tu
 from trainplan.model._array import ArrayLike
 from trainplan.model.config import Architecture, Gpu, Layout, Links
 from trainplan.model.labels import BOTTLENECK_PARTS, BOTTLENECKS, bottleneck_code  # noqa: F401
+from trainplan.model.moe_recompute import moe_input_offload_bytes
 from trainplan.model.result import StepResult
 
 __all__ = ["BOTTLENECKS", "StepResult", "bottleneck_code", "evaluate_arrays"]
@@ -93,7 +94,9 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     # activations offloaded to host memory: the copies computation does not hide
     offload_layer_s = of.offload_exposed_layer_s(
         mem.activations_per_layer, gpu.host_byte_s, layer.forward_s, layer.backward_s,
-        lay.offload_layers, lay.layers_per_stage)
+        lay.offload_layers, lay.layers_per_stage) + of.offload_exposed_layer_s(
+        moe_input_offload_bytes(arch, lay), gpu.host_byte_s, layer.forward_s,
+        layer.backward_s, arch.moe_share * lay.layers_per_stage, lay.layers_per_stage)
     layer = replace(layer, total_s=layer.total_s + offload_layer_s)
     stages = cm.stage_compute(arch, lay, gpu, layer, g["logits_bytes_per_element"])
     tp = cc.tensor_parallel(arch, lay, links, layer, g["tp_algorithm"], g["tp_comm_overlap"],

@@ -210,6 +210,13 @@ INPUTS: tuple[Input, ...] = (
           maximum=1, default=0.0,
           source="Megatron-Core --cpu-offloading --cpu-offloading-num-layers N; "
           "Megatron-Bridge GB200 recipes (Llama 3 70B FP8: 40 of 80 layers)"),
+    Input("offload_moe_inputs", "bool", "The inputs of the expert GEMMs and of the experts' "
+          "activation (the routed copies and the first expert GEMMs' outputs) are copied to "
+          "host memory after each MoE block's forward and back for its backward (with "
+          "pipeline parallelism; not with full or whole-MoE-block recomputation)",
+          default=False,
+          source="Megatron-Core --fine-grained-activation-offloading --offload-modules "
+          "expert_fc1 moe_act (Megatron-MoE-ModelZoo Qwen3-235B on GB200)"),
     Input("sharded_pipeline", "bool", "The framework combines ZeRO-2/3 (FSDP) sharding with "
           "pipeline parallelism", default=False,
           source="TorchTitan (arXiv:2410.06511 Sec. 3.1) composes FSDP2 with PP; DeepSpeed "

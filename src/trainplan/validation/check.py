@@ -60,10 +60,11 @@ EXPERT_COLUMNS = frozenset(("n_experts", "top_k", "moe_ffn_hidden", "n_shared_ex
                             "moe_a2a_overlap", "moe_router_group_topk", "mtp_layers"))
 """Optional columns of mixture-of-experts runs (a dense run table need not have them)."""
 
-OPTIONAL_COLUMNS = EXPERT_COLUMNS | {"cpu_offloading_num_layers", "recompute_modules"}
+OPTIONAL_COLUMNS = EXPERT_COLUMNS | {"cpu_offloading_num_layers", "recompute_modules",
+                                     "offload_modules"}
 """Columns a run table need not have: the expert columns, Megatron-Core's activation
 offloading (layers of each stage whose activations go to host memory) and its
-``--recompute-modules`` list."""
+``--recompute-modules`` and ``--offload-modules`` lists."""
 
 
 class RunTableError(ValueError):

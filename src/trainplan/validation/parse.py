@@ -61,6 +61,22 @@ def recompute_modules(text: str | None) -> tuple[str, bool] | None:
     return ("selective" if set(names) - {"moe"} else "none"), block
 
 
+OFFLOAD_MODULES = ("expert_fc1", "moe_act")
+"""Module names of Megatron-Core's ``--offload-modules`` that trainplan models (together)."""
+
+
+def offload_modules(text: str | None) -> bool | None:
+    """Megatron-Core's ``--offload-modules`` list as ``offload_moe_inputs``: True for
+    ``expert_fc1`` and ``moe_act`` (either, or both: trainplan offloads both), None when
+    blank; other modules are not modelled."""
+    names = [w for w in str(text or "").replace(",", " ").lower().split() if w]
+    if not names:
+        return None
+    if any(w not in OFFLOAD_MODULES for w in names):
+        raise ValueError(f"trainplan models offloading of {' and '.join(OFFLOAD_MODULES)} only")
+    return True
+
+
 def yes_no(text: str | None) -> bool | None:
     """True for ``yes``/``true``/``on``/``1``/``y``, False for their opposites."""
     word = _lead(text)

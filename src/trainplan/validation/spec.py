@@ -69,7 +69,7 @@ SETTINGS: dict[str, Callable[[str | None], Any]] = {
     "recompute": parse.recompute, "seq_parallel": parse.yes_no,
     "zero_stage": parse.zero_stage, "precision": parse.precision,
     "moe_dispatcher": parse.moe_dispatcher, "moe_a2a_overlap": parse.yes_no,
-    "recompute_modules": parse.recompute_modules,
+    "recompute_modules": parse.recompute_modules, "offload_modules": parse.offload_modules,
 }
 """Free-text setting columns and their parsers (a ValueError says what the column allows)."""
 
@@ -332,6 +332,8 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
         base["activation_offload_fraction"] = min(1.0, offloaded / per_stage)
         note(f"activations of {int(offloaded)} of {per_stage} layers offloaded to host memory")
     rc = settings["recompute"]
+    if settings["offload_modules"]:
+        base["offload_moe_inputs"] = True
     modules = settings["recompute_modules"]
     if modules is not None:
         base["recompute_moe"] = modules[1]
