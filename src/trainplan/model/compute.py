@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model.activations import op_sac_applies, op_sac_recomputed_share
 from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Gpu, Layout
 from trainplan.model.constants import (
@@ -185,8 +186,14 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
            + cast * BACKWARD_PER_FORWARD / FORWARD_BACKWARD_FACTOR)
     selective = np.where(np.asarray(layout.recompute) == Recompute.SELECTIVE,
                          selective_recompute_s(arch, layout, *linear), 0.0)
+    # operator-level selective recomputation repeats the products it does not keep and the
+    # element-wise work, not the attention core
+    op_sac = op_sac_applies(layout.selective_op_sac, layout.recompute, arch.moe_share,
+                            arch.variant_attention, arch.gated_mlp)
+    op_extra = op_sac_recomputed_share(h, kv, a, f) * lin_fwd + elem_fwd - attn_fwd
     total = (fwd + bwd + selective + moe_block_recompute_s(arch, layout, *linear)
-             + recompute_forward_s(layout.recompute, fwd, attn_fwd, layout.full_recompute_share))
+             + recompute_forward_s(layout.recompute, fwd, attn_fwd, layout.full_recompute_share)
+             + np.where(op_sac, op_extra, 0.0))
     return LayerCompute(linear_forward_s=lin_fwd, column_parallel_forward_s=lin_col,
                         attention_forward_s=attn_fwd, attention_backward_s=attn_bwd,
                         forward_s=fwd, backward_s=bwd, total_s=total)

@@ -208,6 +208,9 @@ class Layout:
     """The expert GEMMs' and the experts' activation inputs go to host memory
     (``--offload-modules expert_fc1 moe_act``;
     :func:`~trainplan.model.moe_recompute.moe_input_offload_bytes`)."""
+    selective_op_sac: NDArrayBool
+    """Selective recomputation is TorchTitan's operator-level policy
+    (:func:`~trainplan.model.activations.op_sac_activation_bytes`)."""
     recompute_moe: NDArrayBool
     """Each MoE block is recomputed whole in the backward (``--recompute-modules moe``;
     :func:`~trainplan.model.moe_recompute.moe_block_recomputed`)."""
@@ -255,6 +258,7 @@ class Layout:
             ep=ep, etp=etp, expert_shard_group=tp * cp * dp / (ep * etp),
             moe_a2a_overlap=np.asarray(g.get("moe_a2a_overlap", False)).astype(bool),
             recompute_moe=np.asarray(g.get("recompute_moe", False)).astype(bool),
+            selective_op_sac=np.asarray(g.get("selective_op_sac", False)).astype(bool),
             offload_moe_inputs=np.asarray(g.get("offload_moe_inputs", False)).astype(bool),
             moe_load_imbalance=np.where(as_float(g.get("moe_capacity_factor", 0.0)) > 0,
                                         as_float(g.get("moe_capacity_factor", 0.0)),

@@ -26,6 +26,8 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
     activation_bytes_per_layer,
     attention_score_coefficient,
     logits_bytes,
+    op_sac_activation_bytes,
+    op_sac_applies,
     recompute_working_bytes,
     replicated_activation_coefficient,
     sharded_activation_coefficient,
@@ -194,6 +196,11 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
     share = np.where(np.asarray(layout.recompute) == Recompute.FULL,
                      layout.full_recompute_share, 1.0)
     act_layer = share * act_layer + (1.0 - share) * kept
+    # operator-level selective recomputation (TorchTitan) keeps its own list
+    act_layer = np.where(op_sac_applies(layout.selective_op_sac, rc, arch.moe_share,
+                                        arch.variant_attention, arch.gated_mlp),
+                         op_sac_activation_bytes(layout.seq_local, layout.micro_batch, h, a, kv,
+                                                 f, tp, layout.seq_parallel), act_layer)
     # a recomputed MoE block holds its activations again while its backward runs
     # and the offloaded inputs of the one MoE layer whose copy is under way
     working = (recompute_working_bytes(*shape) + dispatch_buffer_bytes(arch, layout)

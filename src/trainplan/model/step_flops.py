@@ -14,10 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat
+from trainplan.model.activations import op_sac_applies, op_sac_recomputed_share
 from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import FORWARD_BACKWARD_FACTOR
-from trainplan.model.flops import hardware_flop, layer_forward_flop, logits_flop, model_flop
+from trainplan.model.flops import (
+    attention_core_flop,
+    hardware_flop,
+    layer_forward_flop,
+    logits_flop,
+    model_flop,
+)
 from trainplan.model.moe_recompute import moe_block_forward_flop, moe_block_recomputed
 
 __all__ = ["StepFlop", "step_flop"]
@@ -77,6 +84,14 @@ def step_flop(arch: Architecture, layout: Layout,
         rc == Recompute.FULL, layout.full_recompute_share * extra,
         np.where(rc == Recompute.SELECTIVE, extra_core, 0.0))
         + np.where(moe_block_recomputed(arch, layout), moe_block_forward_flop(tokens, arch), 0.0))
+    # operator-level selective recomputation: the products it does not keep, no attention core
+    core = attention_core_flop(tokens, arch.seq_len, arch.hidden)
+    products = layer_forward_flop(tokens, *shape[1:7]) - core
+    extra_recompute = extra_recompute + arch.n_layers * np.where(
+        op_sac_applies(layout.selective_op_sac, rc, arch.moe_share, arch.variant_attention,
+                       arch.gated_mlp),
+        op_sac_recomputed_share(arch.hidden, arch.n_kv_heads, arch.n_heads, arch.ffn_active)
+        * products - core, 0.0)
     # multi-token prediction: one more layer, its 2h x h projection and the output layer
     mtp = FORWARD_BACKWARD_FACTOR * arch.mtp_layers * (
         layer_forward_flop(tokens, *shape[1:7]) + extra + logits_flop(tokens, arch.hidden,

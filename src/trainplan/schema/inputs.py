@@ -193,6 +193,12 @@ INPUTS: tuple[Input, ...] = (
           source="frameworks catalog (TorchTitan 2024, llm-foundry, DeepSpeed); pytorch/"
           "benchmark tritonbench on H100: torch SDPA 288-304 TFLOP/s, FlashAttention-3 "
           "614-621 at 8-16k tokens"),
+    Input("selective_op_sac", "bool", "Selective recomputation is operator-level: it keeps "
+          "the outputs of every other matrix product, of attention and of the tensor-parallel "
+          "reduce-scatters and recomputes the rest (TorchTitan's selective_ac_option op; "
+          "dense models)", default=False,
+          source="pytorch/torchtitan parallelize_llama.py _apply_ac_to_transformer_block "
+          "(save list: mm, SDPA, reduce_scatter; every second mm recomputed)"),
     Input("zero3_keep_gathered_with_pipeline", "bool", "With a pipeline, ZeRO-3 / FSDP keeps "
           "the stage's parameters gathered for the whole step whatever "
           "zero3_reshard_after_forward says (TorchTitan's fsdp_reshard_after_forward "
