@@ -124,3 +124,22 @@ def test_offloading_the_experts_inputs_needs_something_to_offload():
     for row in _run(rows):
         assert row["infeasible_flags"] & int(fe.OFFLOAD), row
     assert not _run([_moe_row(offload_moe_inputs=True)])[0]["infeasible_flags"] & int(fe.OFFLOAD)
+
+
+@pytest.mark.parametrize("tp", [1, 2])
+def test_under_fp8_and_selective_offloading_moves_the_fp8_copy_and_the_gemm_output(tp):
+    """Under FP8 the first expert GEMM keeps the one-byte cast of its input (sbh per
+    expert-tensor-parallel rank) and selective recomputation already drops the
+    activation's output: offloading moves the cast and the first GEMM's output (8 sbh / t),
+    L - 1 layers' worth, and nothing the layer did not keep."""
+    layers, hidden, seq, heads = 8, 2048, 2048, 16
+    row = {"n_layers": layers, "hidden": hidden, "n_heads": heads, "n_kv_heads": heads,
+           "ffn_hidden": 4 * hidden, "gated_mlp": False, "vocab": 32000,
+           "tied_embeddings": False, "linear_bias": False, "position_embedding": "rope",
+           "norm": "rmsnorm", "dropout": False, "seq_len": seq, "gpu": "GB200",
+           "n_gpus": 8 * tp, "tp": tp, "etp": tp, "micro_batch": 1, "global_batch": 64,
+           "recompute": "selective", "precision": "fp8", "n_experts": 1, "top_k": 1}
+    kept, offloaded = _run([row, {**row, "offload_moe_inputs": True}])
+    sbh = seq * hidden
+    saved = kept["memory_activations_bytes"] - offloaded["memory_activations_bytes"]
+    assert saved == pytest.approx((layers - 1) * (sbh + 8 * sbh / tp), rel=1e-9)

@@ -180,10 +180,15 @@ def _automodel_notes(c: LaunchConfig) -> list[str]:
         return []
     pipeline = (f", autopipeline.pp_schedule: {'interleaved1f1b' if c.vpp > 1 else '1f1b'}, "
                 f"autopipeline.pp_microbatch_size: {c.micro_batch}") if c.pp > 1 else ""
-    return [f"the plan was priced for NeMo AutoModel, for which trainplan writes no recipe: the "
-            f"Megatron-LM and DeepSpeed files here train the same layout in those frameworks; "
-            f"in an AutoModel YAML set distributed.tp_size: {c.tp}, cp_size: {c.cp}, pp_size: "
-            f"{c.pp}, ep_size: {c.ep}, sequence_parallel: {str(c.seq_parallel).lower()}, "
-            f"step_scheduler.global_batch_size: {c.global_batch}, local_batch_size: "
-            f"{c.global_batch // c.dp}{pipeline}, parallelizer.activation_checkpointing: "
-            f"{str(c.recompute != 'none').lower()}"]
+    notes = [f"the plan was priced for NeMo AutoModel, for which trainplan writes no recipe: the "
+             f"Megatron-LM and DeepSpeed files here train the same layout in those frameworks; "
+             f"in an AutoModel YAML set distributed.tp_size: {c.tp}, cp_size: {c.cp}, pp_size: "
+             f"{c.pp}, ep_size: {c.ep}, sequence_parallel: {str(c.seq_parallel).lower()}, "
+             f"step_scheduler.global_batch_size: {c.global_batch}, local_batch_size: "
+             f"{c.global_batch // c.dp}{pipeline}, parallelizer.activation_checkpointing: "
+             f"{str(c.recompute != 'none').lower()}"]
+    if c.n_experts > 0 and (c.recompute_moe or c.offload_moe_inputs):
+        notes.append("AutoModel has no switch to recompute only the MoE blocks or to offload "
+                     "the experts' inputs, which the plan assumed: train it with the Megatron-LM "
+                     "command, or expect more memory")
+    return notes

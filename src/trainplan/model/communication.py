@@ -44,6 +44,7 @@ from trainplan.model.constants import (
     TP_COLLECTIVES_FORWARD,
 )
 from trainplan.model.expert_dispatch import expert_dispatch
+from trainplan.model.moe_recompute import moe_block_recomputed
 from trainplan.model.topology import flat_bandwidth, place_group
 
 
@@ -133,13 +134,15 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
     With :math:`n = b\,(s/c)\,h` 16-bit activations per collective and
     :math:`T_{ar}` the all-reduce time (:math:`2 T_{ag}`, an all-gather plus a
     reduce-scatter, under sequence parallelism), one layer runs 2 collectives
-    forward, 2 backward and 2 more under full recomputation; over :math:`m`
-    micro-batches and :math:`L/p` layers:
+    forward, 2 backward and 2 more under full recomputation of a share :math:`\rho` of the
+    layers (one more, the MLP's, where ``recompute_moe`` recomputes the MoE blocks, a share
+    :math:`\phi` of the layers); over :math:`m` micro-batches and :math:`L/p` layers:
 
     .. math::
 
-       t = m \frac{L}{p} (4 + 2 [\text{full}])\, T_{ar}, \quad
-       V = m \frac{L}{p} (4 + 2 [\text{full}])\, \frac{2 (t - 1)}{t} n
+       t = m \frac{L}{p} (4 + 2 [\text{full}] \rho + [\text{moe}] \phi)\, T_{ar}, \quad
+       V = m \frac{L}{p} (4 + 2 [\text{full}] \rho + [\text{moe}] \phi)\,
+           \frac{2 (t - 1)}{t} n
 
     References
     ----------
@@ -154,6 +157,9 @@ def tensor_parallel(arch: Architecture, layout: Layout, links: Links, layer: Lay
                     COLLECTIVES_PER_ALLREDUCE * co.allgather_s(algorithm, *args),
                     co.allreduce_s(algorithm, *args))
     share = layout.full_recompute_share     # layers whose forward is recomputed
+    # a recomputed MoE block repeats the MLP's one of the forward's two collectives
+    share = share + np.where(moe_block_recomputed(arch, layout),
+                             arch.moe_share / TP_COLLECTIVES_FORWARD, 0.0)
     fwd = TP_COLLECTIVES_FORWARD * pair
     bwd = TP_COLLECTIVES_BACKWARD * pair
     rec = share * fwd

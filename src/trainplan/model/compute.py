@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
-from trainplan.model.activations import op_sac_applies, op_sac_recomputed_share
 from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Gpu, Layout
 from trainplan.model.constants import (
@@ -51,6 +50,7 @@ from trainplan.model.kernels import (
 )
 from trainplan.model.moe_recompute import moe_block_recompute_s, selective_recompute_s
 from trainplan.model.moe_step import permutation_bytes, routed_rows, variant_linear_forward_s
+from trainplan.model.op_sac import op_sac_applies, op_sac_recomputed_share
 
 __all__ = [
     "ELEMENTWISE_BACKWARD_RATIO", "FLASH_BACKWARD_RATIO", "FLASH_CAUSAL_WORK_FRACTION",

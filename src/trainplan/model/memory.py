@@ -26,8 +26,6 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
     activation_bytes_per_layer,
     attention_score_coefficient,
     logits_bytes,
-    op_sac_activation_bytes,
-    op_sac_applies,
     recompute_working_bytes,
     replicated_activation_coefficient,
     sharded_activation_coefficient,
@@ -44,6 +42,7 @@ from trainplan.model.moe_recompute import (
 )
 from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_bytes
 from trainplan.model.offload import resident_activation_layers
+from trainplan.model.op_sac import op_sac_activation_bytes, op_sac_applies
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank
 from trainplan.model.published import korthikanti_table2_bytes  # noqa: F401  (re-exported)
 from trainplan.model.states import (  # noqa: F401  (re-exported)

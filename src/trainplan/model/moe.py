@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model.constants import BYTES_16BIT
 from trainplan.model.moe_params import moe_layer_count
 
 GROUPED_GEMM_TILE_ROWS = 128.0
@@ -169,3 +170,41 @@ def grouped_gemm_rows(routed_rows: ArrayLike, n_experts: ArrayLike, ep: ArrayLik
     per_expert = as_float(routed_rows) / np.maximum(local, 1.0)
     tile = as_float(tile_rows)
     return np.maximum(local, 1.0) * np.ceil(per_expert / tile) * tile
+
+
+def router_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_experts: ArrayLike,
+                     peak_flop_s: ArrayLike, efficiency_max: ArrayLike,
+                     hbm_byte_s: ArrayLike) -> NDArrayFloat:
+    r"""
+    Forward time of the router: the token-by-expert scores, then top-k.
+
+    Parameters
+    ----------
+    tokens : array_like
+        Tokens the rank routes, :math:`T` [tokens].
+    hidden, n_experts : array_like
+        :math:`h` and :math:`E` [-].
+    peak_flop_s, efficiency_max : array_like
+        Peak and largest achievable GEMM fraction [FLOP/s], [-].
+    hbm_byte_s : array_like
+        Achievable HBM bandwidth [byte/s].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\max(2 T h E / (\eta P),\ 2 (T h + h E + T E) / B_{HBM})` [s].
+
+    Notes
+    -----
+    The score GEMM has only :math:`E` (8-384) columns: libraries run it with narrow tiles
+    or as a matrix-vector product, bounded by reading the tokens, not by a wave of full
+    tiles (:func:`~trainplan.model.gemm.gemm_efficiency` would charge a whole wave).
+
+    References
+    ----------
+    .. [1] NVIDIA Megatron-Core MoE README (router: linear layer, softmax or sigmoid, top-k).
+    """
+    t, h, e = as_float(tokens), as_float(hidden), np.maximum(as_float(n_experts), 1.0)
+    compute = 2.0 * t * h * e / (as_float(peak_flop_s) * as_float(efficiency_max))
+    traffic = BYTES_16BIT * (t * h + h * e + t * e) / as_float(hbm_byte_s)
+    return np.maximum(compute, traffic)

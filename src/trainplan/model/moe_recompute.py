@@ -24,7 +24,7 @@ from trainplan.model.moe_step import (
     ROUTER_LOGIT_BYTES,
     moe_block_linear_s,
     permutation_bytes,
-    routed_copy_bytes,
+    saved_routed_copy_bytes,
 )
 
 NORM_OUTPUT_BYTES = 4.0
@@ -54,7 +54,8 @@ def selective_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     For a model with experts or latent attention, ``selective`` is what the Megatron-Core
     MoE recipes run, ``--recompute-modules core_attn moe_act layernorm`` (and
     ``mla_up_proj`` with MLA): the activation outputs of the experts (the second expert
-    GEMM's input, :math:`2 (k f_e + f_s) / h` per :math:`s b h` in the MoE layers), the norm
+    GEMM's input, :math:`(2 - [\text{FP8}]) (k f_e + f_s) / h` per :math:`s b h` in the MoE
+    layers), the norm
     outputs (:math:`4 / t_{sp}`) and the latent up-projections' outputs (queries, keys,
     values: all of the MLA coefficient but the latents and the output projection's input)
     are recomputed in the backward:
@@ -73,7 +74,9 @@ def selective_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     sbh = layout.tokens_microbatch * arch.hidden
     h, t = arch.hidden, layout.tp
     t_sp = np.where(layout.seq_parallel, t, 1.0)
-    act = 2.0 * arch.moe_share * (arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width) / h
+    # the activation's output: 16-bit, or the FP8 cast the second GEMM keeps under FP8
+    act = (BYTES_16BIT - np.where(layout.fp8, 1.0, 0.0)) * arch.moe_share * (
+        arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width) / h
     kept_mla = 2.0 * (arch.kv_lora_rank + arch.qk_rope_head_dim
                       + arch.n_heads * arch.v_head_dim) / h
     mla = np.where(arch.mla, arch.attention_activation - kept_mla, 0.0)
@@ -164,7 +167,7 @@ def moe_block_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFlo
     Parameters
     ----------
     arch, layout : Architecture, Layout
-        The model (experts, gated MLP) and its split (FP8, tensor parallelism).
+        The model (experts, gated MLP) and its split (FP8, tensor parallelism) [-].
 
     Returns
     -------
@@ -175,15 +178,15 @@ def moe_block_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFlo
     -----
     With :math:`W = k f_e + f_s` the active expert width: the first expert GEMMs' outputs
     (:math:`2 W`, twice for a gated MLP), the activation's output (:math:`2 W`; one byte
-    under FP8, which keeps the FP8 copy), the permuted routed copies :math:`2 R h` and the
-    router's fp32 probabilities, the MLP terms of
+    under FP8, which keeps the FP8 copy), the permuted routed copies (:math:`2 R h`, one byte
+    per element under FP8) and the router's fp32 probabilities, the MLP terms of
     :func:`~trainplan.model.activations.sharded_activation_coefficient` and
     :func:`~trainplan.model.moe_step.variant_activation_bytes` for one MoE layer:
 
     .. math::
 
        A_{moe} = \frac{s b h}{t}\,\frac{(2 + 2[\text{gated}] + 2 - [\text{FP8}])\,W}{h}
-                 + 2 R h + 4 E \frac{T}{t}
+                 + (2 - [\text{FP8}]) R h + 4 E \frac{T}{t}
 
     The block's input (the MLP norm output) stays: it is what the checkpoint keeps.
 
@@ -197,7 +200,7 @@ def moe_block_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFlo
     per_width = (2.0 + 2.0 * np.where(arch.gated_mlp, 1.0, 0.0) + BYTES_16BIT
                  - np.where(layout.fp8, 1.0, 0.0))
     router = ROUTER_LOGIT_BYTES * arch.n_experts * tokens / t
-    block = tokens * per_width * width / t + routed_copy_bytes(arch, layout) + router
+    block = tokens * per_width * width / t + saved_routed_copy_bytes(arch, layout) + router
     return np.where(as_float(arch.moe_share) > 0, block, 0.0)
 
 
@@ -208,15 +211,24 @@ def moe_block_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     Parameters
     ----------
     arch, layout : Architecture, Layout
-        The model and its split (recomputation mode, ``recompute_moe``).
+        The model and its split (recomputation mode, ``recompute_moe``, FP8) [-].
 
     Returns
     -------
     numpy.ndarray
-        Per (average) layer and micro-batch: :math:`\phi A_{moe}`
-        (:func:`moe_block_activation_bytes`) less what selective
-        recomputation already drops of it (the experts' activation output,
-        :math:`2 \phi W s b h / (h t)`), where :func:`moe_block_recomputed`; else 0 [bytes].
+        Bytes per (average) layer and micro-batch where :func:`moe_block_recomputed`, else
+        0 [bytes].
+
+    Notes
+    -----
+    The block's activations (:func:`moe_block_activation_bytes`) less what selective
+    recomputation already drops of them (the experts' activation output), in the share
+    :math:`\phi` of MoE layers:
+
+    .. math::
+
+       \Delta A = \phi \left(A_{moe} - [\text{selective}]\,
+                   \frac{(2 - [\text{FP8}])\, T W}{t}\right)
 
     References
     ----------
@@ -224,7 +236,8 @@ def moe_block_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
        checkpointed; ``moe_act`` is part of it).
     """
     width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
-    act = BYTES_16BIT * layout.tokens_microbatch * width / layout.tp
+    act = (BYTES_16BIT - np.where(layout.fp8, 1.0, 0.0)) * layout.tokens_microbatch * width \
+        / layout.tp
     dropped = np.where(np.asarray(layout.recompute) == Recompute.SELECTIVE, act, 0.0)
     saving = as_float(arch.moe_share) * np.maximum(
         moe_block_activation_bytes(arch, layout) - dropped, 0.0)
@@ -256,11 +269,14 @@ def moe_block_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: Array
     The expert block's GEMMs and router
     (:func:`~trainplan.model.moe_step.moe_block_linear_s`), its permutations
     (:func:`~trainplan.model.moe_step.permutation_bytes`) and its activation (read the
-    first GEMM's :math:`2 W` outputs, write :math:`W`, 16-bit) as HBM traffic:
+    first GEMM's :math:`(1 + [\text{gated}]) W` outputs, write :math:`W`, 16-bit) as HBM
+    traffic:
 
     .. math::
 
-       t = \phi\,t_{block} + \frac{B_{perm} + 2 \cdot 3 \phi W T / t}{B_{HBM}}
+       t = \phi\,t_{block} + \frac{B_{perm} + 2 (2 + [\text{gated}]) \phi W T / t}{B_{HBM}}
+
+    The experts' FP8 casts are not repeated here (a few per cent of the block).
 
     The dispatch and combine all-to-alls it repeats are priced with the expert-parallel
     communication (:func:`~trainplan.model.expert_dispatch.expert_dispatch`).
@@ -276,8 +292,10 @@ def moe_block_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: Array
     phi = as_float(arch.moe_share)
     width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
     block = moe_block_linear_s(arch, layout, gemm, peak_flop_s, efficiency_max, hbm_byte_s)
+    # the activation reads the first GEMM's outputs (two for a gated MLP) and writes one
+    passes = 2.0 + np.where(arch.gated_mlp, 1.0, 0.0)
     traffic = (permutation_bytes(arch, layout)
-               + 3.0 * BYTES_16BIT * phi * width * layout.tokens_microbatch / layout.tp)
+               + passes * BYTES_16BIT * phi * width * layout.tokens_microbatch / layout.tp)
     return np.where(moe_block_recomputed(arch, layout),
                     phi * block + traffic / as_float(hbm_byte_s), 0.0)
 
@@ -328,15 +346,22 @@ def moe_input_offload_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
 
     Notes
     -----
-    Megatron-Core's fine-grained offloading moves the saved input of the named modules: of
-    ``expert_fc1`` the permuted routed copies (:math:`2 R h`), of ``moe_act`` the first
-    expert GEMMs' outputs (:math:`(2 + 2[\text{gated}]) W` per token of the rank, the term of
-    :func:`moe_block_activation_bytes`), kept also when selective recomputation repeats the
-    activation:
+    Megatron-Core's fine-grained offloading moves the saved input of the named modules of
+    the routed experts (the shared experts keep theirs): of ``expert_fc1`` the permuted
+    routed copies (:math:`(2 - [\text{FP8}]) R h`,
+    :func:`~trainplan.model.moe_step.saved_routed_copy_bytes`), of ``moe_act`` the first
+    expert GEMMs' outputs (:math:`(2 + 2[\text{gated}])\,k f_e` per token of the rank, the
+    routed part of the term of :func:`moe_block_activation_bytes`), kept also when selective
+    recomputation repeats the activation:
 
     .. math::
 
-       A_{off} = 2 R h + \frac{T (2 + 2[\text{gated}]) W}{t}
+       A_{off} = (2 - [\text{FP8}]) R h + \frac{T (2 + 2[\text{gated}])\, k f_e}{t}
+
+    The step prices the copies with :func:`~trainplan.model.offload.offload_exposed_layer_s`
+    over the host link, hidden behind the layers' computation only (the expert all-to-alls,
+    which also run between a copy and its use, are left out of the window: an upper bound
+    on the exposed time).
 
     References
     ----------
@@ -344,9 +369,11 @@ def moe_input_offload_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
        (``--fine-grained-activation-offloading --offload-modules expert_fc1 moe_act``:
        each module's input is offloaded after its forward and reloaded for its backward).
     """
-    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+    # the routed experts' module only: shared experts keep theirs
+    width = arch.top_k * arch.moe_ffn_hidden
     gate = 2.0 + 2.0 * np.where(arch.gated_mlp, 1.0, 0.0)
-    inputs = routed_copy_bytes(arch, layout) + layout.tokens_microbatch * gate * width / layout.tp
+    inputs = (saved_routed_copy_bytes(arch, layout)
+              + layout.tokens_microbatch * gate * width / layout.tp)
     applies = (np.asarray(layout.offload_moe_inputs, dtype=bool) & (as_float(arch.moe_share) > 0)
                & (np.asarray(layout.recompute) != Recompute.FULL)
                & ~np.asarray(layout.recompute_moe, dtype=bool))

@@ -20,7 +20,6 @@ from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.attention_variants import local_key_fraction
 from trainplan.model.blocks import attention_weight_params
 from trainplan.model.config import Architecture, Layout
-from trainplan.model.constants import BYTES_16BIT
 from trainplan.model.flops import attention_core_flop
 from trainplan.model.gemm import gemm_time_s
 
@@ -167,6 +166,30 @@ def routed_copy_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     return moe.DISPATCH_BYTES_PER_ELEMENT * routed_rows(arch, layout) * arch.hidden
 
 
+def saved_routed_copy_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
+    r"""
+    The routed copies the first expert GEMM keeps for its weight gradient.
+
+    Parameters
+    ----------
+    arch, layout : Architecture, Layout
+        The model and its split (FP8) [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`(2 - [\text{FP8}]) R h` [bytes]: the 16-bit permuted copy, or under FP8 the
+        one-byte cast the FP8 GEMM keeps instead (as for the dense linear layers,
+        :func:`~trainplan.model.activations.activation_bytes_per_layer`).
+
+    References
+    ----------
+    .. [1] NVIDIA Transformer Engine documentation, "Using FP8 with Transformer Engine":
+       FP8 GEMM inputs are saved in FP8 for the backward pass.
+    """
+    return routed_copy_bytes(arch, layout) * np.where(layout.fp8, 0.5, 1.0)
+
+
 def variant_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     r"""
     Activations one layer stores beyond the dense formula with the active MLP width.
@@ -189,12 +212,13 @@ def variant_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat
     Wider or latent attention keeps :math:`s b h (c_{attn} - 4 - 4 k_v/a) / t`
     (:func:`~trainplan.model.attention_variants.attention_activation_coefficient`). An MoE
     layer keeps the permuted copy of each routed token (the first expert GEMM's input,
-    :math:`2 R h`) and the router's fp32 probabilities (:math:`4 E` per token of the rank):
+    :math:`2 R h`, one byte per element under FP8: :func:`saved_routed_copy_bytes`) and the
+    router's fp32 probabilities (:math:`4 E` per token of the rank):
 
     .. math::
 
        \Delta A = [\text{variant}] \frac{s b h}{t} (c_{attn} - 4 - 4 k_v / a)
-                 + \phi \left(2 R h + 4 E \frac{T}{t}\right)
+                 + \phi \left((2 - [\text{FP8}]) R h + 4 E \frac{T}{t}\right)
 
     References
     ----------
@@ -205,7 +229,7 @@ def variant_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat
     dense = 4.0 + 4.0 * arch.n_kv_heads / arch.n_heads
     attention = np.where(arch.variant_attention,
                          sbh * (arch.attention_activation - dense) / layout.tp, 0.0)
-    routed = routed_copy_bytes(arch, layout)
+    routed = saved_routed_copy_bytes(arch, layout)
     router = ROUTER_LOGIT_BYTES * arch.n_experts * layout.tokens_microbatch / layout.tp
     return attention + arch.moe_share * (routed + router)
 
@@ -311,8 +335,8 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
           + \phi \left(t_{mlp}(T, f_s, t) + t_{mlp}(\bar R, f_e, e_t)
           + t_r - t_{mlp}(T, f, t)\right)
 
-    with :math:`t_r` the router (:func:`router_forward_s`). The routed experts run as one
-    grouped GEMM per projection (Megatron-Core
+    with :math:`t_r` the router (:func:`~trainplan.model.moe.router_forward_s`). The routed
+    experts run as one grouped GEMM per projection (Megatron-Core
     ``--moe-grouped-gemm``): its output is all :math:`\bar R` rows, so a GPU with many
     small experts keeps its SMs busy but pays for the padding.
 
@@ -351,7 +375,7 @@ def moe_block_linear_s(arch: Architecture, layout: Layout,
         ``gemm(m, n, k)``: the time of one GEMM in the layer's precision [s].
     peak_flop_s, efficiency_max, hbm_byte_s : array_like
         Peak [FLOP/s], largest GEMM efficiency [-] and HBM bandwidth [bytes/s], as
-        :func:`router_forward_s`.
+        :func:`~trainplan.model.moe.router_forward_s`.
 
     Returns
     -------
@@ -368,43 +392,5 @@ def moe_block_linear_s(arch: Architecture, layout: Layout,
     shared = np.where(arch.shared_ffn_width > 0,
                       _mlp_s(tokens, arch.shared_ffn_width, arch, t, gemm), 0.0)
     routed = _mlp_s(rows, arch.moe_ffn_hidden, arch, layout.etp, gemm)
-    return shared + routed + router_forward_s(tokens / t, arch.hidden, arch.n_experts,
-                                              peak_flop_s, efficiency_max, hbm_byte_s)
-
-
-def router_forward_s(tokens: ArrayLike, hidden: ArrayLike, n_experts: ArrayLike,
-                     peak_flop_s: ArrayLike, efficiency_max: ArrayLike,
-                     hbm_byte_s: ArrayLike) -> NDArrayFloat:
-    r"""
-    Forward time of the router: the token-by-expert scores, then top-k.
-
-    Parameters
-    ----------
-    tokens : array_like
-        Tokens the rank routes, :math:`T` [tokens].
-    hidden, n_experts : array_like
-        :math:`h` and :math:`E` [-].
-    peak_flop_s, efficiency_max : array_like
-        Peak and largest achievable GEMM fraction [FLOP/s], [-].
-    hbm_byte_s : array_like
-        Achievable HBM bandwidth [byte/s].
-
-    Returns
-    -------
-    numpy.ndarray
-        :math:`\max(2 T h E / (\eta P),\ 2 (T h + h E + T E) / B_{HBM})` [s].
-
-    Notes
-    -----
-    The score GEMM has only :math:`E` (8-384) columns: libraries run it with narrow tiles
-    or as a matrix-vector product, bounded by reading the tokens, not by a wave of full
-    tiles (:func:`~trainplan.model.gemm.gemm_efficiency` would charge a whole wave).
-
-    References
-    ----------
-    .. [1] NVIDIA Megatron-Core MoE README (router: linear layer, softmax or sigmoid, top-k).
-    """
-    t, h, e = as_float(tokens), as_float(hidden), np.maximum(as_float(n_experts), 1.0)
-    compute = 2.0 * t * h * e / (as_float(peak_flop_s) * as_float(efficiency_max))
-    traffic = BYTES_16BIT * (t * h + h * e + t * e) / as_float(hbm_byte_s)
-    return np.maximum(compute, traffic)
+    return shared + routed + moe.router_forward_s(tokens / t, arch.hidden, arch.n_experts,
+                                                  peak_flop_s, efficiency_max, hbm_byte_s)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat
-from trainplan.model.activations import op_sac_applies, op_sac_recomputed_share
 from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import FORWARD_BACKWARD_FACTOR
@@ -26,6 +25,7 @@ from trainplan.model.flops import (
     model_flop,
 )
 from trainplan.model.moe_recompute import moe_block_forward_flop, moe_block_recomputed
+from trainplan.model.op_sac import op_sac_applies, op_sac_recomputed_share
 
 __all__ = ["StepFlop", "step_flop"]
 

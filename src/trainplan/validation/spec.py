@@ -334,11 +334,15 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
     rc = settings["recompute"]
     if settings["offload_modules"]:
         base["offload_moe_inputs"] = True
+        note("offload_modules priced as both expert_fc1 and moe_act offloaded")
     modules = settings["recompute_modules"]
     if modules is not None:
         base["recompute_moe"] = modules[1]
         if rc is None:
             rc = modules[0]
+        if modules[0] == "selective":
+            note("recompute_modules priced as trainplan's selective set (core_attn, layernorm, "
+                 "moe_act or moe, and mla_up_proj with latent attention)")
     if offloaded and rc is None:
         rc = "none"
         note("recompute none: Megatron-Core offloads activations only without recomputation")
