@@ -157,6 +157,27 @@ def test_editing_one_sweep_reruns_only_its_jobs(built, tmp_path):
     assert "sweeps/tiny.yaml --shard" not in plan
 
 
+def test_a_changed_trainplan_re_makes_every_sweep(built, tmp_path):
+    """The plan rule's command carries a fingerprint of trainplan's installed files: after
+    an upgrade (here: one file's modification time moved) every sweep is planned and
+    evaluated again, not left with the old model's numbers."""
+    import trainplan
+
+    work = tmp_path / "changed"
+    shutil.copytree(built, work, symlinks=True)
+    path = Path(trainplan.__file__).parent / "units.py"
+    before = path.stat()
+    try:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+        plan = snakemake(work, "--dry-run", "--printshellcmds").stdout
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert "Code has changed since last execution" in plan
+    assert "sweeps/small_dp.yaml --shard" in plan and "sweeps/tiny.yaml --shard" in plan
+    assert "Nothing to be done" in snakemake(work, "--dry-run").stdout + \
+        snakemake(work, "--dry-run").stderr
+
+
 def incomplete_outputs(work: Path) -> list[str]:
     """The outputs Snakemake has marked as being written (.snakemake/incomplete/<base64>)."""
     marks = work / ".snakemake" / "incomplete"

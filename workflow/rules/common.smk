@@ -52,6 +52,12 @@ def _code_fingerprint():
     return digest.hexdigest()
 
 
+CODE_FINGERPRINT = _code_fingerprint()
+"""trainplan's installed files, hashed once per parse: the plan rule's command carries it, so
+a changed trainplan (an upgrade, an edit of an editable install) re-plans every sweep and
+Snakemake's code trigger re-makes everything downstream."""
+
+
 def _file_key(path):
     """The cache key of a sweep file (path and SHA-256 of its bytes), or None if it is not a
     small regular file (those are always checked, by the loader)."""
@@ -106,7 +112,7 @@ def _load_sweeps():
     """Every sweep of SWEEPS_DIR: {name: {"path", "keep", "shards"}}, checked or cached."""
     if not SWEEPS_DIR.is_dir():
         fail(f"sweeps_dir {SWEEPS_DIR}: no such folder")
-    fingerprint = _code_fingerprint()
+    fingerprint = CODE_FINGERPRINT
     cached, checked, sweeps = _read_cache(fingerprint), {}, {}
     for path in sorted(SWEEPS_DIR.glob("*.yaml")):
         key = _file_key(path)
