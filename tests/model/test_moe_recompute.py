@@ -22,6 +22,21 @@ def _moe_row(**changes) -> dict:
     return {**row, **changes}
 
 
+LAYERS, HIDDEN, SEQ = 8, 2048, 2048
+
+
+def _one_gelu_expert(tp: int, **changes) -> dict:
+    """A GPT-shaped model (GeLU MLP of 4h, no dropout) whose MLP is one expert, top-1, split
+    as the MLP is (etp = tp)."""
+    row = {"n_layers": LAYERS, "hidden": HIDDEN, "n_heads": 16, "n_kv_heads": 16,
+           "ffn_hidden": 4 * HIDDEN, "gated_mlp": False, "vocab": 32000,
+           "tied_embeddings": False, "linear_bias": False, "position_embedding": "rope",
+           "norm": "rmsnorm", "dropout": False, "seq_len": SEQ, "gpu": "H100-SXM5-80GB",
+           "n_gpus": 8 * tp, "tp": tp, "etp": tp, "micro_batch": 1, "global_batch": 64,
+           "recompute": "none", "n_experts": 1, "top_k": 1}
+    return {**row, **changes}
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.sampled_from(catalog.moe_model_names()), st.sampled_from(["none", "selective"]),
        st.sampled_from(["bf16", "fp8"]), st.sampled_from([1, 2]))
@@ -53,13 +68,8 @@ def test_one_recomputed_gelu_expert_drops_korthikantis_mlp_activations(tp):
     split over the t ranks; the routed copy is not: each expert-tensor-parallel rank takes
     every routed row. The backward of one layer holds its block again, so L - 1 layers'
     worth is saved."""
-    layers, hidden, seq, heads = 8, 2048, 2048, 16
-    row = {"n_layers": layers, "hidden": hidden, "n_heads": heads, "n_kv_heads": heads,
-           "ffn_hidden": 4 * hidden, "gated_mlp": False, "vocab": 32000,
-           "tied_embeddings": False, "linear_bias": False, "position_embedding": "rope",
-           "norm": "rmsnorm", "dropout": False, "seq_len": seq, "gpu": "H100-SXM5-80GB",
-           "n_gpus": 8 * tp, "tp": tp, "etp": tp, "micro_batch": 1, "global_batch": 64,
-           "recompute": "none", "n_experts": 1, "top_k": 1}
+    layers, hidden, seq = LAYERS, HIDDEN, SEQ
+    row = _one_gelu_expert(tp)
     kept, recomputed = _run([row, {**row, "recompute_moe": True}])
     sbh, sb = seq * hidden, seq
     expected = (layers - 1) * ((16 * sbh + 4 * sb) / tp + 2 * sbh)
@@ -89,13 +99,8 @@ def test_offloading_the_experts_inputs_moves_the_routed_copy_and_the_gemm_output
     GEMM (the routed copy, 2 sbh on every expert-tensor-parallel rank) and of the activation
     (the first GEMM's output, 8 sbh / t for a GeLU MLP of 4h) to host memory; the layer
     whose copy is under way stays, so L - 1 layers' worth leaves the GPU."""
-    layers, hidden, seq, heads = 8, 2048, 2048, 16
-    row = {"n_layers": layers, "hidden": hidden, "n_heads": heads, "n_kv_heads": heads,
-           "ffn_hidden": 4 * hidden, "gated_mlp": False, "vocab": 32000,
-           "tied_embeddings": False, "linear_bias": False, "position_embedding": "rope",
-           "norm": "rmsnorm", "dropout": False, "seq_len": seq, "gpu": "GB200",
-           "n_gpus": 8 * tp, "tp": tp, "etp": tp, "micro_batch": 1, "global_batch": 64,
-           "recompute": "none", "n_experts": 1, "top_k": 1}
+    layers, hidden, seq = LAYERS, HIDDEN, SEQ
+    row = _one_gelu_expert(tp, gpu="GB200")
     kept, offloaded = _run([row, {**row, "offload_moe_inputs": True}])
     sbh = seq * hidden
     saved = kept["memory_activations_bytes"] - offloaded["memory_activations_bytes"]
@@ -132,13 +137,8 @@ def test_under_fp8_and_selective_offloading_moves_the_fp8_copy_and_the_gemm_outp
     expert-tensor-parallel rank) and selective recomputation already drops the
     activation's output: offloading moves the cast and the first GEMM's output (8 sbh / t),
     L - 1 layers' worth, and nothing the layer did not keep."""
-    layers, hidden, seq, heads = 8, 2048, 2048, 16
-    row = {"n_layers": layers, "hidden": hidden, "n_heads": heads, "n_kv_heads": heads,
-           "ffn_hidden": 4 * hidden, "gated_mlp": False, "vocab": 32000,
-           "tied_embeddings": False, "linear_bias": False, "position_embedding": "rope",
-           "norm": "rmsnorm", "dropout": False, "seq_len": seq, "gpu": "GB200",
-           "n_gpus": 8 * tp, "tp": tp, "etp": tp, "micro_batch": 1, "global_batch": 64,
-           "recompute": "selective", "precision": "fp8", "n_experts": 1, "top_k": 1}
+    layers, hidden, seq = LAYERS, HIDDEN, SEQ
+    row = _one_gelu_expert(tp, gpu="GB200", recompute="selective", precision="fp8")
     kept, offloaded = _run([row, {**row, "offload_moe_inputs": True}])
     sbh = seq * hidden
     saved = kept["memory_activations_bytes"] - offloaded["memory_activations_bytes"]
