@@ -90,3 +90,21 @@ def test_megatron_flops_per_token_match_the_published_pair(results, row_id):
                             / (r["predicted_step_time_s"] * float(row["n_gpus"])))
     predicted = r["predicted_tflops_per_gpu"] * 1e12 / tokens_per_s_per_gpu
     assert predicted == pytest.approx(published, rel=0.01)
+
+
+def test_the_validation_table_gives_the_moe_band_for_reports(tmp_path):
+    """``validation-table --moe-runs`` adds the MoE runs' signed-error quantiles, which the
+    reports of models with experts print as their band (render.report.context)."""
+    import json
+
+    from trainplan.cli import main
+
+    out = tmp_path / "v"
+    out.mkdir()
+    argv = ["validation-table", "--moe-runs", str(MOE_RUNS), "--out", str(out / "v.parquet"),
+            "--text", str(out / "v.txt"), "--json", str(out / "v.json")]
+    assert main(argv) == 0
+    moe = json.loads((out / "v.json").read_text())["moe"]
+    assert moe["runs"] == "moe_runs.csv" and moe["n"] >= 20
+    assert moe["p10_signed_err_pct"] < 0 < moe["p90_signed_err_pct"]
+    assert "mixture-of-experts runs (moe_runs.csv" in (out / "v.txt").read_text()

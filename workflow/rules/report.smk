@@ -5,6 +5,7 @@
 rule validation_table:
     input:
         runs=config["validation_runs"] or [],
+        moe_runs=config.get("validation_moe_runs") or [],
     output:
         table=f"{REPORTS}/validation/validation.parquet",
         text=f"{REPORTS}/validation/validation.txt",
@@ -19,6 +20,7 @@ rule validation_table:
     shell:
         f"{TRAINPLAN} validation-table"
         f"{' --runs {input.runs:q}' if config['validation_runs'] else ''}"
+        f"{' --moe-runs {input.moe_runs:q}' if config.get('validation_moe_runs') else ''}"
         " --out {output.table:q} "
         "--text {output.text:q} --json {output.json:q} > {log:q} 2>&1"
 

@@ -238,6 +238,14 @@ def cmd_validation(args: argparse.Namespace) -> int:
         cv = fit.cross_validate(runs_table)
         summary["cross_validation"] = fit.cv_json(cv)
         text = fit.with_cv_block(text, cv)
+    if args.moe_runs:
+        moe = vreport.expert_errors(predict_checked(Path(args.moe_runs)))
+        summary["moe"] = {**moe, "runs": Path(args.moe_runs).name}
+        text += ("\n\nmixture-of-experts runs (" + Path(args.moe_runs).name + ", nothing fitted "
+                 f"on them): median_abs_err_pct={moe['median_abs_err_pct']:.2f} "
+                 f"p90_abs_err_pct={moe['p90_abs_err_pct']:.2f} "
+                 f"p10..p90_signed_err_pct={moe['p10_signed_err_pct']:+.1f}.."
+                 f"{moe['p90_signed_err_pct']:+.1f} n={moe['n']}")
     atomic.write_many([
         (args.out, table.getvalue()),
         (args.text, (text + "\n").encode("utf-8")),
@@ -305,6 +313,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("validation-table", help="validation results for the reports")
     p.add_argument("--runs", help="runs table (default: shipped)")
+    p.add_argument("--moe-runs", help="measured mixture-of-experts runs no constant is fitted "
+                   "on: their signed errors give the band of reports on models with experts")
     p.add_argument("--out", required=True)
     p.add_argument("--text", required=True)
     p.add_argument("--json", required=True, help="summary for the reports")

@@ -33,7 +33,8 @@ from trainplan.schema.inputs import INPUTS
 from trainplan.validation.runs import evaluate_candidates, run_spec, target_step_time
 from trainplan.validation.spec import short_source
 
-__all__ = ["CrossValidation", "cross_validate", "fitted_inputs", "grid_points", "predict_grid"]
+__all__ = ["CrossValidation", "cross_validate", "error_summary", "fitted_inputs", "grid_points",
+           "predict_grid"]
 
 
 def fitted_inputs() -> dict[str, tuple[float, ...]]:
@@ -111,7 +112,9 @@ def _best_point(table: pl.DataFrame, n_points: int) -> int:
     return int(loss["point"][0]) if loss.height else 0
 
 
-def _summary(errors_pct: np.ndarray) -> dict[str, float]:
+def error_summary(errors_pct: np.ndarray) -> dict[str, float]:
+    """Median and p90 of the absolute, p10 and p90 of the signed errors [%], and their
+    count, of the signed step-time errors ``errors_pct`` [%]."""
     a = np.abs(errors_pct)
     return {"median_abs_err_pct": float(np.median(a)) if a.size else float("nan"),
             "p90_abs_err_pct": float(np.percentile(a, 90)) if a.size else float("nan"),
@@ -167,13 +170,13 @@ def cross_validate(runs: pl.DataFrame,
         held = pct.filter((pl.col("source") == source) & (pl.col("point") == best))
         out_parts.append(held.select("run", pl.col("err_pct").alias("out_of_sample_err_pct")))
         folds.append({"source": source, "constants": points[best],
-                      **_summary(held["err_pct"].to_numpy())})
+                      **error_summary(held["err_pct"].to_numpy())})
     out = pl.concat(out_parts) if out_parts else pl.DataFrame(
         schema={"run": pl.Int64, "out_of_sample_err_pct": pl.Float64})
     rows = in_rows.join(out, on="run", how="left").sort("run")
     return CrossValidation(
-        in_sample=_summary(rows["in_sample_err_pct"].to_numpy()),
-        out_of_sample=_summary(rows["out_of_sample_err_pct"].drop_nulls().to_numpy()),
+        in_sample=error_summary(rows["in_sample_err_pct"].to_numpy()),
+        out_of_sample=error_summary(rows["out_of_sample_err_pct"].drop_nulls().to_numpy()),
         fitted_all=points[best_all], folds=folds, rows=rows)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from trainplan.validation.runs import per_source, summary
@@ -141,3 +142,14 @@ def format_text(results: pl.DataFrame) -> str:
                      f"{r['median_abs_err_pct']:.2f}")
     lines.append(summary_line(results))
     return "\n".join(lines)
+
+
+def expert_errors(results: pl.DataFrame) -> dict[str, Any]:
+    """The error summary (:func:`~trainplan.validation.fit.error_summary`) of the scored runs
+    with experts: median and p90 absolute, p10 and p90 signed step-time errors [%], n."""
+    from trainplan.validation.fit import error_summary
+
+    scored = results.filter(pl.col("abs_err_pct").is_not_null() & pl.col("experts"))
+    signed = ((scored["predicted_step_time_s"] / scored["measured_step_time_s"] - 1.0) * 100.0
+              ).to_numpy() if scored.height else np.array([])
+    return {k: _json_value(v) for k, v in error_summary(signed).items()}

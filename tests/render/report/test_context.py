@@ -56,3 +56,24 @@ def test_the_error_band_turns_signed_errors_into_a_range_for_the_true_value():
     assert v["cv"]["low"] == pytest.approx(1 / 1.1)
     assert v["cv"]["high"] == pytest.approx(1 / 0.8)
     assert validation_context({"rows": [], "per_source": [], "summary_line": "s"})["cv"] is None
+
+
+def test_a_model_with_experts_carries_the_band_of_the_measured_moe_runs():
+    """The dense leave-one-source-out band stays in ``cv`` (the accuracy section); page 1's
+    ``band`` is the MoE runs' for a model with experts: 44 % too fast at p10 means the true
+    time can be 1 / 0.56 of the prediction."""
+    out = {"median_abs_err_pct": 8.0, "p90_abs_err_pct": 19.0, "p10_signed_err_pct": -20.0,
+           "p90_signed_err_pct": 10.0, "n": 40}
+    cv = {"in_sample": dict(out), "out_of_sample": out, "fitted_all": {}, "folds": []}
+    moe = {"median_abs_err_pct": 23.0, "p90_abs_err_pct": 46.0, "p10_signed_err_pct": -44.0,
+           "p90_signed_err_pct": 23.0, "n": 26, "runs": "moe_runs.csv"}
+    summary = {"rows": [], "per_source": [], "summary_line": "s", "cross_validation": cv,
+               "moe": moe}
+    dense, experts = validation_context(summary), validation_context(summary, experts=True)
+    assert dense["band"] == dense["cv"] and dense["band"]["low"] == pytest.approx(1 / 1.1)
+    assert experts["cv"] == dense["cv"]
+    assert experts["band"]["kind"] == "moe"
+    assert experts["band"]["low"] == pytest.approx(1 / 1.23)
+    assert experts["band"]["high"] == pytest.approx(1 / 0.56)
+    no_moe = validation_context({**summary, "moe": {"n": 0}}, experts=True)
+    assert no_moe["band"] == no_moe["cv"]

@@ -39,5 +39,8 @@ def test_a_model_with_experts_outside_the_validated_models_says_so():
     best = {"gpu": "H100-SXM5-80GB", "n_gpus": 64, "mfu": 0.3, "n_experts": 256}
     text = " ".join(envelope_warnings(best, VALIDATION, "NeMo"))
     assert "No mixture-of-experts run was scored" in text
+    moe = {"n": 26, "median_abs_err_pct": 23.4, "runs": "moe_runs.csv"}
+    banded = " ".join(envelope_warnings(best, {**VALIDATION, "moe": moe}, "NeMo"))
+    assert "the error band is that of 26 measured MoE runs" in banded
     scored_moe = {**VALIDATION, "rows": [{**r, "experts": True} for r in VALIDATION["rows"]]}
     assert "mixture-of-experts" not in " ".join(envelope_warnings(best, scored_moe, "NeMo"))

@@ -40,10 +40,14 @@ def _source_groups(rows: list[dict], medians: list[dict]) -> list[dict]:
     return groups
 
 
-def validation_context(validation: dict | None) -> dict | None:
-    """The validation summary (``validation.json``) grouped by source for the template."""
+def validation_context(validation: dict | None, experts: bool = False) -> dict | None:
+    """The validation summary (``validation.json``) grouped by source for the template;
+    ``band`` is the error band page 1 prints: the leave-one-source-out one, or for a model
+    with ``experts`` that of the measured MoE runs (``moe``) where the summary has them."""
     if validation is None:
         return None
+    cv = _error_band(validation.get("cross_validation"))
+    moe = _moe_band(validation.get("moe")) if experts else None
     rows = validation["rows"]
     represented = [r for r in rows if r["represented"]]
     oom = [r for r in represented if (r["measured_oom"] or "") == "yes"]
@@ -57,8 +61,18 @@ def validation_context(validation: dict | None) -> dict | None:
         "oom_caught": sum(1 for r in oom if r["predicted_fits"] is False),
         "derived": sum(1 for r in represented if r["step_time_kind"] == "derived"),
         "summary_line": validation["summary_line"],
-        "cv": _error_band(validation.get("cross_validation")),
+        "cv": cv,
+        "band": moe or cv,
     }
+
+
+def _moe_band(moe: dict | None) -> dict | None:
+    """The band of the measured MoE runs' signed errors (as :func:`_error_band`), or None."""
+    if not moe or not moe.get("n"):
+        return None
+    return {**moe, "kind": "moe",
+            "low": 1.0 / (1.0 + moe["p90_signed_err_pct"] / 100.0),
+            "high": 1.0 / (1.0 + moe["p10_signed_err_pct"] / 100.0)}
 
 
 def _error_band(cv: dict | None) -> dict | None:
@@ -71,7 +85,7 @@ def _error_band(cv: dict | None) -> dict | None:
     if not cv or not cv.get("out_of_sample", {}).get("n"):
         return None
     out = cv["out_of_sample"]
-    return {**out, "in_sample": cv["in_sample"], "folds": cv["folds"],
+    return {**out, "kind": "cv", "in_sample": cv["in_sample"], "folds": cv["folds"],
             "fitted": cv["fitted_all"],
             "low": 1.0 / (1.0 + out["p90_signed_err_pct"] / 100.0),
             "high": 1.0 / (1.0 + out["p10_signed_err_pct"] / 100.0)}
@@ -174,7 +188,8 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
         "launches": launches or [],
         "launch_print_limit": LAUNCH_PRINT_LIMIT,
         "zip_name": zip_name,
-        "v": validation_context(validation),
+        "v": validation_context(validation, experts=bool(
+            ref and ((ref.get("config") or {}).get("n_experts") or 0) > 0)),
         "envelope": envelope_warnings({**ref["best"], "n_experts": (ref.get("config") or {})
                                        .get("n_experts")} if ref else None, validation,
                                       ((ref.get("config") or {}).get("framework") or None)

@@ -52,10 +52,17 @@ def envelope_warnings(best: dict[str, Any] | None, validation: dict | None,
         frameworks = {r.get("framework") for r in rows}
         if framework not in frameworks:
             out.append(f"No published run with {framework} was scored.")
+    moe = validation.get("moe") or {}
     if (best.get("n_experts") or 0) > 0 and not any(r.get("experts") for r in rows):
-        out.append("No mixture-of-experts run was scored: the error band is that of dense "
-                   "models. On held-out measured MoE runs the model is mostly too fast "
-                   "(benchmarks/heldout/moe_runs.csv; README, Measured accuracy).")
+        if moe.get("n"):
+            out.append(f"No mixture-of-experts run is in the calibration table: the error band "
+                       f"is that of {moe['n']} measured MoE runs nothing is fitted on "
+                       f"({moe.get('runs')}), on which the model is mostly too fast (median "
+                       f"error {moe['median_abs_err_pct']:.0f} %).")
+        else:
+            out.append("No mixture-of-experts run was scored: the error band is that of dense "
+                       "models. On held-out measured MoE runs the model is mostly too fast "
+                       "(benchmarks/heldout/moe_runs.csv; README, Measured accuracy).")
     measured = [float(r["source_mfu"]) for r in on_gpu if r.get("source_mfu") is not None]
     mfu = best.get("mfu")
     if measured and mfu is not None and float(mfu) > 1.05 * max(measured):
