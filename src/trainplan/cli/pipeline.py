@@ -239,13 +239,12 @@ def cmd_validation(args: argparse.Namespace) -> int:
         summary["cross_validation"] = fit.cv_json(cv)
         text = fit.with_cv_block(text, cv)
     if args.moe_runs:
+        from trainplan.validation.fit import error_line
+
         moe = vreport.expert_errors(predict_checked(Path(args.moe_runs)))
         summary["moe"] = {**moe, "runs": Path(args.moe_runs).name}
-        text += ("\n\nmixture-of-experts runs (" + Path(args.moe_runs).name + ", nothing fitted "
-                 f"on them): median_abs_err_pct={moe['median_abs_err_pct']:.2f} "
-                 f"p90_abs_err_pct={moe['p90_abs_err_pct']:.2f} "
-                 f"p10..p90_signed_err_pct={moe['p10_signed_err_pct']:+.1f}.."
-                 f"{moe['p90_signed_err_pct']:+.1f} n={moe['n']}")
+        text += (f"\n\nmixture-of-experts runs ({Path(args.moe_runs).name}, nothing fitted on "
+                 f"them): {error_line(moe)}")
     atomic.write_many([
         (args.out, table.getvalue()),
         (args.text, (text + "\n").encode("utf-8")),

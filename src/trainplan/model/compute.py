@@ -188,8 +188,7 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
                          selective_recompute_s(arch, layout, *linear), 0.0)
     # operator-level selective recomputation repeats the products it does not keep and the
     # element-wise work, not the attention core
-    op_sac = op_sac_applies(layout.selective_op_sac, layout.recompute, arch.moe_share,
-                            arch.variant_attention, arch.gated_mlp)
+    op_sac = op_sac_applies(arch, layout)
     op_extra = op_sac_recomputed_share(h, kv, a, f) * lin_fwd + elem_fwd - attn_fwd
     total = (fwd + bwd + selective + moe_block_recompute_s(arch, layout, *linear)
              + recompute_forward_s(layout.recompute, fwd, attn_fwd, layout.full_recompute_share)

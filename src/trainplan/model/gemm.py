@@ -31,12 +31,14 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
 from trainplan.model.constants import BYTES_16BIT
 
-__all__ = ["gemm_efficiency", "gemm_time_s", "gemm_wave_elements"]
+__all__ = ["gemm_efficiency", "gemm_time_of", "gemm_time_s", "gemm_wave_elements"]
 
 
 def gemm_wave_elements(tile_elements: ArrayLike, sm_count: ArrayLike) -> NDArrayFloat:
@@ -163,3 +165,30 @@ def gemm_time_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, peak_flop_s: ArrayLike
     traffic = (as_float(bytes_per_element) * (m * k + k * n) + BYTES_16BIT * m * n) / as_float(
         hbm_byte_s)
     return np.maximum(compute, traffic)
+
+
+def gemm_time_of(peak_flop_s: ArrayLike, efficiency_max: ArrayLike, wave_elements: ArrayLike,
+                 half_k: ArrayLike, hbm_byte_s: ArrayLike, bytes_per_element: ArrayLike
+                 ) -> Callable[[ArrayLike, ArrayLike, ArrayLike], NDArrayFloat]:
+    """
+    :func:`gemm_time_s` with the GPU's and the precision's constants bound.
+
+    Parameters
+    ----------
+    peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s, bytes_per_element
+        As :func:`gemm_time_s` [FLOP/s], [-], [elements], [elements], [byte/s], [bytes].
+
+    Returns
+    -------
+    callable
+        ``gemm(m, n, k)``: the time of one ``(m x k) @ (k x n)`` GEMM [s].
+
+    References
+    ----------
+    .. [1] :func:`gemm_time_s`.
+    """
+    def gemm(m: ArrayLike, n: ArrayLike, k: ArrayLike) -> NDArrayFloat:
+        return gemm_time_s(m, n, k, peak_flop_s, efficiency_max, wave_elements, half_k,
+                           hbm_byte_s, bytes_per_element)
+
+    return gemm

@@ -196,8 +196,7 @@ def _per_stage_terms(arch, layout, params, logits_bytes_per_element, zero3_max_l
                      layout.full_recompute_share, 1.0)
     act_layer = share * act_layer + (1.0 - share) * kept
     # operator-level selective recomputation (TorchTitan) keeps its own list
-    act_layer = np.where(op_sac_applies(layout.selective_op_sac, rc, arch.moe_share,
-                                        arch.variant_attention, arch.gated_mlp),
+    act_layer = np.where(op_sac_applies(arch, layout),
                          op_sac_activation_bytes(layout.seq_local, layout.micro_batch, h, a, kv,
                                                  f, tp, layout.seq_parallel), act_layer)
     # a recomputed MoE block holds its activations again while its backward runs

@@ -19,7 +19,7 @@ from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_floa
 from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import BYTES_16BIT
-from trainplan.model.gemm import gemm_time_s
+from trainplan.model.gemm import gemm_time_of
 from trainplan.model.moe_step import (
     ROUTER_LOGIT_BYTES,
     moe_block_linear_s,
@@ -30,6 +30,17 @@ from trainplan.model.moe_step import (
 NORM_OUTPUT_BYTES = 4.0
 """Bytes per :math:`s b h` of the two norm outputs a layer keeps (the QKV and MLP inputs,
 16-bit each, part of Korthikanti's :math:`c_r`) [bytes]."""
+
+
+def _expert_width(arch: Architecture) -> NDArrayFloat:
+    """The active expert width of one MoE layer, :math:`W = k f_e + f_s` [-]."""
+    return arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+
+
+def _activation_output_bytes(layout: Layout) -> NDArrayFloat:
+    """Bytes per element of the experts' activation output kept for the second GEMM: 16-bit,
+    or the one-byte cast under FP8 [bytes]."""
+    return BYTES_16BIT - np.where(layout.fp8, 1.0, 0.0)
 
 
 def selective_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
@@ -75,8 +86,7 @@ def selective_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     h, t = arch.hidden, layout.tp
     t_sp = np.where(layout.seq_parallel, t, 1.0)
     # the activation's output: 16-bit, or the FP8 cast the second GEMM keeps under FP8
-    act = (BYTES_16BIT - np.where(layout.fp8, 1.0, 0.0)) * arch.moe_share * (
-        arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width) / h
+    act = _activation_output_bytes(layout) * arch.moe_share * _expert_width(arch) / h
     kept_mla = 2.0 * (arch.kv_lora_rank + arch.qk_rope_head_dim
                       + arch.n_heads * arch.v_head_dim) / h
     mla = np.where(arch.mla, arch.attention_activation - kept_mla, 0.0)
@@ -118,9 +128,8 @@ def selective_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: Array
     ----------
     .. [1] NVIDIA Megatron-Core ``--recompute-modules``.
     """
-    def gemm(m, n, k):
-        return gemm_time_s(m, n, k, peak_flop_s, efficiency_max, wave_elements, half_k,
-                           hbm_byte_s, bytes_per_element)
+    gemm = gemm_time_of(peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s,
+                        bytes_per_element)
 
     t, tokens, a = layout.tp, layout.tokens_microbatch, arch.n_heads
     t_sp = np.where(layout.seq_parallel, t, 1.0)
@@ -129,7 +138,7 @@ def selective_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: Array
         np.maximum(arch.kv_lora_rank, 1.0))
     # a whole recomputed MoE block repeats its activation with it (moe_block_recompute_s)
     width = np.where(moe_block_recomputed(arch, layout), 0.0,
-                     arch.moe_share * (arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width))
+                     arch.moe_share * _expert_width(arch))
     traffic = (8.0 * tokens * arch.hidden / t_sp + 6.0 * width * tokens / t) / as_float(
         hbm_byte_s)
     applies = (arch.moe_share > 0) | arch.mla
@@ -196,9 +205,8 @@ def moe_block_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFlo
     .. [2] NVIDIA Megatron-Core MoE README (token permutation, ``--recompute-modules moe``).
     """
     tokens, t = layout.tokens_microbatch, layout.tp
-    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
-    per_width = (2.0 + 2.0 * np.where(arch.gated_mlp, 1.0, 0.0) + BYTES_16BIT
-                 - np.where(layout.fp8, 1.0, 0.0))
+    width = _expert_width(arch)
+    per_width = 2.0 + 2.0 * np.where(arch.gated_mlp, 1.0, 0.0) + _activation_output_bytes(layout)
     router = ROUTER_LOGIT_BYTES * arch.n_experts * tokens / t
     block = tokens * per_width * width / t + saved_routed_copy_bytes(arch, layout) + router
     return np.where(as_float(arch.moe_share) > 0, block, 0.0)
@@ -235,9 +243,8 @@ def moe_block_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     .. [1] NVIDIA Megatron-Core ``--recompute-modules moe`` (the whole MoE layer is
        checkpointed; ``moe_act`` is part of it).
     """
-    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
-    act = (BYTES_16BIT - np.where(layout.fp8, 1.0, 0.0)) * layout.tokens_microbatch * width \
-        / layout.tp
+    width = _expert_width(arch)
+    act = _activation_output_bytes(layout) * layout.tokens_microbatch * width / layout.tp
     dropped = np.where(np.asarray(layout.recompute) == Recompute.SELECTIVE, act, 0.0)
     saving = as_float(arch.moe_share) * np.maximum(
         moe_block_activation_bytes(arch, layout) - dropped, 0.0)
@@ -285,12 +292,11 @@ def moe_block_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: Array
     ----------
     .. [1] NVIDIA Megatron-Core ``--recompute-modules moe``.
     """
-    def gemm(m, n, k):
-        return gemm_time_s(m, n, k, peak_flop_s, efficiency_max, wave_elements, half_k,
-                           hbm_byte_s, bytes_per_element)
+    gemm = gemm_time_of(peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s,
+                        bytes_per_element)
 
     phi = as_float(arch.moe_share)
-    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+    width = _expert_width(arch)
     block = moe_block_linear_s(arch, layout, gemm, peak_flop_s, efficiency_max, hbm_byte_s)
     # the activation reads the first GEMM's outputs (two for a gated MLP) and writes one
     passes = 2.0 + np.where(arch.gated_mlp, 1.0, 0.0)
@@ -321,7 +327,7 @@ def moe_block_forward_flop(tokens: ArrayLike, arch: Architecture) -> NDArrayFloa
     ----------
     .. [1] D. Narayanan et al., arXiv:2104.04473, Sec. 5.1 (two FLOPs per multiply-add).
     """
-    width = arch.top_k * arch.moe_ffn_hidden + arch.shared_ffn_width
+    width = _expert_width(arch)
     matrices = 2.0 + np.where(arch.gated_mlp, 1.0, 0.0)
     return (2.0 * as_float(arch.moe_share) * as_float(tokens) * arch.hidden
             * (matrices * width + arch.n_experts))

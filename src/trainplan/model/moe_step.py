@@ -21,7 +21,7 @@ from trainplan.model.attention_variants import local_key_fraction
 from trainplan.model.blocks import attention_weight_params
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.flops import attention_core_flop
-from trainplan.model.gemm import gemm_time_s
+from trainplan.model.gemm import gemm_time_of
 
 ROUTER_LOGIT_BYTES = 4.0
 """Bytes of one router logit or probability kept for the backward (fp32, as Megatron-Core's
@@ -345,9 +345,8 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
     .. [1] NVIDIA Megatron-Core MoE README (grouped GEMM, expert tensor parallelism).
     .. [2] DeepSeek-AI, arXiv:2412.19437, Sec. 3.2.
     """
-    def gemm(m, n, k):
-        return gemm_time_s(m, n, k, peak_flop_s, efficiency_max, wave_elements, half_k,
-                           hbm_byte_s, bytes_per_element)
+    gemm = gemm_time_of(peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s,
+                        bytes_per_element)
 
     t, tokens = layout.tp, layout.tokens_microbatch
     d_dense = arch.hidden / arch.n_heads

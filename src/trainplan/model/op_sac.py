@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainplan.model._array import ArrayLike, NDArrayFloat, as_float
+from trainplan.model._array import ArrayLike, NDArrayBool, NDArrayFloat, as_float
 from trainplan.model.activations import LOGSUMEXP_BYTES
 from trainplan.model.choices import Recompute
+from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import ACTIVATION_BYTES
 
 __all__ = ["op_sac_activation_bytes", "op_sac_applies", "op_sac_recomputed_share"]
@@ -106,19 +107,17 @@ def op_sac_recomputed_share(hidden: ArrayLike, n_kv_heads: ArrayLike, n_heads: A
     return (kv + h + f) / (2.0 * h + 2.0 * kv + 3.0 * f)
 
 
-def op_sac_applies(selective_op_sac: ArrayLike, recompute: ArrayLike, moe_share: ArrayLike,
-                   variant_attention: ArrayLike, gated_mlp: ArrayLike) -> np.ndarray:
+def op_sac_applies(arch: Architecture, layout: Layout) -> NDArrayBool:
     """
     Where operator-level selective recomputation replaces Megatron's.
 
     Parameters
     ----------
-    selective_op_sac : array_like of bool
-        The framework's selective recomputation is operator-level [-].
-    recompute : array_like of int
-        :class:`~trainplan.model.choices.Recompute` code per row [-].
-    moe_share, variant_attention, gated_mlp : array_like
-        Share of MoE layers [-], wider or latent attention [-], gated MLP [-].
+    arch : Architecture
+        Share of MoE layers, wider or latent attention, gated MLP [-].
+    layout : Layout
+        ``selective_op_sac`` (the framework's selective recomputation is operator-level) and
+        the recomputation mode [-].
 
     Returns
     -------
@@ -132,7 +131,7 @@ def op_sac_applies(selective_op_sac: ArrayLike, recompute: ArrayLike, moe_share:
     .. [1] pytorch/torchtitan ``parallelize_llama.py`` (the policy counts the block's
        matrix products in order).
     """
-    return (np.asarray(selective_op_sac, dtype=bool)
-            & (np.asarray(recompute) == Recompute.SELECTIVE)
-            & (as_float(moe_share) <= 0) & ~np.asarray(variant_attention, dtype=bool)
-            & np.asarray(gated_mlp, dtype=bool))
+    return (np.asarray(layout.selective_op_sac, dtype=bool)
+            & (np.asarray(layout.recompute) == Recompute.SELECTIVE)
+            & (as_float(arch.moe_share) <= 0) & ~np.asarray(arch.variant_attention, dtype=bool)
+            & np.asarray(arch.gated_mlp, dtype=bool))

@@ -88,8 +88,7 @@ def step_flop(arch: Architecture, layout: Layout,
     core = attention_core_flop(tokens, arch.seq_len, arch.hidden)
     products = layer_forward_flop(tokens, *shape[1:7]) - core
     extra_recompute = extra_recompute + arch.n_layers * np.where(
-        op_sac_applies(layout.selective_op_sac, rc, arch.moe_share, arch.variant_attention,
-                       arch.gated_mlp),
+        op_sac_applies(arch, layout),
         op_sac_recomputed_share(arch.hidden, arch.n_kv_heads, arch.n_heads, arch.ffn_active)
         * products - core, 0.0)
     # multi-token prediction: one more layer, its 2h x h projection and the output layer

@@ -33,8 +33,8 @@ from trainplan.schema.inputs import INPUTS
 from trainplan.validation.runs import evaluate_candidates, run_spec, target_step_time
 from trainplan.validation.spec import short_source
 
-__all__ = ["CrossValidation", "cross_validate", "error_summary", "fitted_inputs", "grid_points",
-           "predict_grid"]
+__all__ = ["CrossValidation", "cross_validate", "error_line", "error_summary", "fitted_inputs",
+           "grid_points", "predict_grid"]
 
 
 def fitted_inputs() -> dict[str, tuple[float, ...]]:
@@ -180,7 +180,8 @@ def cross_validate(runs: pl.DataFrame,
         fitted_all=points[best_all], folds=folds, rows=rows)
 
 
-def _line(s: dict[str, float]) -> str:
+def error_line(s: dict[str, float]) -> str:
+    """One summary of :func:`error_summary` as ``trainplan validate`` prints it."""
     return (f"median_abs_err_pct={s['median_abs_err_pct']:.2f} "
             f"p90_abs_err_pct={s['p90_abs_err_pct']:.2f} "
             f"p10..p90_signed_err_pct={s['p10_signed_err_pct']:+.1f}.."
@@ -194,8 +195,8 @@ def format_cv(cv: CrossValidation) -> str:
     lines = ["leave-one-source-out cross-validation (fitted inputs refitted without the "
              "source they are scored on; step time of runs that fit):",
              f"  fitted on every source ({consts}):",
-             f"    in-sample       {_line(cv.in_sample)}",
-             f"    out-of-sample   {_line(cv.out_of_sample)}",
+             f"    in-sample       {error_line(cv.in_sample)}",
+             f"    out-of-sample   {error_line(cv.out_of_sample)}",
              "  per source left out (constants refitted without it):"]
     for f in cv.folds:
         consts = ", ".join(f"{k}={v:g}" for k, v in f["constants"].items())
