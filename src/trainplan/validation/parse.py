@@ -42,6 +42,12 @@ def recompute(text: str | None) -> str | None:
     raise ValueError("expected full, selective or none (a remark may follow)")
 
 
+def _module_names(text: str | None) -> list[str]:
+    """The names of a Megatron-Core module list cell (spaces or commas between names),
+    lower-cased."""
+    return str(text or "").replace(",", " ").lower().split()
+
+
 RECOMPUTE_MODULES = ("core_attn", "moe_act", "layernorm", "mla_up_proj", "mlp", "moe",
                      "shared_experts")
 """Module names of Megatron-Core's ``--recompute-modules``."""
@@ -51,7 +57,7 @@ def recompute_modules(text: str | None) -> tuple[str, bool] | None:
     """Megatron-Core's ``--recompute-modules`` list (spaces or commas between names) as the
     recomputation mode it amounts to and whether whole MoE blocks are recomputed: ``moe``
     alone is (``none``, True); any other module makes it ``selective``."""
-    names = [w for w in str(text or "").replace(",", " ").lower().split() if w]
+    names = _module_names(text)
     if not names:
         return None
     unknown = [w for w in names if w not in RECOMPUTE_MODULES]
@@ -69,7 +75,7 @@ def offload_modules(text: str | None) -> bool | None:
     """Megatron-Core's ``--offload-modules`` list as ``offload_moe_inputs``: True for
     ``expert_fc1`` and ``moe_act`` (either, or both: trainplan offloads both), None when
     blank; other modules are not modelled."""
-    names = [w for w in str(text or "").replace(",", " ").lower().split() if w]
+    names = _module_names(text)
     if not names:
         return None
     if any(w not in OFFLOAD_MODULES for w in names):

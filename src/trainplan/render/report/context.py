@@ -166,6 +166,7 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
     ``launches`` the launch material of every scenario winner and ``zip_name`` the zip that
     holds it (linked from the HTML, attached to the PDF)."""
     ref = analysis.get("reference")
+    cfg = (ref.get("config") or {}) if ref else {}
     counts = analysis.get("counts") or {}
     configurations = counts.get("configurations") or analysis.get("grid_size") or 0
     reasons = [{"reason": k, "count": v, "share": (v / configurations if configurations else None)}
@@ -174,7 +175,7 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
         "a": analysis,
         "ref": ref,
         "best": ref["best"] if ref else None,
-        "cfg": (ref.get("config") or {}) if ref else {},
+        "cfg": cfg,
         "counts": counts,
         "configurations": configurations,
         "feasible_share": (counts.get("feasible", 0) / configurations if configurations
@@ -188,12 +189,10 @@ def context(analysis: dict, figures: list[dict], launch: dict | None,
         "launches": launches or [],
         "launch_print_limit": LAUNCH_PRINT_LIMIT,
         "zip_name": zip_name,
-        "v": validation_context(validation, experts=bool(
-            ref and ((ref.get("config") or {}).get("n_experts") or 0) > 0)),
-        "envelope": envelope_warnings({**ref["best"], "n_experts": (ref.get("config") or {})
-                                       .get("n_experts")} if ref else None, validation,
-                                      ((ref.get("config") or {}).get("framework") or None)
-                                      if ref else None),
+        "v": validation_context(validation, experts=(cfg.get("n_experts") or 0) > 0),
+        "envelope": envelope_warnings({**ref["best"], "n_experts": cfg.get("n_experts")}
+                                      if ref else None, validation,
+                                      cfg.get("framework") or None),
         "for_pdf": for_pdf,
         "pdf_name": pdf_name,
         "csv_name": csv_name,
