@@ -159,7 +159,8 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
               np.where(fp8, BYTES_FP8, BYTES_16BIT))
     lin_fwd, lin_col = linear_layers_forward_s(tokens, h, a, kv, f, arch.gated_mlp, tp,
                                                *linear)
-    lin_fwd = lin_fwd + variant_linear_forward_s(arch, layout, *linear)
+    lin_fwd = lin_fwd + variant_linear_forward_s(arch, layout, *linear,
+                                                 gpu.grouped_gemm_efficiency)
     core_width = np.where(arch.variant_attention, arch.attention_core_width, h)
     core = (layout.micro_batch, layout.seq_local)
     kernel = (core_width, a, tp, layout.flash_attention, arch.dropout, peak16,
@@ -190,7 +191,8 @@ def layer_compute(arch: Architecture, layout: Layout, gpu: Gpu) -> LayerCompute:
     # element-wise work, not the attention core
     op_sac = op_sac_applies(arch, layout)
     op_extra = op_sac_recomputed_share(h, kv, a, f) * lin_fwd + elem_fwd - attn_fwd
-    total = (fwd + bwd + selective + moe_block_recompute_s(arch, layout, *linear)
+    moe_block = moe_block_recompute_s(arch, layout, *linear, gpu.grouped_gemm_efficiency)
+    total = (fwd + bwd + selective + moe_block
              + recompute_forward_s(layout.recompute, fwd, attn_fwd, layout.full_recompute_share)
              + np.where(op_sac, op_extra, 0.0))
     return LayerCompute(linear_forward_s=lin_fwd, column_parallel_forward_s=lin_col,

@@ -320,6 +320,8 @@ class Gpu:
     sm_count: NDArrayFloat
     gemm_tile_elements: NDArrayFloat
     gemm_half_k: NDArrayFloat
+    grouped_gemm_efficiency: NDArrayFloat
+    """A grouped GEMM's throughput over a dense GEMM of the same total shape [-]."""
 
     @classmethod
     def from_arrays(cls, g: Mapping[str, np.ndarray]) -> Gpu:
@@ -341,6 +343,7 @@ class Gpu:
             sm_count=as_float(g["sm_count"]),
             gemm_tile_elements=as_float(g["gemm_tile_elements"]),
             gemm_half_k=as_float(g["gemm_half_k"]),
+            grouped_gemm_efficiency=as_float(g["grouped_gemm_efficiency"]),
         )
 
 

@@ -20,6 +20,7 @@ from trainplan.model.choices import Recompute
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import BYTES_16BIT
 from trainplan.model.gemm import gemm_time_of
+from trainplan.model.moe import grouped_gemm_time_of
 from trainplan.model.moe_step import (
     ROUTER_LOGIT_BYTES,
     moe_block_linear_s,
@@ -254,7 +255,8 @@ def moe_block_saving_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
 def moe_block_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: ArrayLike,
                           efficiency_max: ArrayLike, wave_elements: ArrayLike,
                           half_k: ArrayLike, hbm_byte_s: ArrayLike,
-                          bytes_per_element: ArrayLike) -> NDArrayFloat:
+                          bytes_per_element: ArrayLike,
+                          grouped_efficiency: ArrayLike) -> NDArrayFloat:
     r"""
     Forward time ``recompute_moe`` repeats in the backward.
 
@@ -264,6 +266,8 @@ def moe_block_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: Array
         The model and its split.
     peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s, bytes_per_element
         As :func:`~trainplan.model.gemm.gemm_time_s`.
+    grouped_efficiency : array_like
+        As :func:`~trainplan.model.moe_step.variant_linear_forward_s` [-].
 
     Returns
     -------
@@ -297,7 +301,11 @@ def moe_block_recompute_s(arch: Architecture, layout: Layout, peak_flop_s: Array
 
     phi = as_float(arch.moe_share)
     width = _expert_width(arch)
-    block = moe_block_linear_s(arch, layout, gemm, peak_flop_s, efficiency_max, hbm_byte_s)
+    grouped = grouped_gemm_time_of(arch.n_experts, layout.ep, grouped_efficiency, peak_flop_s,
+                                   efficiency_max, wave_elements, half_k, hbm_byte_s,
+                                   bytes_per_element)
+    block = moe_block_linear_s(arch, layout, gemm, grouped, peak_flop_s, efficiency_max,
+                               hbm_byte_s)
     # the activation reads the first GEMM's outputs (two for a gated MLP) and writes one
     passes = 2.0 + np.where(arch.gated_mlp, 1.0, 0.0)
     traffic = (permutation_bytes(arch, layout)

@@ -307,7 +307,8 @@ def _attention_s(arch, layout, gemm):
 def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: ArrayLike,
                              efficiency_max: ArrayLike, wave_elements: ArrayLike,
                              half_k: ArrayLike, hbm_byte_s: ArrayLike,
-                             bytes_per_element: ArrayLike) -> NDArrayFloat:
+                             bytes_per_element: ArrayLike,
+                             grouped_efficiency: ArrayLike) -> NDArrayFloat:
     r"""
     Forward GEMM time of one (average) layer beyond the dense four linear layers.
 
@@ -317,6 +318,9 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
         The model and its split.
     peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s, bytes_per_element
         As :func:`~trainplan.model.gemm.gemm_time_s`.
+    grouped_efficiency : array_like
+        The grouped GEMM's throughput over a dense GEMM of the same total shape,
+        :math:`\eta_g` [-].
 
     Returns
     -------
@@ -338,7 +342,9 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
     with :math:`t_r` the router (:func:`~trainplan.model.moe.router_forward_s`). The routed
     experts run as one grouped GEMM per projection (Megatron-Core
     ``--moe-grouped-gemm``): its output is all :math:`\bar R` rows, so a GPU with many
-    small experts keeps its SMs busy but pays for the padding.
+    small experts keeps its SMs busy but pays for the padding, and it runs at
+    :math:`\eta_g` of a dense GEMM of that shape
+    (:func:`~trainplan.model.moe.grouped_gemm_time_of`).
 
     References
     ----------
@@ -347,6 +353,9 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
     """
     gemm = gemm_time_of(peak_flop_s, efficiency_max, wave_elements, half_k, hbm_byte_s,
                         bytes_per_element)
+    grouped = moe.grouped_gemm_time_of(arch.n_experts, layout.ep, grouped_efficiency,
+                                       peak_flop_s, efficiency_max, wave_elements, half_k,
+                                       hbm_byte_s, bytes_per_element)
 
     t, tokens = layout.tp, layout.tokens_microbatch
     d_dense = arch.hidden / arch.n_heads
@@ -354,13 +363,14 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
                            arch.hidden) + gemm(tokens, arch.hidden, arch.hidden / t)
     attention = np.where(arch.variant_attention,
                          _attention_s(arch, layout, gemm) - dense_attention, 0.0)
-    experts = moe_block_linear_s(arch, layout, gemm, peak_flop_s, efficiency_max, hbm_byte_s
-                                 ) - _mlp_s(tokens, arch.ffn_hidden, arch, t, gemm)
+    experts = moe_block_linear_s(arch, layout, gemm, grouped, peak_flop_s, efficiency_max,
+                                 hbm_byte_s) - _mlp_s(tokens, arch.ffn_hidden, arch, t, gemm)
     return attention + np.where(arch.moe_share > 0, arch.moe_share * experts, 0.0)
 
 
 def moe_block_linear_s(arch: Architecture, layout: Layout,
                        gemm: Callable[[ArrayLike, ArrayLike, ArrayLike], NDArrayFloat],
+                       grouped_gemm: Callable[[ArrayLike, ArrayLike, ArrayLike], NDArrayFloat],
                        peak_flop_s: ArrayLike,
                        efficiency_max: ArrayLike, hbm_byte_s: ArrayLike) -> NDArrayFloat:
     r"""
@@ -372,6 +382,8 @@ def moe_block_linear_s(arch: Architecture, layout: Layout,
         The model and its split.
     gemm : callable
         ``gemm(m, n, k)``: the time of one GEMM in the layer's precision [s].
+    grouped_gemm : callable
+        The same for the routed experts' grouped GEMM, of all their rows [s].
     peak_flop_s, efficiency_max, hbm_byte_s : array_like
         Peak [FLOP/s], largest GEMM efficiency [-] and HBM bandwidth [bytes/s], as
         :func:`~trainplan.model.moe.router_forward_s`.
@@ -390,6 +402,6 @@ def moe_block_linear_s(arch: Architecture, layout: Layout,
     rows = moe.grouped_gemm_rows(routed_rows(arch, layout), arch.n_experts, layout.ep)
     shared = np.where(arch.shared_ffn_width > 0,
                       _mlp_s(tokens, arch.shared_ffn_width, arch, t, gemm), 0.0)
-    routed = _mlp_s(rows, arch.moe_ffn_hidden, arch, layout.etp, gemm)
+    routed = _mlp_s(rows, arch.moe_ffn_hidden, arch, layout.etp, grouped_gemm)
     return shared + routed + moe.router_forward_s(tokens / t, arch.hidden, arch.n_experts,
                                                   peak_flop_s, efficiency_max, hbm_byte_s)
