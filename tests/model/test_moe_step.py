@@ -187,3 +187,30 @@ def test_in_fp8_finer_experts_cast_more_rows_at_the_same_active_width(top_k):
             for p in ("bf16", "fp8") for k in (1, top_k)]
     bf16_one, bf16_k, fp8_one, fp8_k = (r["step_time_s"] for r in _run(rows))
     assert fp8_k - fp8_one > bf16_k - bf16_one > 0
+
+
+@pytest.mark.parametrize("recompute_moe", [False, True])
+def test_a_slower_grouped_gemm_slows_only_gpus_that_hold_several_experts(recompute_moe):
+    """``grouped_gemm_efficiency`` prices the grouped GEMM of a GPU's local experts: with 4
+    DeepSeek-V3 experts per GPU (ep 64) a lower value costs time, and the repeated forward of
+    whole recomputed MoE blocks costs more with it; with one expert per GPU (ep 256) the
+    experts run as plain GEMMs and it changes nothing."""
+    def compute_s(ep, efficiency):
+        row = _moe_row(n_gpus=4096, ep=ep, recompute="none", recompute_moe=recompute_moe,
+                       grouped_gemm_efficiency=efficiency)
+        return _run([row])[0]["compute_time_s"]
+
+    assert compute_s(256, 0.5) == pytest.approx(compute_s(256, 1.0), rel=1e-12)
+    assert compute_s(64, 0.5) > 1.05 * compute_s(64, 1.0)
+
+
+def test_recomputed_moe_blocks_repeat_the_grouped_gemm_at_its_efficiency():
+    """The extra time of ``recompute_moe`` grows when the grouped GEMM is slower: the repeated
+    forward runs the same grouped GEMM."""
+    def extra_s(efficiency):
+        rows = [_moe_row(n_gpus=4096, ep=64, recompute="none", recompute_moe=flag,
+                         grouped_gemm_efficiency=efficiency) for flag in (False, True)]
+        kept, recomputed = _run(rows)
+        return recomputed["compute_time_s"] - kept["compute_time_s"]
+
+    assert extra_s(0.5) > 1.1 * extra_s(1.0)

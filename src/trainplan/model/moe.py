@@ -203,8 +203,12 @@ def grouped_gemm_time_of(n_experts: ArrayLike, ep: ArrayLike, grouped_efficiency
     -----
     Transformer Engine's grouped GEMM (``GroupedLinear``; Megatron-Core
     ``--moe-grouped-gemm``) runs one cuBLAS GEMM per expert over several streams by
-    default; on H100 (BF16) 8 and 16 experts of (4096 or 2048, 768, 2048) reach 0.84 and 0.74
-    of the dense GEMM of their total shape, the opt-in CUTLASS kernel 0.87 and 0.85 [1]_.
+    default; on H100 (16-bit) 8 and 16 experts of (4096 or 2048, 768, 2048) reach 0.84 and
+    0.74 of what trainplan's dense GEMM model (:func:`~trainplan.model.gemm.gemm_time_s`)
+    gives their total shape, the opt-in CUTLASS kernel 0.87 and 0.85 [1]_. Those are
+    fine-grained experts (2,048-4,096 rows each); :math:`\eta_g` is applied to every grouped
+    GEMM, FP8 and wide experts (Mixtral) included, an extrapolation no published grouped-GEMM
+    sweep yet checks. It scales the compute term only; the HBM term is that of the one GEMM.
 
     References
     ----------

@@ -336,15 +336,15 @@ def variant_linear_forward_s(arch: Architecture, layout: Layout, peak_flop_s: Ar
     .. math::
 
        \Delta t = [\text{variant}](t_{attn} - t_{attn}^{dense})
-          + \phi \left(t_{mlp}(T, f_s, t) + t_{mlp}(\bar R, f_e, e_t)
+          + \phi \left(t_{mlp}(T, f_s, t) + t_{mlp}^{\eta_g}(\bar R, f_e, e_t)
           + t_r - t_{mlp}(T, f, t)\right)
 
-    with :math:`t_r` the router (:func:`~trainplan.model.moe.router_forward_s`). The routed
-    experts run as one grouped GEMM per projection (Megatron-Core
-    ``--moe-grouped-gemm``): its output is all :math:`\bar R` rows, so a GPU with many
-    small experts keeps its SMs busy but pays for the padding, and it runs at
-    :math:`\eta_g` of a dense GEMM of that shape
-    (:func:`~trainplan.model.moe.grouped_gemm_time_of`).
+    with :math:`t^{\eta_g}` GEMMs at the efficiency :math:`\eta_{max}\eta_g` when a GPU holds
+    more than one expert, and :math:`t_r` the router
+    (:func:`~trainplan.model.moe.router_forward_s`). The routed experts run as one grouped
+    GEMM per projection (Megatron-Core ``--moe-grouped-gemm``): its output is all
+    :math:`\bar R` rows, so a GPU with many small experts keeps its SMs busy but pays for
+    the padding (:func:`~trainplan.model.moe.grouped_gemm_time_of`).
 
     References
     ----------

@@ -265,7 +265,8 @@ INPUTS: tuple[Input, ...] = (
           "multi-stream cuBLAS general_grouped_gemm): (8 groups, 4096, 768, 2048) 627.9 and "
           "(16, 2048, 768, 2048) 553.9 TFLOP/s, 0.84 and 0.74 of the 747 TFLOP/s trainplan's "
           "GEMM model gives the dense (32768, 768, 2048) GEMM; the opt-in CUTLASS kernel "
-          "reaches 0.87 and 0.85"),
+          "reaches 0.87 and 0.85. Measured on fine-grained 16-bit experts (2,048-4,096 rows each); "
+          "applied to every grouped GEMM (FP8 and wide experts included) as an extrapolation"),
     Input("hbm_efficiency", "float", "Achievable fraction of HBM bandwidth for element-wise "
           "kernels", minimum=0, maximum=1, default=0.85, group=_EFF,
           source="Azure AI-benchmarking-guide BabelStream Triad: A100 83 %, H100 89 %, H200 86 %"),
