@@ -214,10 +214,34 @@ def test_torchtitan_takes_one_micro_batch_per_stage_when_the_run_does_not_say():
     assert spec.base["micro_batch"] == 16 and "micro_batch" not in spec.search
     assert any(a.startswith("micro_batch 16 (not stated): the TorchTitan default")
                for a in spec.assumptions)
-    # with the chunks unstated, or a framework without that default, it is searched
-    assert "micro_batch" in spec_of(framework="torchtitan (FSDP2)").search
+    # a framework without that default searches it
     assert "micro_batch" in spec_of(framework="Megatron-Core", vpp="1").search
     assert spec_of(framework="torchtitan", vpp="1", micro_batch="2").base["micro_batch"] == 2
+
+
+@pytest.mark.parametrize(("cell", "vpp", "micro_batch"), [
+    # torchtitan's pipeline_parallel_schedule defaults to 1F1B: one stage per rank, and the
+    # rank's 64 sequences in 4 micro-batches of 16
+    ("torchtitan (FSDP2)", 1, 16),
+    ("torchtitan (FSDP2), PP 4 (1F1B)", 1, 16),
+    # a looped schedule named without a split takes 2 stages per rank: 8 micro-batches of 8
+    ("torchtitan (FSDP2), PP 4 (Interleaved 1F1B)", 2, 8),
+    ("torchtitan (FSDP2, LoopedBFS schedule)", 2, 8),
+])
+def test_torchtitan_takes_its_default_schedule_when_the_run_does_not_state_the_chunks(
+        cell, vpp, micro_batch):
+    spec = spec_of(framework=cell)
+    assert (spec.base["vpp"], spec.base["micro_batch"]) == (vpp, micro_batch)
+    assert "vpp" not in spec.search and "micro_batch" not in spec.search
+    assert any(a.startswith(f"vpp {vpp} (not stated)") for a in spec.assumptions)
+
+
+def test_a_stated_one_stage_schedule_is_not_interleaved_in_any_framework():
+    assert spec_of(framework="Megatron-Core, 1F1B schedule").base["vpp"] == 1
+    assert "vpp" not in spec_of(framework="Megatron-Core, GPipe").search
+    # Megatron-Core names no default split for its interleaved schedule: searched
+    assert spec_of(framework="Megatron-Core, interleaved 1F1B").search["vpp"] == (1, 2, 3, 6)
+    assert spec_of(framework="torchtitan", vpp="4").base["vpp"] == 4
 
 
 def test_async_tensor_parallelism_in_the_framework_cell_is_tp_overlap():

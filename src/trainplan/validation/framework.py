@@ -97,3 +97,44 @@ def stated_overlaps(text: str | None) -> dict[str, bool]:
     return {key: True for key, flag in OVERLAP_FLAGS
             if flag in lowered and not re.search(rf"\b(?:no|without|not)\s+{re.escape(flag)}",
                                                   lowered)}
+
+
+def stated_schedule(text: str | None) -> str | None:
+    """The pipeline schedule a framework cell names: ``"looped"`` for an interleaved (looped)
+    schedule with several stages per rank (Megatron's interleaved 1F1B, PyTorch's
+    ``Interleaved1F1B``, ``LoopedBFS``, ``InterleavedZeroBubble``), ``"single"`` for one stage
+    per rank (``1F1B``, ``GPipe``), None when it names none."""
+    lowered = str(text or "").lower()
+    if re.search(r"interleav|looped", lowered):
+        return "looped"
+    if re.search(r"\b1f1b\b|gpipe", lowered):
+        return "single"
+    return None
+
+
+def default_vpp(text: str | None, profile: dict[str, Any]) -> int | None:
+    """The virtual stages per rank of a pipelined run that leaves them unstated: 1 where its
+    framework cell names a one-stage schedule (:func:`stated_schedule`) or its framework
+    defaults to one (TorchTitan's ``pipeline_parallel_schedule`` is 1F1B); the profile's
+    ``looped_stages_per_rank`` where the cell names a looped schedule; None (searched)
+    otherwise."""
+    schedule, looped = stated_schedule(text), profile.get("looped_stages_per_rank")
+    if schedule == "single":
+        return 1
+    if not looped:
+        return None
+    return int(looped) if schedule == "looped" else 1
+
+
+def default_micro_batch(base: dict[str, Any], profile: dict[str, Any]) -> int | None:
+    """The micro-batch of a pipelined run that leaves it unstated, where its framework splits
+    each data-parallel rank's batch into as many micro-batches as pipeline stages
+    (TorchTitan's ``pipeline_parallel_microbatches`` default); None otherwise."""
+    pp, vpp = base["pp"], base.get("vpp")
+    if profile.get("default_pipeline_microbatches") != "stages" or pp <= 1 or vpp is None:
+        return None
+    dp = base.get("dp") or base["n_gpus"] // (base["tp"] * pp * base["cp"])
+    if dp < 1 or base["global_batch"] % dp:
+        return None
+    local, stages = base["global_batch"] // dp, pp * vpp
+    return local // stages if local >= stages and local % stages == 0 else None

@@ -286,20 +286,6 @@ def _software(row: dict, base: dict[str, Any], stated: parse.Precision,
     return profile
 
 
-def _default_micro_batch(base: dict[str, Any], profile: dict[str, Any]) -> int | None:
-    """The micro-batch of a pipelined run that leaves it unstated, where its framework splits
-    each data-parallel rank's batch into as many micro-batches as pipeline stages
-    (TorchTitan's ``pipeline_parallel_microbatches`` default); None otherwise."""
-    pp, vpp = base["pp"], base.get("vpp")
-    if profile.get("default_pipeline_microbatches") != "stages" or pp <= 1 or vpp is None:
-        return None
-    dp = base.get("dp") or base["n_gpus"] // (base["tp"] * pp * base["cp"])
-    if dp < 1 or base["global_batch"] % dp:
-        return None
-    local, stages = base["global_batch"] // dp, pp * vpp
-    return local // stages if local >= stages and local % stages == 0 else None
-
-
 def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
             profile: dict[str, Any], note: Note) -> dict[str, tuple]:
     """Stated tuning knobs into ``base``; blank ones as the values to search (within what
@@ -309,6 +295,12 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
     L, pp = base["n_layers"], base["pp"]
     if vpp is not None:
         base["vpp"] = int(vpp)
+    elif pp > 1 and (default := framework.default_vpp(row.get("framework"), profile)) is not None:
+        base["vpp"] = default
+        note(f"vpp {default} (not stated): " + (
+            f"the {profile['name']} default for its interleaved schedule" if default > 1
+            else "a one-stage-per-rank schedule (1F1B or GPipe, as stated or the "
+            f"{profile['name']} default)"))
     elif pp > 1 and profile["interleaved_schedule"]:
         # the chunk counts the model accepts: pp*v divides L, or L+1 / L+2 with the embedding
         # and the loss counted in the split
@@ -320,7 +312,7 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
     mb = number(row, "micro_batch")
     if mb is not None:
         base["micro_batch"] = int(mb)
-    elif (default := _default_micro_batch(base, profile)) is not None:
+    elif (default := framework.default_micro_batch(base, profile)) is not None:
         base["micro_batch"] = default
         note(f"micro_batch {default} (not stated): the {profile['name']} default of one "
              "micro-batch per pipeline stage")
