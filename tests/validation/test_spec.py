@@ -258,6 +258,19 @@ def test_stated_cpu_offloading_is_a_share_of_the_stage_without_recomputation():
     assert "activation_offload_fraction" not in spec_of().base
 
 
+@pytest.mark.parametrize(("framework", "partial"), [
+    ("Megatron-Core", True), ("Megatron-LM (2022)", True), ("torchtitan (FSDP2)", True),
+    # Megatron-LM 2021 and its DeepSpeed forks recompute every layer or none
+    ("Megatron-LM (PTD-P)", False), ("Megatron-DeepSpeed", False), ("DeepSpeed ZeRO-3", False),
+])
+def test_full_recomputation_of_some_layers_only_where_the_framework_can(framework, partial):
+    spec = spec_of(framework=framework)
+    assert ("recompute_fraction" in spec.search) is partial
+    if not partial:
+        assert spec.base.get("recompute_fraction", 1.0) == 1.0
+        assert "full" in spec.search["recompute"]
+
+
 def test_no_interleaving_without_the_schedule():
     # DeepSpeed ZeRO-3 of 2021 had no interleaved schedule; one stage has nothing to split
     assert spec_of(framework="DeepSpeed ZeRO-3").base["vpp"] == 1

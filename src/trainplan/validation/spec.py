@@ -344,8 +344,9 @@ def _tuning(row: dict, settings: dict[str, Any], base: dict[str, Any],
         search["recompute"] = SEARCH_RECOMPUTE
     else:
         search["recompute"] = tuple(r for r in SEARCH_RECOMPUTE if r != "selective")
-    if rc is None:
-        # full recomputation of only some layers (Megatron --recompute-method block)
+    if rc is None and profile["partial_recompute"]:
+        # full recomputation of only some layers (Megatron --recompute-method block), where
+        # the framework can: Megatron-LM 2021 and its DeepSpeed forks recompute every layer
         search["recompute_fraction"] = SEARCH_RECOMPUTE_FRACTION
     sp = settings["seq_parallel"]
     if sp is not None:
