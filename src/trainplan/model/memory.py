@@ -33,6 +33,7 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
 from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import PARAM_BYTES
+from trainplan.model.moe_memory import dispatch_buffer_bytes, variant_activation_bytes
 from trainplan.model.moe_recompute import (
     moe_block_activation_bytes,
     moe_block_recomputed,
@@ -40,7 +41,6 @@ from trainplan.model.moe_recompute import (
     moe_input_offload_bytes,
     selective_saving_bytes,
 )
-from trainplan.model.moe_step import dispatch_buffer_bytes, variant_activation_bytes
 from trainplan.model.offload import resident_activation_layers
 from trainplan.model.op_sac import op_sac_activation_bytes, op_sac_applies
 from trainplan.model.params import StageParams, largest_matrix_params_per_tp_rank

@@ -21,12 +21,8 @@ from trainplan.model.config import Architecture, Layout
 from trainplan.model.constants import BYTES_16BIT
 from trainplan.model.gemm import gemm_time_of
 from trainplan.model.moe import grouped_gemm_time_of
-from trainplan.model.moe_step import (
-    ROUTER_LOGIT_BYTES,
-    moe_block_linear_s,
-    permutation_bytes,
-    saved_routed_copy_bytes,
-)
+from trainplan.model.moe_memory import ROUTER_LOGIT_BYTES, saved_routed_copy_bytes
+from trainplan.model.moe_step import moe_block_linear_s, permutation_bytes
 
 NORM_OUTPUT_BYTES = 4.0
 """Bytes per :math:`s b h` of the two norm outputs a layer keeps (the QKV and MLP inputs,
@@ -191,7 +187,7 @@ def moe_block_activation_bytes(arch: Architecture, layout: Layout) -> NDArrayFlo
     under FP8, which keeps the FP8 copy), the permuted routed copies (:math:`2 R h`, one byte
     per element under FP8) and the router's fp32 probabilities, the MLP terms of
     :func:`~trainplan.model.activations.sharded_activation_coefficient` and
-    :func:`~trainplan.model.moe_step.variant_activation_bytes` for one MoE layer:
+    :func:`~trainplan.model.moe_memory.variant_activation_bytes` for one MoE layer:
 
     .. math::
 
@@ -363,7 +359,7 @@ def moe_input_offload_bytes(arch: Architecture, layout: Layout) -> NDArrayFloat:
     Megatron-Core's fine-grained offloading moves the saved input of the named modules of
     the routed experts (the shared experts keep theirs): of ``expert_fc1`` the permuted
     routed copies (:math:`(2 - [\text{FP8}]) R h`,
-    :func:`~trainplan.model.moe_step.saved_routed_copy_bytes`), of ``moe_act`` the first
+    :func:`~trainplan.model.moe_memory.saved_routed_copy_bytes`), of ``moe_act`` the first
     expert GEMMs' outputs (:math:`(2 + 2[\text{gated}])\,k f_e` per token of the rank, the
     routed part of the term of :func:`moe_block_activation_bytes`), kept also when selective
     recomputation repeats the activation:
