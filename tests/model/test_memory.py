@@ -76,3 +76,27 @@ def test_gqa_and_swiglu_change_the_stored_tensors():
     # Llama-3-8B counted by hand: Q 2, K and V 2 x 2 x 8/32 = 1, out-projection input 2,
     # gate and up outputs 2 x 2 x 3.5 = 14, SwiGLU output 2 x 3.5 = 7: 26
     assert float(me.sharded_activation_coefficient(4096, 32, 8, 14336, True)) == 26.0
+
+
+def _states_gib(**row):
+    from trainplan.schema.table import evaluate
+    base = {"model": "llama3-8b", "gpu": "H100-SXM5-80GB", "n_gpus": 8, "tp": 1, "pp": 1,
+            "micro_batch": 1, "global_batch": 64, "zero_stage": 3, "recompute": "full"}
+    out = evaluate(pl.DataFrame([{**base, **row}])).row(0, named=True)
+    return {k: out[f"memory_{k}_bytes"] / 2**30 for k in ("weights", "gradients", "optimizer")}
+
+
+def test_fsdp_fp32_shards_are_the_master_copy():
+    """PyTorch FSDP keeps the fp32 weight shard as the optimizer's master: 4 + K - 4 bytes
+    per sharded parameter, 2 fewer than a 16-bit shard beside a K-byte optimizer."""
+    megatron = _states_gib(fp32_sharded_params=False)
+    fsdp = _states_gib(fp32_sharded_params=True)
+    assert fsdp["weights"] == pytest.approx(2.0 * megatron["weights"])
+    assert fsdp["optimizer"] == pytest.approx(megatron["optimizer"] * 8.0 / 12.0)
+    assert fsdp["gradients"] == megatron["gradients"]
+    saved = sum(megatron.values()) - sum(fsdp.values())
+    assert saved == pytest.approx(megatron["weights"])          # 2 bytes per sharded parameter
+    # unsharded weights (ZeRO-1) and a stage kept gathered through the step keep their total
+    for row in ({"zero_stage": 1}, {"zero3_reshard_after_forward": False}):
+        assert sum(_states_gib(fp32_sharded_params=True, **row).values()) == pytest.approx(
+            sum(_states_gib(fp32_sharded_params=False, **row).values()))

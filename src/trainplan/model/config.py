@@ -195,6 +195,8 @@ class Layout:
     """ZeRO-3 gathers FP8 weights (1 byte) under FP8."""
     zero3_recompute_regather: NDArrayBool
     """ZeRO-3 gathers a fully recomputed layer again for its backward (DeepSpeed)."""
+    fp32_sharded_params: NDArrayBool
+    """Under ZeRO-3 the fp32 weight shard is the optimizer's master copy (PyTorch FSDP)."""
     ep: NDArrayFloat
     """Expert-parallel degree [-]."""
     etp: NDArrayFloat
@@ -255,6 +257,7 @@ class Layout:
             fp8_param_gather=np.asarray(g["fp8_param_gather"]).astype(bool),
             zero3_recompute_regather=np.asarray(g.get("zero3_recompute_regather", False)
                                                 ).astype(bool),
+            fp32_sharded_params=np.asarray(g.get("fp32_sharded_params", False)).astype(bool),
             ep=ep, etp=etp, expert_shard_group=tp * cp * dp / (ep * etp),
             moe_a2a_overlap=np.asarray(g.get("moe_a2a_overlap", False)).astype(bool),
             recompute_moe=np.asarray(g.get("recompute_moe", False)).astype(bool),

@@ -24,6 +24,9 @@ PARAM_BYTES = BYTES_16BIT
 """Bytes per 16-bit weight held for the forward and backward (Rajbhandari et al. 2020, ZeRO,
 Sec. 3.1)."""
 
+BYTES_FP32 = 4.0
+"""Bytes of one fp32 element (the optimizer's master copy of a weight)."""
+
 # --- work of the backward pass ------------------------------------------------------------------
 
 BACKWARD_PER_FORWARD = 2.0

@@ -32,7 +32,7 @@ from trainplan.model.activations import (  # noqa: F401  (re-exported)
 )
 from trainplan.model.choices import Recompute, Schedule
 from trainplan.model.config import Architecture, Layout
-from trainplan.model.constants import PARAM_BYTES
+from trainplan.model.constants import BYTES_FP32, PARAM_BYTES
 from trainplan.model.moe_memory import dispatch_buffer_bytes, variant_activation_bytes
 from trainplan.model.moe_recompute import (
     moe_block_activation_bytes,
@@ -150,14 +150,22 @@ class MemoryBreakdown:
 
 
 def _states(params, shards, layout, grad_b, opt_b):
-    """Weights, gradients and optimizer states of ``params`` sharded over ``shards``."""
+    r"""Weights, gradients and optimizer states of ``params`` sharded over ``shards``.
+
+    Under ZeRO-3 with ``fp32_sharded_params`` (PyTorch FSDP) the weight shard is fp32 and is
+    the optimizer's master copy: the weights count :math:`4\Psi/N_d` and the optimizer
+    :math:`(K - 4)\Psi/N_d`, where Megatron-style ZeRO-3 counts a 16-bit shard beside the
+    master copy in :math:`K`."""
     zero = layout.zero_stage
-    w = weight_bytes(params, shards, zero, PARAM_BYTES)
+    sharded = np.asarray(zero) >= 3
+    master = sharded & layout.fp32_sharded_params
+    w = weight_bytes(params, shards, zero, np.where(master, BYTES_FP32, PARAM_BYTES))
     # ZeRO-3 without resharding keeps the stage's gathered 16-bit weights for the whole step
-    w = np.where((np.asarray(zero) >= 3) & ~layout.zero3_reshard,
-                 as_float(params) * PARAM_BYTES, w)
+    w = np.where(sharded & ~layout.zero3_reshard,
+                 as_float(params) * PARAM_BYTES + np.where(master, w, 0.0), w)
+    opt = np.where(master, np.maximum(as_float(opt_b) - BYTES_FP32, 0.0), opt_b)
     return (w, gradient_bytes(params, shards, zero, grad_b),
-            optimizer_bytes(params, shards, zero, opt_b))
+            optimizer_bytes(params, shards, zero, opt))
 
 
 def _states_and_activations(stage, inflight, logits, layout, act_layer, working, zero3_buffers,

@@ -170,7 +170,8 @@ def fill_gpus(df: pl.DataFrame, where: str, item: str = "row",
 FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gather",
                    "tp_comm_overlap", "tp_async_backward", "sharded_pipeline", "portable_attention",
                    "zero3_keep_gathered_with_pipeline", "fp8_param_gather",
-                   "zero3_recompute_regather", "pipeline_split_by_cost", "selective_op_sac")
+                   "zero3_recompute_regather", "pipeline_split_by_cost", "selective_op_sac",
+                   "fp32_sharded_params")
 """Inputs a framework profile sets from what its software does (fused attention, overlaps)."""
 
 FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",

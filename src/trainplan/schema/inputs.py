@@ -187,6 +187,14 @@ INPUTS: tuple[Input, ...] = (
           source="DeepSpeed issue #4784 (the recomputed forward runs the pre-forward gather); "
           "fairscale #777 and Megatron-LM #6153: FSDP(checkpoint(layer)) and Megatron-FSDP "
           "gather once for the recomputation and the backward"),
+    Input("fp32_sharded_params", "bool", "Under ZeRO-3 the sharded weights are kept in fp32 "
+          "and are the optimizer's master copy (PyTorch FSDP mixed precision): no 16-bit "
+          "shard beside them, and the optimizer states hold 4 bytes fewer per parameter",
+          default=False,
+          source="PyTorch FSDP MixedPrecision / FSDP2 MixedPrecisionPolicy: the sharded "
+          "parameters keep their fp32 dtype and param_dtype only sets the all-gathered copy; "
+          "the optimizer steps the fp32 shard (torchtitan job config mixed_precision_param; "
+          "Composer get_mixed_precision)"),
     Input("portable_attention", "bool", "Fused attention from a framework-portable kernel "
           "(PyTorch SDPA / FlashAttention-2) instead of the GPU's best (FlashAttention-3, "
           "cuDNN): the GPU catalog's attention_efficiency_portable applies", default=False,
