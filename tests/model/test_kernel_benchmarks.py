@@ -136,7 +136,7 @@ def test_sustained_fraction_reproduces_attention_measured_inside_a_training_step
     rows = pl.read_csv(DATA / "attention_benchmarks.csv", infer_schema_length=None).filter(
         pl.col("operation").str.contains("in-step", literal=True))
     assert rows.height == 2
-    sustained = next(i.default for i in INPUTS if i.name == "sustained_compute_fraction")
+    sustained = DEFAULTS["sustained_compute_fraction"]
     for row in rows.iter_rows(named=True):
         g = catalog.gpu(row["catalog_gpu"])
         keys = 0.5 * float(row["seq_len"])                       # causal: half the keys

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from trainplan.model import memory as me
+from trainplan.schema.table import evaluate
 
 
 def _print_step(value: str) -> float:
@@ -79,7 +80,6 @@ def test_gqa_and_swiglu_change_the_stored_tensors():
 
 
 def _states_gib(**row):
-    from trainplan.schema.table import evaluate
     base = {"model": "llama3-8b", "gpu": "H100-SXM5-80GB", "n_gpus": 8, "tp": 1, "pp": 1,
             "micro_batch": 1, "global_batch": 64, "zero_stage": 3, "recompute": "full"}
     out = evaluate(pl.DataFrame([{**base, **row}])).row(0, named=True)
