@@ -280,7 +280,7 @@ def _header(c: LaunchConfig) -> list[str]:
              f"Megatron pads it to {padded_vocab(c.vocab, c.tp)}"]
     if c.tp > 1 or c.cp > 1:
         lines.append("export CUDA_DEVICE_MAX_CONNECTIONS=1")
-    return lines
+    return lines + c.allocator_env
 
 
 def megatron_command(config: LaunchConfig) -> str:
@@ -295,9 +295,9 @@ def megatron_command(config: LaunchConfig) -> str:
     -------
     str
         Comment lines, ``export CUDA_DEVICE_MAX_CONNECTIONS=1`` when tp or cp > 1,
-        then the command with one argument per backslash-continued line. It
-        expects ``MASTER_ADDR``, ``TOKENIZER_MODEL``, ``DATA_PATH`` and
-        (optionally) ``EXTRA_ARGS`` in the environment.
+        :attr:`~trainplan.launch.config.LaunchConfig.allocator_env`, then the command with
+        one argument per backslash-continued line. It expects ``MASTER_ADDR``,
+        ``TOKENIZER_MODEL``, ``DATA_PATH`` and (optionally) ``EXTRA_ARGS`` in the environment.
     """
     launcher = [f"torchrun --nnodes={config.n_nodes} --nproc-per-node={config.procs_per_node}",
                 f"--rdzv-backend=c10d --rdzv-endpoint=$MASTER_ADDR:{RDZV_PORT}",

@@ -129,7 +129,9 @@ def torchtitan_toml(c: LaunchConfig) -> str:
 
 
 def torchtitan_command(c: LaunchConfig) -> str:
-    """``torchrun ... -m torchtitan.train --job.config_file trainplan.toml``."""
-    return (f"torchrun --nnodes={c.n_nodes} --nproc-per-node={c.procs_per_node} \\\n"
-            f"    --rdzv-backend=c10d --rdzv-endpoint=$MASTER_ADDR:{RDZV_PORT} \\\n"
-            f"    -m torchtitan.train --job.config_file {TOML_FILE}\n")
+    """``torchrun ... -m torchtitan.train --job.config_file trainplan.toml``, after the
+    :attr:`~trainplan.launch.config.LaunchConfig.allocator_env` lines."""
+    env = "".join(line + "\n" for line in c.allocator_env)
+    return env + (f"torchrun --nnodes={c.n_nodes} --nproc-per-node={c.procs_per_node} \\\n"
+                  f"    --rdzv-backend=c10d --rdzv-endpoint=$MASTER_ADDR:{RDZV_PORT} \\\n"
+                  f"    -m torchtitan.train --job.config_file {TOML_FILE}\n")

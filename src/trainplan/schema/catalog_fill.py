@@ -179,6 +179,10 @@ FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",
 """Inputs a framework profile sets from how it keeps and reduces gradients and optimizer
 states; a value a run states itself (e.g. fp32 gradient accumulation) wins."""
 
+FRAMEWORK_MEMORY = ("memory_reserve_fraction",)
+"""Inputs a framework profile sets from how its launch scripts run the allocator (a blank
+cell keeps the input's default)."""
+
 
 FP8_RECIPE_OF_PROFILE = {"delayed tensorwise": "delayed", "current tensorwise": "current",
                          "rowwise": "rowwise", "mxfp8": "mxfp8"}
@@ -187,9 +191,11 @@ FP8_RECIPE_OF_PROFILE = {"delayed tensorwise": "delayed", "current tensorwise": 
 
 def framework_defaults(entry: dict) -> dict:
     """Input values of a framework catalog profile (:data:`FRAMEWORK_FLAGS`,
-    :data:`FRAMEWORK_BYTES`, its FP8 recipe)."""
+    :data:`FRAMEWORK_BYTES`, the :data:`FRAMEWORK_MEMORY` it fills, its FP8 recipe)."""
     values: dict[str, Any] = {key: bool(entry[key]) for key in FRAMEWORK_FLAGS}
     values.update({key: float(entry[key]) for key in FRAMEWORK_BYTES})
+    values.update({key: float(entry[key]) for key in FRAMEWORK_MEMORY
+                   if entry.get(key) is not None})
     recipe = FP8_RECIPE_OF_PROFILE.get(str(entry.get("fp8_recipe") or "").lower())
     if recipe is not None:
         values["fp8_recipe"] = recipe

@@ -318,7 +318,10 @@ INPUTS: tuple[Input, ...] = (
     Input("memory_reserve_fraction", "float", "Share of GPU memory kept free for allocator "
           "fragmentation and transient buffers", minimum=0, maximum=1, default=0.10,
           group=_EFF, source="GMLake (arXiv:2401.08156): PyTorch caching-allocator "
-          "fragmentation in LLM training averages about 15 % (up to 33 %)"),
+          "fragmentation in LLM training averages about 15 % (up to 33 %). Profiles whose "
+          "launch scripts set expandable_segments (NeMo, TorchTitan: frameworks.csv) use 0.03: "
+          "the allocator then maps 2 MiB pages as it grows (pytorch/pytorch #96995), and what "
+          "stays is NCCL and kernel workspace (chosen, not fitted)"),
     Input("zero3_max_live_params", "float", "Gathered parameters ZeRO-3 keeps live at once",
           unit="parameters", minimum=0, default=1e9, group=_EFF,
           source="DeepSpeed configuration 'stage3_max_live_parameters' (default 1e9)"),
