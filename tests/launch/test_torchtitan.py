@@ -83,8 +83,8 @@ def test_a_plan_that_needs_expandable_segments_exports_them():
     """TorchTitan's profile keeps 3 % free (its run_train.sh sets expandable segments): the
     command sets them too; with the caching allocator's 10 % it leaves the allocator alone."""
     titan = launch_material(_row())
-    assert "export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\ntorchrun" in \
-        titan["torchtitan"]
+    assert ('export PYTORCH_CUDA_ALLOC_CONF="${PYTORCH_CUDA_ALLOC_CONF:+'
+            '$PYTORCH_CUDA_ALLOC_CONF,}expandable_segments:True"\ntorchrun') in titan["torchtitan"]
     assert "expandable_segments" in titan["torchrun"]
     caching = launch_material(_row(memory_reserve_fraction=0.1))
     assert "expandable_segments" not in caching["torchtitan"] + caching["torchrun"]

@@ -215,7 +215,7 @@ class LaunchConfig:
     moe_capacity_factor: float = _spec(_parse_number)
     scaleup_domain_gpus: int | None = _spec(_parse_int, optional=True)
     """GPUs of one NVLink domain (not given: one node)."""
-    memory_reserve_fraction: float | None = _spec(_parse_number, optional=True)
+    memory_reserve_fraction: float = _spec(_parse_number)
     """Share of GPU memory the memory plan kept free (not given: the input's default)."""
 
     def __post_init__(self) -> None:
@@ -299,16 +299,17 @@ class LaunchConfig:
 
     @property
     def allocator_env(self) -> list[str]:
-        """``export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`` (one line, with why)
-        when the plan kept less memory free than the caching allocator's reserve
-        (``memory_reserve_fraction`` below its input default): the plan fits only with
-        expandable segments, as the NeMo and TorchTitan launch scripts run; else nothing."""
+        """A comment and ``export PYTORCH_CUDA_ALLOC_CONF=...expandable_segments:True``
+        (appended to a value already set) when the plan kept less memory free than the
+        caching allocator's reserve (``memory_reserve_fraction`` below its input default),
+        as the NeMo and TorchTitan launch scripts run; else nothing."""
         caching = INPUT_BY_NAME["memory_reserve_fraction"].default
-        if self.memory_reserve_fraction is None or self.memory_reserve_fraction >= caching:
+        if self.memory_reserve_fraction >= caching:
             return []
         return [f"# the memory plan keeps {self.memory_reserve_fraction:.0%} of the GPU free, "
-                f"not the caching allocator's {caching:.0%}: it needs expandable segments",
-                "export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"]
+                f"not the caching allocator's {caching:.0%}: it assumes expandable segments",
+                'export PYTORCH_CUDA_ALLOC_CONF="${PYTORCH_CUDA_ALLOC_CONF:+'
+                '$PYTORCH_CUDA_ALLOC_CONF,}expandable_segments:True"']
 
     @property
     def is_torchtitan(self) -> bool:

@@ -204,9 +204,10 @@ def framework_defaults(entry: dict) -> dict:
 
 def fill_frameworks(df: pl.DataFrame, where: str, item: str = "row",
                     given_elsewhere: Collection[str] = ()) -> pl.DataFrame:
-    """Fill blank framework-profile columns (:data:`FRAMEWORK_FLAGS`, :data:`FRAMEWORK_BYTES`)
-    of rows naming a framework; names become canonical, a blank name fills nothing. Columns
-    in ``given_elsewhere`` are not filled; a value the configuration gives wins."""
+    """Fill blank framework-profile columns (:data:`FRAMEWORK_FLAGS`, :data:`FRAMEWORK_BYTES`,
+    :data:`FRAMEWORK_MEMORY`) of rows naming a framework; names become canonical, a blank
+    name fills nothing. Columns in ``given_elsewhere`` are not filled; a value the
+    configuration gives wins."""
     if "framework" not in df.columns or df["framework"].dtype == pl.Null:
         return df
     names = df["framework"].cast(pl.Utf8).fill_null("")

@@ -165,8 +165,9 @@ INPUTS: tuple[Input, ...] = (
           "TorchTitan sets it false when pipelining; Llama 3 (arXiv:2407.21783 Sec. 3.3.2): "
           "weights are not resharded after the forward"),
     Input("framework", "name", "Training framework (frameworks catalog name or alias): sets "
-          "its overlaps, attention kernel, pipeline sharding and gradient/optimizer byte "
-          "counts where the configuration leaves them blank; not set: the input defaults",
+          "its overlaps, attention kernel, pipeline sharding, gradient/optimizer byte counts "
+          "and allocator reserve where the configuration leaves them blank; not set: the "
+          "input defaults",
           default="", group=_JOB, source="src/trainplan/catalog/data/frameworks.csv"),
     Input("fp8_recipe", "choice", "FP8 scaling recipe (with precision fp8): delayed "
           "(Transformer Engine DelayedScaling), current (per-tensor, torchao tensorwise), "
@@ -318,10 +319,8 @@ INPUTS: tuple[Input, ...] = (
     Input("memory_reserve_fraction", "float", "Share of GPU memory kept free for allocator "
           "fragmentation and transient buffers", minimum=0, maximum=1, default=0.10,
           group=_EFF, source="GMLake (arXiv:2401.08156): PyTorch caching-allocator "
-          "fragmentation in LLM training averages about 15 % (up to 33 %). Profiles whose "
-          "launch scripts set expandable_segments (NeMo, TorchTitan: frameworks.csv) use 0.03: "
-          "the allocator then maps 2 MiB pages as it grows (pytorch/pytorch #96995), and what "
-          "stays is NCCL and kernel workspace (chosen, not fitted)"),
+          "fragmentation in LLM training averages about 15 % (up to 33 %); 0.03 with "
+          "expandable segments (frameworks.csv: NeMo, TorchTitan; chosen, not fitted)"),
     Input("zero3_max_live_params", "float", "Gathered parameters ZeRO-3 keeps live at once",
           unit="parameters", minimum=0, default=1e9, group=_EFF,
           source="DeepSpeed configuration 'stage3_max_live_parameters' (default 1e9)"),
