@@ -102,3 +102,16 @@ def test_torchtitan_data_parallel_follows_the_zero_stage(llama_row, zero, reshar
            "dp": 64.0 / tp, "vpp": 1.0, "zero_stage": zero,
            "zero3_reshard_after_forward": reshard}
     assert fsdp_layout(LaunchConfig.from_row(row)) == expected
+
+
+def test_a_deepspeed_plan_that_assumes_expandable_segments_sets_them_on_every_node(zero3_row):
+    """DeepSpeed's launcher passes only the variables of ``.deepspeed_env`` to remote nodes:
+    a plan keeping less than the caching allocator's 10 % free carries the file, and the
+    script exports the variable for the local node; the default plan carries neither."""
+    lean = _launch({**zero3_row, "memory_reserve_fraction": 0.03})
+    assert lean.files[".deepspeed_env"] == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\n"
+    script = lean.files["deepspeed.sh"]
+    assert script.index("expandable_segments:True") < script.index("deepspeed ")
+    default = _launch(zero3_row)
+    assert ".deepspeed_env" not in default.files
+    assert "expandable_segments" not in default.files["deepspeed.sh"]

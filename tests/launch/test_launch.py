@@ -11,10 +11,11 @@ from trainplan.launch import LaunchConfig, launch_material
 
 def test_shape(llama_row):
     material = launch_material(llama_row)
-    assert set(material) == {"torchrun", "deepspeed_config", "deepspeed", "torchtitan_toml",
-                             "torchtitan", "notes"}
+    assert set(material) == {"torchrun", "deepspeed_config", "deepspeed", "deepspeed_env",
+                             "torchtitan_toml", "torchtitan", "notes"}
     assert material["torchrun"].startswith("# llama3-70b")
     assert material["deepspeed_config"] is None and material["deepspeed"] is None
+    assert material["deepspeed_env"] is None
     assert all(isinstance(note, str) for note in material["notes"])
 
 

@@ -30,12 +30,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainplan.launch.config import LaunchConfig
-from trainplan.launch.deepspeed import config_json, deepspeed_command, deepspeed_config
+from trainplan.launch.deepspeed import (
+    config_json,
+    deepspeed_command,
+    deepspeed_config,
+    deepspeed_env,
+)
 from trainplan.launch.megatron import megatron_args, megatron_command, padded_vocab
 from trainplan.launch.notes import launch_notes
 from trainplan.launch.torchtitan import torchtitan_command, torchtitan_toml
 
-__all__ = ["LaunchConfig", "config_json", "deepspeed_command", "deepspeed_config",
+__all__ = ["LaunchConfig", "config_json", "deepspeed_command", "deepspeed_config", "deepspeed_env",
            "launch_material", "launch_notes", "megatron_args", "megatron_command",
            "padded_vocab", "torchtitan_command", "torchtitan_toml"]
 
@@ -53,8 +58,9 @@ def launch_material(row: Mapping[str, Any] | LaunchConfig) -> dict[str, Any]:
     -------
     dict
         ``torchrun`` (str), ``deepspeed_config`` (pretty JSON with sorted keys, or
-        None), ``deepspeed`` (str or None), ``torchtitan_toml`` and ``torchtitan`` (str,
-        or None unless the framework is TorchTitan) and ``notes`` (list of str).
+        None), ``deepspeed`` and ``deepspeed_env`` (str or None), ``torchtitan_toml`` and
+        ``torchtitan`` (str, or None unless the framework is TorchTitan) and ``notes``
+        (list of str).
 
     Raises
     ------
@@ -67,6 +73,7 @@ def launch_material(row: Mapping[str, Any] | LaunchConfig) -> dict[str, Any]:
     return {"torchrun": megatron_command(config),
             "deepspeed_config": None if ds_config is None else config_json(ds_config),
             "deepspeed": deepspeed_command(config),
+            "deepspeed_env": deepspeed_env(config),
             "torchtitan_toml": torchtitan_toml(config) if titan else None,
             "torchtitan": torchtitan_command(config) if titan else None,
             "notes": launch_notes(config)}

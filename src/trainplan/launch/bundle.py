@@ -6,7 +6,8 @@ Each scenario winner gets a folder ``launch/scenario-NNNN/`` (``NNNN`` its
 ``megatron.sh``
     the Megatron-LM ``torchrun`` command (always);
 ``deepspeed.sh``, ``ds_config.json``
-    the DeepSpeed launcher and config (ZeRO stages 2 and 3, unless Megatron-FSDP shards);
+    the DeepSpeed launcher and config (ZeRO stages 2 and 3, unless Megatron-FSDP shards),
+    and ``.deepspeed_env`` where the memory plan assumes expandable segments;
 ``torchtitan.sh``, ``trainplan.toml``
     the TorchTitan launcher and job config (framework TorchTitan);
 ``sbatch.sh``
@@ -29,7 +30,7 @@ from typing import Any
 
 from trainplan.launch import launch_material
 from trainplan.launch.config import LaunchConfig, printable
-from trainplan.launch.deepspeed import DS_CONFIG_FILE
+from trainplan.launch.deepspeed import DS_CONFIG_FILE, DS_ENV_FILE
 from trainplan.launch.slurm import DEEPSPEED_SCRIPT, sbatch_script
 from trainplan.launch.torchtitan import TOML_FILE
 from trainplan.schema.inputs import InputError
@@ -90,6 +91,8 @@ def scenario_launch(row: Mapping[str, Any], scenario_id: int, label: str, strate
     if material["deepspeed"]:
         files[DEEPSPEED_SCRIPT] = _script(material["deepspeed"])
         files[DS_CONFIG_FILE] = material["deepspeed_config"]
+        if material["deepspeed_env"]:
+            files[DS_ENV_FILE] = material["deepspeed_env"]
     if material["torchtitan"]:
         files["torchtitan.sh"] = _script(material["torchtitan"])
         files[TOML_FILE] = material["torchtitan_toml"]

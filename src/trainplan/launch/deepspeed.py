@@ -21,6 +21,9 @@ DS_REDUCE_BUCKET_SIZE = 500_000_000
 DS_STAGE3_PREFETCH_BUCKET_SIZE = 50_000_000
 DS_STAGE3_PARAM_PERSISTENCE_THRESHOLD = 100_000
 DS_CONFIG_FILE = "ds_config.json"
+DS_ENV_FILE = ".deepspeed_env"
+"""The file DeepSpeed's launcher reads from its working directory: one ``NAME=value`` per line,
+exported on every node it starts ranks on."""
 
 
 def _zero_section(c: LaunchConfig) -> dict[str, Any]:
@@ -80,7 +83,9 @@ def deepspeed_config(config: LaunchConfig) -> dict[str, Any] | None:
 
 
 def deepspeed_command(config: LaunchConfig) -> str | None:
-    """A ``deepspeed`` launcher command for ZeRO stage 2 or 3, else None.
+    """A ``deepspeed`` launcher command for ZeRO stage 2 or 3, else None (after the
+    :attr:`~trainplan.launch.config.LaunchConfig.allocator_env` lines, which
+    :func:`deepspeed_env` carries to the other nodes).
 
     Parameters
     ----------
@@ -97,9 +102,19 @@ def deepspeed_command(config: LaunchConfig) -> str | None:
     if not config.uses_deepspeed:
         return None
     hostfile = "--hostfile=hostfile " if config.n_nodes > 1 else ""
-    return (f"deepspeed {hostfile}--num_nodes={config.n_nodes} "
+    env = "".join(line + "\n" for line in config.allocator_env)
+    return env + (f"deepspeed {hostfile}--num_nodes={config.n_nodes} "
             f"--num_gpus={config.procs_per_node} \\\n"
             f"{INDENT}train.py --deepspeed --deepspeed_config {DS_CONFIG_FILE}\n")
+
+
+def deepspeed_env(config: LaunchConfig) -> str | None:
+    """The :data:`DS_ENV_FILE` of a DeepSpeed launch whose plan assumes expandable segments
+    (``PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True``; the launcher does not pass that
+    variable to remote nodes by itself), else None."""
+    if not config.uses_deepspeed or not config.allocator_env:
+        return None
+    return "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\n"
 
 
 def config_json(config: Mapping[str, Any]) -> str:
