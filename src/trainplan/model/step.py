@@ -104,14 +104,15 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
     cp = cc.context_parallel(arch, lay, links, layer)
     ep = cc.expert_parallel(arch, lay, links, layer)
     collective_args = (g["dp_algorithm"], g["grad_reduce_bytes_per_param"],
-                       g["zero3_collectives_per_layer"])
+                       g["zero3_collectives_per_layer"], g["zero3_call_host_s"])
     shard = sc.with_expert_collectives(
         sc.shard_collectives(lay, links, par.per_gpu - par.expert_per_gpu, *collective_args),
         sc.shard_collectives(replace(lay, shard_group=lay.expert_shard_group,
                                      tp=lay.etp * lay.ep), links, par.expert_per_gpu,
                              *collective_args),
         par.expert_per_gpu > 0)
-    zero3 = sc.zero3_exposed(lay, links, shard, stages, layer)
+    zero3 = sc.zero3_exposed(lay, links, shard, stages, layer, g["overlap_param_gather"],
+                             g["overlap_grad_reduce"])
     times = pl.stage_times(lay, layer.total_s, tp.exposed_layer_s,
                            cp.exposed_layer_s + ep.exposed_layer_s, stages.first_s,
                            stages.last_s, zero3)

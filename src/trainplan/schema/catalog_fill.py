@@ -179,9 +179,9 @@ FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",
 """Inputs a framework profile sets from how it keeps and reduces gradients and optimizer
 states; a value a run states itself (e.g. fp32 gradient accumulation) wins."""
 
-FRAMEWORK_MEMORY = ("memory_reserve_fraction",)
-"""Inputs a framework profile sets from how its launch scripts run the allocator (a blank
-cell keeps the input's default)."""
+FRAMEWORK_OPTIONAL = ("memory_reserve_fraction", "zero3_call_host_s")
+"""Numbers a framework profile may set (a blank cell keeps the input's default): the
+allocator reserve its launch scripts imply, the host time of its ZeRO-3 gather calls."""
 
 
 FP8_RECIPE_OF_PROFILE = {"delayed tensorwise": "delayed", "current tensorwise": "current",
@@ -191,10 +191,10 @@ FP8_RECIPE_OF_PROFILE = {"delayed tensorwise": "delayed", "current tensorwise": 
 
 def framework_defaults(entry: dict) -> dict:
     """Input values of a framework catalog profile (:data:`FRAMEWORK_FLAGS`,
-    :data:`FRAMEWORK_BYTES`, the :data:`FRAMEWORK_MEMORY` it fills, its FP8 recipe)."""
+    :data:`FRAMEWORK_BYTES`, the :data:`FRAMEWORK_OPTIONAL` it fills, its FP8 recipe)."""
     values: dict[str, Any] = {key: bool(entry[key]) for key in FRAMEWORK_FLAGS}
     values.update({key: float(entry[key]) for key in FRAMEWORK_BYTES})
-    values.update({key: float(entry[key]) for key in FRAMEWORK_MEMORY
+    values.update({key: float(entry[key]) for key in FRAMEWORK_OPTIONAL
                    if entry.get(key) is not None})
     recipe = FP8_RECIPE_OF_PROFILE.get(str(entry.get("fp8_recipe") or "").lower())
     if recipe is not None:
@@ -205,7 +205,7 @@ def framework_defaults(entry: dict) -> dict:
 def fill_frameworks(df: pl.DataFrame, where: str, item: str = "row",
                     given_elsewhere: Collection[str] = ()) -> pl.DataFrame:
     """Fill blank framework-profile columns (:data:`FRAMEWORK_FLAGS`, :data:`FRAMEWORK_BYTES`,
-    :data:`FRAMEWORK_MEMORY`) of rows naming a framework; names become canonical, a blank
+    :data:`FRAMEWORK_OPTIONAL`) of rows naming a framework; names become canonical, a blank
     name fills nothing. Columns in ``given_elsewhere`` are not filled; a value the
     configuration gives wins."""
     if "framework" not in df.columns or df["framework"].dtype == pl.Null:

@@ -26,7 +26,6 @@ MOE_DISPATCHERS = ("alltoall", "deepep")
 __all__ = ["ARCH_COLUMNS", "INPUTS", "INPUT_BY_NAME", "LAYOUT_AXES", "MOE_DISPATCHERS",
            "PRECISION_NAMES", "Input", "InputError"]
 
-
 INPUTS: tuple[Input, ...] = (
     # --- model architecture (from the model catalog when `model` names an entry) ---
     Input("model", "name", "Model catalog entry (fills every architecture column left blank)",
@@ -148,9 +147,9 @@ INPUTS: tuple[Input, ...] = (
           choices=tuple(ALGORITHM_NAMES), default="ring"),
     Input("overlap_grad_reduce", "bool", "Gradient reduction overlaps the last backward",
           default=True, source="Megatron-Core --overlap-grad-reduce; PyTorch DDP buckets"),
-    Input("overlap_param_gather", "bool", "Distributed-optimizer parameter all-gather "
-          "overlaps the next forward", default=True,
-          source="Megatron-Core --overlap-param-gather"),
+    Input("overlap_param_gather", "bool", "Parameter all-gathers overlap compute (ZeRO-3's "
+          "prefetched)", default=True, source="Megatron-Core --overlap-param-gather; DeepSpeed "
+          "ZeRO-3 before #1188 (2021) synchronised the device before every gather: no overlap"),
     Input("tp_async_backward", "bool", "Tensor-parallel all-reduce of input gradients runs "
           "while the weight-gradient GEMM computes", default=True,
           source="Megatron-LM --async-tensor-model-parallel-allreduce (default since 2021-08); "
@@ -288,13 +287,12 @@ INPUTS: tuple[Input, ...] = (
           source="NVIDIA/nccl #1576: 192 GB/s all-reduce busbw on DGX A100 with 8x HDR "
           "(200 GB/s); #267: 48-49 GB/s per NDR NIC"),
     Input("overlap_efficiency", "float", "Share of the shorter of an overlapping "
-          "communication and its compute window that is hidden", minimum=0, maximum=1, default=0.5,
+          "communication and its compute window that is hidden", minimum=0, maximum=1, default=0.6,
           group=_EFF, fit_grid=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-          source="fitted to the shipped published runs (trainplan validate --cv source); "
-          "consistent with the component measurement of Lee et al. 2025 (arXiv:2507.03114: "
-          "on 4 A100, H100, MI250 and MI210, compute overlapped with collectives runs 18.9 % "
-          "slower on average and sequential execution is 10.2 % slower than overlapped, "
-          "i.e. about 0.4 of the overlapped communication hidden)"),
+          source="fitted to the shipped published runs (trainplan validate --cv source); the "
+          "component measurement of Lee et al. 2025 (arXiv:2507.03114: on 4 A100, H100, MI250 "
+          "and MI210, compute overlapped with collectives runs 18.9 % slower on average and "
+          "sequential execution 10.2 % slower than overlapped) implies about 0.4 hidden"),
     Input("grad_bytes_per_param", "float", "Gradient bytes per parameter (2: 16-bit; 4: fp32 "
           "main_grad; 6: 16-bit grad plus fp32 accumulation buffer)", unit="bytes",
           minimum=0, default=2.0, group=_EFF, source="ZeRO paper (arXiv:1910.02054) Sec. 3.1"),
@@ -329,6 +327,9 @@ INPUTS: tuple[Input, ...] = (
           group=_EFF, source="PyTorch FSDP and TorchTitan FSDP2 gather one flat parameter per "
           "wrapped layer; DeepSpeed ZeRO-3 in 2021 gathered every parameter tensor separately "
           "(deepspeedai/DeepSpeed #1069; grouped gathers from #1188, 2021-09)"),
+    Input("zero3_call_host_s", "float", "Host time of each ZeRO-3 gather call the GPU waits "
+          "for", unit="s", minimum=0, default=0.0, group=_EFF, source="DeepSpeed 0.3.16 "
+          "(#1069, 8 A100): 130 us pre-launch + 250 us launch + a device sync, 0.5 ms a call"),
     Input("moe_capacity_factor", "float", "Expert capacity as a multiple of the balanced load: "
           "tokens over it are dropped, experts under it padded (0: dropless, the busiest rank "
           "takes moe_load_imbalance times the mean)", minimum=0, default=0.0, group=_EFF,
