@@ -111,8 +111,7 @@ def evaluate_arrays(x: Mapping[str, ArrayLike]) -> StepResult:
                                      tp=lay.etp * lay.ep), links, par.expert_per_gpu,
                              *collective_args),
         par.expert_per_gpu > 0)
-    zero3 = sc.zero3_exposed(lay, links, shard, stages, layer, g["overlap_param_gather"],
-                             g["overlap_grad_reduce"])
+    zero3 = sc.zero3_exposed(lay, links, shard, stages, layer, g["zero3_overlap"])
     times = pl.stage_times(lay, layer.total_s, tp.exposed_layer_s,
                            cp.exposed_layer_s + ep.exposed_layer_s, stages.first_s,
                            stages.last_s, zero3)

@@ -53,8 +53,6 @@ class ShardCollectives:
     """Parameter gathers per micro-batch under ZeRO-3 (2, 3 with full recomputation)."""
     zero3_microbatch_s: NDArrayFloat
     """ZeRO-3 gathers and gradient reduce-scatter of one micro-batch (0 below stage 3)."""
-    zero3_gather_s: NDArrayFloat
-    """Of which the parameter gathers' transfers [s]."""
     zero3_call_latency_s: NDArrayFloat
     """Of which the latency and host time of the extra calls (synchronous: never hidden) [s]."""
 
@@ -83,8 +81,9 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
         Separate collective calls per layer and pass under ZeRO-3, :math:`c` (1: one
         bucketed gather per layer, as FSDP; one per parameter tensor in 2021 DeepSpeed) [-].
     zero3_call_host_s : array_like, optional
-        Host time of each call the GPU waits for (launch and synchronisation),
-        :math:`t_h` [s].
+        Host time of each extra per-parameter call, gather or reduce-scatter, that the GPU
+        waits for (launch and synchronisation), :math:`t_h` [s]; DeepSpeed's 0.5 ms was
+        measured on one 8-GPU node, where the ring latency it includes is 0.02 ms.
 
     Returns
     -------
@@ -146,13 +145,13 @@ def shard_collectives(layout: Layout, links: Links, params_per_gpu: ArrayLike,
     per_step = np.where(layout.zero3_reshard, 1.0, 1.0 / layout.n_microbatches)
     gathers = np.where(layout.zero3_reshard, gathers, 1.0)
     extra_calls = np.where(layout.zero_stage >= 3, extra_calls * per_step, 0.0)
-    gather = np.where(layout.zero_stage >= 3, gathers * ag_param * per_step, 0.0)
-    zero3 = np.where(layout.zero_stage >= 3, gather + rs_grad * per_step + extra_calls, 0.0)
+    zero3 = np.where(layout.zero_stage >= 3,
+                     (gathers * ag_param + rs_grad) * per_step + extra_calls, 0.0)
     return ShardCollectives(param_bytes=param_msg, grad_bytes=grad_msg,
                             param_allgather_s=ag_param, grad_reduce_scatter_s=rs_grad,
                             grad_allreduce_s=co.allreduce_s(algorithm, grad_msg, *args),
                             zero3_gathers=gathers, zero3_microbatch_s=zero3,
-                            zero3_gather_s=gather, zero3_call_latency_s=extra_calls)
+                            zero3_call_latency_s=extra_calls)
 
 
 def with_expert_collectives(shard: ShardCollectives, experts: ShardCollectives,
@@ -188,26 +187,24 @@ def with_expert_collectives(shard: ShardCollectives, experts: ShardCollectives,
         param_allgather_s=add("param_allgather_s"),
         grad_reduce_scatter_s=add("grad_reduce_scatter_s"),
         grad_allreduce_s=add("grad_allreduce_s"), zero3_gathers=shard.zero3_gathers,
-        zero3_microbatch_s=add("zero3_microbatch_s"), zero3_gather_s=add("zero3_gather_s"),
+        zero3_microbatch_s=add("zero3_microbatch_s"),
         zero3_call_latency_s=add("zero3_call_latency_s"))
 
 
 def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages: StageCompute,
-                  layer: LayerCompute, overlap_param_gather: ArrayLike = True,
-                  overlap_grad_reduce: ArrayLike = True
+                  layer: LayerCompute, overlap: ArrayLike = True
                   ) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
     r"""
     ZeRO-3 communication of one micro-batch left exposed on the first, last and a middle stage.
 
-    Prefetching hides the gathers, and a reduction overlapping the backward hides the
-    gradient reduce-scatter, behind the stage's compute (:func:`exposed_after_overlap`
-    with the stage's compute time as the window; a middle stage's window is its layers
-    only). What does not overlap stays exposed: the gathers without
-    ``overlap_param_gather``, the reduce-scatter without ``overlap_grad_reduce``, and
-    the latency and host time of extra per-parameter calls
-    (:attr:`ShardCollectives.zero3_call_latency_s`), which are synchronous. DeepSpeed's
-    ZeRO-3 before September 2021 synchronised the device before every gather, so its
-    prefetch hid nothing [2]_.
+    Prefetching hides the gathers, and the gradient reduce-scatters run beside the
+    backward, behind the stage's compute (:func:`exposed_after_overlap` with the stage's
+    compute time as the window; a middle stage's window is its layers only). The
+    latency and host time of extra per-parameter calls
+    (:attr:`ShardCollectives.zero3_call_latency_s`) are synchronous and stay exposed.
+    Without ``overlap`` nothing is hidden: DeepSpeed's 2021 ZeRO-3 synchronised the
+    device before every gather [2]_, and ``torch.cuda.synchronize()`` waits for every
+    stream, the reduce-scatters' too.
 
     Parameters
     ----------
@@ -221,8 +218,8 @@ def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages:
         Compute of the first and last stages.
     layer : LayerCompute
         One layer's compute.
-    overlap_param_gather, overlap_grad_reduce : array_like of bool, optional
-        The gathers overlap compute; the gradient reduce-scatter overlaps the backward.
+    overlap : array_like of bool, optional
+        The collectives run beside compute (``zero3_overlap``).
 
     Returns
     -------
@@ -231,29 +228,25 @@ def zero3_exposed(layout: Layout, links: Links, shard: ShardCollectives, stages:
 
     Notes
     -----
-    With :math:`t_{ag}`, :math:`t_{rs}` and :math:`t_{calls}` the gathers, reduce-scatter
-    and extra calls of :attr:`ShardCollectives.zero3_microbatch_s` and :math:`w` the window:
+    With :math:`t_{z}` the gathers and reduce-scatter and :math:`t_{calls}` the extra
+    calls of :attr:`ShardCollectives.zero3_microbatch_s` and :math:`w` the window:
 
     .. math::
 
-       o = [\text{gather}]\, t_{ag} + [\text{reduce}]\, t_{rs}, \quad
-       t_{exposed} = o - \eta \min(o, w) + (t_{ag} + t_{rs} - o) + t_{calls}
+       t_{exposed} = t_z - [\text{overlap}]\, \eta \min(t_z, w) + t_{calls}
 
     References
     ----------
     .. [1] S. Rajbhandari et al., "ZeRO", SC20, arXiv:1910.02054, Sec. 5.3 and 7.2.
-    .. [2] deepspeedai/DeepSpeed pull request #1188 (2021-06): "the async version is not
+    .. [2] deepspeedai/DeepSpeed pull request #1188 (2021): "the async version is not
        async at all, because each all_gather calls torch.cuda.synchronize()".
     """
-    eta, calls = links.overlap_efficiency, shard.zero3_call_latency_s
+    eta = np.where(np.asarray(overlap).astype(bool), links.overlap_efficiency, 0.0)
+    calls = shard.zero3_call_latency_s
     transfers = shard.zero3_microbatch_s - calls
-    hidden = (np.where(np.asarray(overlap_param_gather).astype(bool), shard.zero3_gather_s, 0.0)
-              + np.where(np.asarray(overlap_grad_reduce).astype(bool),
-                         transfers - shard.zero3_gather_s, 0.0))
-    serial = transfers - hidden + calls
 
     def exposed(window):
-        return exposed_after_overlap(hidden, window, eta) + serial
+        return exposed_after_overlap(transfers, window, eta) + calls
 
     middle = np.where(layout.zero_stage >= 3, exposed(layout.layers_per_stage * layer.total_s),
                       0.0)

@@ -171,7 +171,7 @@ FRAMEWORK_FLAGS = ("flash_attention", "overlap_grad_reduce", "overlap_param_gath
                    "tp_comm_overlap", "tp_async_backward", "sharded_pipeline", "portable_attention",
                    "zero3_keep_gathered_with_pipeline", "fp8_param_gather",
                    "zero3_recompute_regather", "pipeline_split_by_cost", "selective_op_sac",
-                   "fp32_sharded_params")
+                   "fp32_sharded_params", "zero3_overlap")
 """Inputs a framework profile sets from what its software does (fused attention, overlaps)."""
 
 FRAMEWORK_BYTES = ("grad_bytes_per_param", "grad_reduce_bytes_per_param",

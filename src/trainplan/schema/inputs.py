@@ -147,9 +147,12 @@ INPUTS: tuple[Input, ...] = (
           choices=tuple(ALGORITHM_NAMES), default="ring"),
     Input("overlap_grad_reduce", "bool", "Gradient reduction overlaps the last backward",
           default=True, source="Megatron-Core --overlap-grad-reduce; PyTorch DDP buckets"),
-    Input("overlap_param_gather", "bool", "Parameter all-gathers overlap compute (ZeRO-3's "
-          "prefetched)", default=True, source="Megatron-Core --overlap-param-gather; DeepSpeed "
-          "ZeRO-3 before #1188 (2021) synchronised the device before every gather: no overlap"),
+    Input("overlap_param_gather", "bool", "Distributed-optimizer parameter all-gather "
+          "overlaps the next forward", default=True,
+          source="Megatron-Core --overlap-param-gather"),
+    Input("zero3_overlap", "bool", "ZeRO-3 gathers and reduce-scatters run beside compute "
+          "(false: every gather synchronises the device first)", default=True,
+          source="DeepSpeed before #1188 (2021): each all_gather calls torch.cuda.synchronize()"),
     Input("tp_async_backward", "bool", "Tensor-parallel all-reduce of input gradients runs "
           "while the weight-gradient GEMM computes", default=True,
           source="Megatron-LM --async-tensor-model-parallel-allreduce (default since 2021-08); "
@@ -327,9 +330,9 @@ INPUTS: tuple[Input, ...] = (
           group=_EFF, source="PyTorch FSDP and TorchTitan FSDP2 gather one flat parameter per "
           "wrapped layer; DeepSpeed ZeRO-3 in 2021 gathered every parameter tensor separately "
           "(deepspeedai/DeepSpeed #1069; grouped gathers from #1188, 2021-09)"),
-    Input("zero3_call_host_s", "float", "Host time of each ZeRO-3 gather call the GPU waits "
-          "for", unit="s", minimum=0, default=0.0, group=_EFF, source="DeepSpeed 0.3.16 "
-          "(#1069, 8 A100): 130 us pre-launch + 250 us launch + a device sync, 0.5 ms a call"),
+    Input("zero3_call_host_s", "float", "Host time of each extra ZeRO-3 collective call (per "
+          "parameter, not per layer)", unit="s", minimum=0, default=0.0, group=_EFF, source="#1069 "
+          "(#1174: DeepSpeed 0.3.16, 8 A100): 130 us pre-launch, 250 us launch, a sync; 0.5 ms"),
     Input("moe_capacity_factor", "float", "Expert capacity as a multiple of the balanced load: "
           "tokens over it are dropped, experts under it padded (0: dropless, the busiest rank "
           "takes moe_load_imbalance times the mean)", minimum=0, default=0.0, group=_EFF,
