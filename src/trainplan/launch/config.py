@@ -22,6 +22,10 @@ from trainplan import catalog
 from trainplan.model.stages import stage_layers
 from trainplan.schema.inputs import INPUT_BY_NAME, InputError
 
+EXPANDABLE_SEGMENTS = "expandable_segments:True"
+"""The ``PYTORCH_CUDA_ALLOC_CONF`` setting a plan below the caching allocator's reserve
+assumes (:attr:`LaunchConfig.allocator_env`)."""
+
 # ---- parsing one value ------------------------------------------------------------------------
 
 
@@ -309,7 +313,7 @@ class LaunchConfig:
         return [f"# the memory plan keeps {self.memory_reserve_fraction:.0%} of the GPU free, "
                 f"not the caching allocator's {caching:.0%}: it assumes expandable segments",
                 'export PYTORCH_CUDA_ALLOC_CONF="${PYTORCH_CUDA_ALLOC_CONF:+'
-                '$PYTORCH_CUDA_ALLOC_CONF,}expandable_segments:True"']
+                f'$PYTORCH_CUDA_ALLOC_CONF,}}{EXPANDABLE_SEGMENTS}"']
 
     @property
     def is_torchtitan(self) -> bool:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from trainplan.launch.config import LaunchConfig
+from trainplan.launch.config import EXPANDABLE_SEGMENTS, LaunchConfig
 from trainplan.launch.megatron import INDENT
 
 # DeepSpeed's documented defaults (deepspeed/runtime/zero/config.py).
@@ -110,11 +110,11 @@ def deepspeed_command(config: LaunchConfig) -> str | None:
 
 def deepspeed_env(config: LaunchConfig) -> str | None:
     """The :data:`DS_ENV_FILE` of a DeepSpeed launch whose plan assumes expandable segments
-    (``PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True``; the launcher does not pass that
-    variable to remote nodes by itself), else None."""
+    (``PYTORCH_CUDA_ALLOC_CONF`` = :data:`~trainplan.launch.config.EXPANDABLE_SEGMENTS`; the
+    launcher does not pass that variable to remote nodes by itself), else None."""
     if not config.uses_deepspeed or not config.allocator_env:
         return None
-    return "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\n"
+    return f"PYTORCH_CUDA_ALLOC_CONF={EXPANDABLE_SEGMENTS}\n"
 
 
 def config_json(config: Mapping[str, Any]) -> str:

@@ -262,8 +262,8 @@ def _hardware(row: dict, base: dict[str, Any], note: Note) -> None:
 def _software(row: dict, base: dict[str, Any], stated: parse.Precision,
               note: Note) -> dict[str, Any]:
     """What the framework profile sets (flags, allocator reserve; byte counts the row does
-    not state), the
-    overlaps the framework cell states, the FP8 recipe; returns the profile."""
+    not state), the overlaps the framework cell states, the FP8 recipe; returns the
+    profile."""
     cell = row.get("framework")
     profile, remark = framework.profile(cell)
     if remark:
